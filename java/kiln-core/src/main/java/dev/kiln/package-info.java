@@ -1,0 +1,2 @@
+/** Kiln: makes TensorFlow models ready to deploy and fast. */
+package dev.kiln;
