@@ -6,7 +6,7 @@ package dev.kiln.kernels;
  * <p>The semantics of each method are those of the matching {@code kiln_*} function in {@code native/include/kiln/kiln.h};
  * that header is the contract. All backends give identical integer results and bit-identical floats. Arrays are used
  * whole (their length is the element count) and every argument is validated before any work: a bad argument throws
- * {@link KilnArgumentException} naming it. Tensors that have an axis are described as a {@code [outer, channels, inner]}
+ * {@link dev.kiln.KilnArgumentException} naming it. Tensors that have an axis are described as a {@code [outer, channels, inner]}
  * view (see {@link AxisView}).
  */
 public interface Kernels {
