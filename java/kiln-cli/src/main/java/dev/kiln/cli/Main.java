@@ -1,0 +1,48 @@
+package dev.kiln.cli;
+
+import dev.kiln.ErrorCode;
+import dev.kiln.KilnException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code kiln} command: optimize, export, inspect, doctor. */
+@Command(name = "kiln", mixinStandardHelpOptions = true, versionProvider = Versions.class,
+        description = "Makes TensorFlow models ready to deploy and fast.",
+        subcommands = {OptimizeCommand.class, ExportCommand.class, InspectCommand.class, DoctorCommand.class,
+                CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs the CLI and returns the exit status (used by tests, which must not exit the JVM). */
+    public static int execute(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler(Main::handle);
+        return cl.execute(args);
+    }
+
+    /** Kiln's own errors are one clear line; anything else is a bug, shown with its stack trace. */
+    private static int handle(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
+        boolean verbose = Boolean.getBoolean("kiln.verbose") || System.getenv("KILN_VERBOSE") != null;
+        if (e instanceof KilnException k) {
+            cl.getErr().println("kiln: error: " + k.getMessage());
+            if (verbose) {
+                k.printStackTrace(cl.getErr());
+            }
+            return k.code().exitStatus();
+        }
+        cl.getErr().println("kiln: internal error: " + e);
+        e.printStackTrace(cl.getErr());
+        return ErrorCode.INTERNAL.exitStatus();
+    }
+}
