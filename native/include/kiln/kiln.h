@@ -68,8 +68,8 @@ KILN_API kiln_status kiln_range_stats(const float* x, int64_t nb, float* out_f /
  * Histogram accumulation with fixed bins over [0, range), range a power of two chosen by the caller (the caller
  * grows it by doubling and merging bin pairs). For each finite x (NaN/Inf are skipped; the caller counted them):
  *   a   = |x|                       (mode KILN_HIST_ABS)
- *   bin = (int64_t) ((a * inv_range) * (float) nb_bins)   evaluated in float32, in exactly this order, then
- *   bin = min(bin, nb_bins - 1)
+ *   t   = (a * inv_range) * (float) nb_bins               evaluated in float32, in exactly this order
+ *   bin = t >= (float) nb_bins ? nb_bins - 1 : (int64_t) t   (so a product that overflows to +Inf lands last)
  *   counts[bin] += 1
  * In mode KILN_HIST_SIGNED, x >= 0 (including -0.0f, which compares equal to 0) is binned by x into counts, and
  * x < 0 is binned by -x into neg_counts (same formula); neg_counts must not be null in that mode.
