@@ -120,7 +120,9 @@ public final class Thresholds {
                 "percentile must be within (0, 100], got " + percentile);
         long total = checkNotEmpty(bins);
         long[] c = bins.counts();
-        double target = percentile / 100.0 * total;
+        // the count that must lie below: ceil(p% of total), with a little slack for 99.9 not being exact in binary
+        double exact = percentile * total / 100.0;
+        long target = Math.max(1, (long) Math.ceil(exact - 1e-9 * exact));
         long cum = 0;
         for (int k = 0; k < c.length; k++) {
             cum += c[k];
