@@ -228,41 +228,55 @@ __global__ void dequantizeKernel(const int32_t* q, int64_t total, int64_t nbChan
 struct FqParams {
     float mNudgedMin;
     float mNudgedMax;
-    float mInvScale;
     float mScale;
+    float mInvScale;
+    float mQuantZero;
+    int mZero;  // min == max == 0: the output is 0
 };
 
-// Host side, compiled with -ffp-contract=off: the same float32 steps as the CPU library.
+// Host side, compiled with -ffp-contract=off: the same float32 steps as the CPU library (TF 2.x's Nudge).
 FqParams nudge(float min, float max, int32_t numBits, bool narrowRange) {
-    volatile float quantMin = narrowRange ? 1.0f : 0.0f;
-    volatile float quantMax = static_cast<float>((1 << numBits) - 1);
-    volatile float scale = (max - min) / (quantMax - quantMin);
-    volatile float zeroPointFromMin = quantMin - min / scale;
+    FqParams p{};
+    if (min == 0.0f && max == 0.0f) {
+        p.mZero = 1;
+        return p;
+    }
+    const float quantMin = narrowRange ? 1.0f : 0.0f;
+    const float quantMax = static_cast<float>((1 << numBits) - 1);
+    const float scale = (max - min) / (quantMax - quantMin);
+    const float invScale = (quantMax - quantMin) / (max - min);
+    const float zeroPointFromMin = quantMin - min / scale;
     float nudgedZp;
     if (zeroPointFromMin < quantMin) {
         nudgedZp = quantMin;
     } else if (zeroPointFromMin > quantMax) {
         nudgedZp = quantMax;
     } else {
-        nudgedZp = std::round(static_cast<float>(zeroPointFromMin));
+        nudgedZp = std::round(zeroPointFromMin);
     }
-    FqParams p;
     p.mNudgedMin = (quantMin - nudgedZp) * scale;
     p.mNudgedMax = (quantMax - nudgedZp) * scale;
-    p.mInvScale = 1.0f / scale;
     p.mScale = scale;
+    p.mInvScale = invScale;
+    p.mQuantZero = std::floor(-p.mNudgedMin * invScale + 0.5f);
     return p;
 }
 
+// divide: FakeQuantWithMinMaxVars (per tensor); otherwise FakeQuantWithMinMaxVarsPerChannel (multiplies).
 __global__ void fakeQuantKernel(const float* x, int64_t total, int64_t nbChannels, int64_t inner,
-                                const FqParams* params, float* y) {
+                                const FqParams* params, int divide, float* y) {
     GRID_STRIDE(i, total) {
         const FqParams p = params[(i / inner) % nbChannels];
+        if (p.mZero) {
+            y[i] = 0.0f;
+            continue;
+        }
         float v = x[i];
-        float c = p.mNudgedMin > v ? p.mNudgedMin : v;  // NaN propagates, as on the CPU
-        c = p.mNudgedMax < c ? p.mNudgedMax : c;
-        float t = floorf(__fadd_rn(__fmul_rn(__fsub_rn(c, p.mNudgedMin), p.mInvScale), 0.5f));
-        y[i] = __fadd_rn(__fmul_rn(t, p.mScale), p.mNudgedMin);
+        float c = v > p.mNudgedMax ? p.mNudgedMax : v;  // NaN stays NaN, as on the CPU
+        c = c < p.mNudgedMin ? p.mNudgedMin : c;
+        const float d = __fsub_rn(c, p.mNudgedMin);
+        const float t = divide ? __fdiv_rn(d, p.mScale) : __fmul_rn(d, p.mInvScale);
+        y[i] = __fmul_rn(floorf(__fadd_rn(__fsub_rn(t, p.mQuantZero), 0.5f)), p.mScale);
     }
 }
 
@@ -500,9 +514,9 @@ KILN_API kiln_status kiln_cuda_range_stats(const float* x, int64_t nb, float* ou
         const bool any = nb - nonFinite > 0;
         float absmax;
         std::memcpy(&absmax, &r.mAbsKey, 4);
-        out_f[0] = any ? fromKey(r.mMinKey) + 0.0f : inf;
-        out_f[1] = any ? fromKey(r.mMaxKey) + 0.0f : -inf;
-        out_f[2] = any ? absmax + 0.0f : 0.0f;
+        out_f[0] = any ? fromKey(r.mMinKey) : inf;  // -0.0 below +0.0, as Java's Math.min/max
+        out_f[1] = any ? fromKey(r.mMaxKey) : -inf;
+        out_f[2] = any ? absmax : 0.0f;
         out_n[0] = nb - nonFinite;
         out_n[1] = static_cast<int64_t>(r.mNan);
         out_n[2] = static_cast<int64_t>(r.mPosInf);
@@ -586,10 +600,6 @@ KILN_API kiln_status kiln_cuda_quantize(const float* x, int64_t outer, int64_t n
         KILN_CHECK(qmin >= -32768 && qmax <= 65535 && qmin < qmax,
                    "qmin/qmax must satisfy -32768 <= qmin < qmax <= 65535, got qmin=%d qmax=%d", qmin, qmax);
         checkScales(scale, nb_channels);
-        for (int64_t c = 0; c < nb_channels; ++c) {
-            KILN_CHECK(zero_point[c] >= qmin && zero_point[c] <= qmax, "zero_point[%lld]=%d is outside [qmin, qmax]",
-                       static_cast<long long>(c), zero_point[c]);
-        }
         if (total == 0) return KILN_OK;
         requireDevice();
         DeviceBuffer<float> dx(x, total), dScale(scale, nb_channels);
@@ -648,7 +658,8 @@ KILN_API kiln_status kiln_cuda_fake_quant(const float* x, int64_t outer, int64_t
         requireDevice();
         DeviceBuffer<float> dx(x, total), dy(total);
         DeviceBuffer<FqParams> dParams(params.data(), nb_channels);
-        fakeQuantKernel<<<gridFor(total), kThreads>>>(dx.get(), total, nb_channels, inner, dParams.get(), dy.get());
+        fakeQuantKernel<<<gridFor(total), kThreads>>>(dx.get(), total, nb_channels, inner, dParams.get(),
+                                                      nb_channels == 1 ? 1 : 0, dy.get());
         checkLaunch();
         dy.download(y);
         return KILN_OK;
