@@ -104,8 +104,9 @@ TEST(RangeStats, NoFiniteValueAndSignedZeros) {
     std::vector<float> zeros(37, -0.0f);
     zeros[20] = 0.0f;
     ASSERT_EQ(kiln_range_stats(zeros.data(), 37, f, n), KILN_OK);
-    EXPECT_EQ(bits(f[0]), 0u);  // a zero result is +0.0
+    EXPECT_EQ(bits(f[0]), 0x80000000u);  // -0.0 orders below +0.0, as Java's Math.min
     EXPECT_EQ(bits(f[1]), 0u);
+    EXPECT_EQ(bits(f[2]), 0u);
 }
 
 TEST(RangeStats, EveryIsaMatchesReferenceOnRandomData) {
@@ -316,7 +317,8 @@ TEST(Quantize, BadArguments) {
     expectInvalid(kiln_quantize(x, 1, 1, 2, nullptr, &zp, -128, 127, q), "scale");
     expectInvalid(kiln_quantize(x, 1, 1, 2, &zeroScale, &zp, -128, 127, q), "scale");
     expectInvalid(kiln_quantize(x, 1, 1, 2, &nanScale, &zp, -128, 127, q), "scale");
-    expectInvalid(kiln_quantize(x, 1, 1, 2, &scale, &bigZp, -128, 127, q), "zero_point");
+    EXPECT_EQ(kiln_quantize(x, 1, 1, 2, &scale, &bigZp, -128, 127, q), KILN_OK);  // clamped like any other value
+    EXPECT_EQ(q[0], 127);
     expectInvalid(kiln_quantize(x, 1, 1, 2, &scale, &zp, 127, -128, q), "qmin");
     expectInvalid(kiln_quantize(x, 1, 1, 2, &scale, &zp, -100000, 127, q), "qmin");
     expectInvalid(kiln_quantize(x, -1, 1, 2, &scale, &zp, -128, 127, q), "outer");
@@ -340,23 +342,29 @@ TEST(Dequantize, AffineAndPerChannel) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// TensorFlow's FakeQuantWithMinMaxVars, written the way tensorflow/core/kernels/fake_quant_ops_functor.h does.
-float fakeQuantReference(float x, float min, float max, int bits, bool narrow) {
+// TensorFlow 2.x's FakeQuantWithMinMaxVars (perTensor, divides) / ...PerChannel (multiplies), step by step as
+// tensorflow/core/kernels/fake_quant_ops_functor.h does (volatile: every step is a rounded float32 operation).
+float fakeQuantReference(float x, float min, float max, int bits, bool narrow, bool perTensor) {
+    if (min == 0.0f && max == 0.0f) return 0.0f;
     volatile float quantMin = narrow ? 1.0f : 0.0f;
     volatile float quantMax = static_cast<float>((1 << bits) - 1);
     volatile float scale = (max - min) / (quantMax - quantMin);
+    volatile float inv = (quantMax - quantMin) / (max - min);
     volatile float zpFromMin = quantMin - min / scale;
     float zp = zpFromMin < quantMin ? quantMin : zpFromMin > quantMax ? quantMax : std::round(zpFromMin);
     volatile float nudgedMin = (quantMin - zp) * scale;
     volatile float nudgedMax = (quantMax - zp) * scale;
-    volatile float inv = 1.0f / scale;
-    if (std::isnan(x)) return x;
-    float c = std::min(std::max(x, static_cast<float>(nudgedMin)), static_cast<float>(nudgedMax));
-    volatile float t = (c - nudgedMin) * inv;
-    volatile float u = t + 0.5f;
-    volatile float f = std::floor(u);
-    volatile float s = f * scale;
-    return s + nudgedMin;
+    volatile float negMin = -nudgedMin;
+    volatile float qz0 = negMin * inv;
+    volatile float qz = std::floor(qz0 + 0.5f);
+    float c = x > nudgedMax ? static_cast<float>(nudgedMax) : x;
+    c = c < nudgedMin ? static_cast<float>(nudgedMin) : c;
+    volatile float d = c - nudgedMin;
+    volatile float t = perTensor ? d / scale : d * inv;
+    volatile float u = t - qz;
+    volatile float v = u + 0.5f;
+    volatile float f = std::floor(v);
+    return f * scale;
 }
 
 TEST(FakeQuant, HandCheckedValues) {
@@ -366,13 +374,16 @@ TEST(FakeQuant, HandCheckedValues) {
     float mn = 0.0f, mx = 255.0f;
     ASSERT_EQ(kiln_fake_quant(x, 1, 1, 7, &mn, &mx, 8, 0, y), KILN_OK);
     EXPECT_EQ(std::vector<float>(y, y + 7), (std::vector<float>{0.0f, 0.0f, 0.0f, 1.0f, 2.0f, 255.0f, 255.0f}));
-    // min 0.1 is nudged to 0 (zero point 0 after rounding): min 0.1, max 25.6 -> scale 0.1, zp round(-1) clamps to 0
     float mn2 = -0.1f, mx2 = 25.4f;
     float x2[] = {-0.1f, 0.04f, 25.5f, kNan};
     ASSERT_EQ(kiln_fake_quant(x2, 1, 1, 4, &mn2, &mx2, 8, 0, y), KILN_OK);
-    for (int i = 0; i < 4; ++i) EXPECT_TRUE(sameFloat(y[i], fakeQuantReference(x2[i], mn2, mx2, 8, false))) << i;
+    for (int i = 0; i < 4; ++i) EXPECT_TRUE(sameFloat(y[i], fakeQuantReference(x2[i], mn2, mx2, 8, false, true))) << i;
     EXPECT_TRUE(std::isnan(y[3]));
     EXPECT_EQ(y[1], 0.0f);
+    // min == max == 0: TensorFlow outputs 0 for the whole channel, NaN included
+    float zero = 0.0f;
+    ASSERT_EQ(kiln_fake_quant(x2, 1, 1, 4, &zero, &zero, 8, 0, y), KILN_OK);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(bits(y[i]), 0u);
 }
 
 TEST(FakeQuant, EveryIsaIsBitIdenticalToReference) {
@@ -390,6 +401,8 @@ TEST(FakeQuant, EveryIsaIsBitIdenticalToReference) {
     mn[0] = 0.0f;
     mx[0] = std::fabs(mx[0]) + 0.5f;
     mx[1] = mn[1];
+    mn[2] = 0.0f;
+    mx[2] = 0.0f;
     for (int bits : {2, 8, 16}) {
         for (bool narrow : {false, true}) {
             for (auto shape : {std::vector<int64_t>{outer, ch, inner}, std::vector<int64_t>{outer * inner, ch, 1},
@@ -400,7 +413,7 @@ TEST(FakeQuant, EveryIsaIsBitIdenticalToReference) {
                     for (int64_t c = 0; c < nc; ++c)
                         for (int64_t i = 0; i < shape[2]; ++i) {
                             int64_t k = (o * nc + c) * shape[2] + i;
-                            ref[k] = fakeQuantReference(x[k], mn[c], mx[c], bits, narrow);
+                            ref[k] = fakeQuantReference(x[k], mn[c], mx[c], bits, narrow, nc == 1);
                         }
                 for (Isa isa : allIsas()) {
                     kiln::cpu::setIsa(isa);
@@ -433,7 +446,7 @@ TEST(FakeQuant, LargeArrayUsesStreamingPathIdentically) {
         kiln::cpu::setIsa(isa);
         ASSERT_EQ(kiln_fake_quant(x.data() + 1, 1, 1, n - 1, &mn, &mx, 8, 0, y.data() + 1), KILN_OK);
         int64_t bad = 0;
-        for (int64_t k = 1; k < n; ++k) bad += sameFloat(y[k], fakeQuantReference(x[k], mn, mx, 8, false)) ? 0 : 1;
+        for (int64_t k = 1; k < n; ++k) bad += sameFloat(y[k], fakeQuantReference(x[k], mn, mx, 8, false, true)) ? 0 : 1;
         EXPECT_EQ(bad, 0) << kiln_cpu_isa();
     }
 }

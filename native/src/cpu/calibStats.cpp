@@ -15,10 +15,19 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
+// Min and max are taken over monotone int32 keys of the float bits, so -0.0f orders below +0.0f exactly as Java's
+// Math.min/Math.max do, and the result does not depend on the order of the data.
+inline int32_t orderedKey(int32_t bits) { return bits ^ ((bits >> 31) & 0x7fffffff); }
+inline float fromOrderedKey(int32_t key) {
+    int32_t bits = key ^ ((key >> 31) & 0x7fffffff);
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
 struct RangeAcc {
-    float mMin = kInf;
-    float mMax = -kInf;
-    float mAbsMax = 0.0f;
+    int32_t mMinKey = std::numeric_limits<int32_t>::max();
+    int32_t mMaxKey = std::numeric_limits<int32_t>::min();
     int64_t mNan = 0;
     int64_t mPosInf = 0;
     int64_t mNegInf = 0;
@@ -31,10 +40,11 @@ struct RangeAcc {
         } else if (v == -kInf) {
             ++mNegInf;
         } else {
-            mMin = v < mMin ? v : mMin;
-            mMax = v > mMax ? v : mMax;
-            float a = std::fabs(v);
-            mAbsMax = a > mAbsMax ? a : mAbsMax;
+            int32_t bits;
+            std::memcpy(&bits, &v, 4);
+            int32_t k = orderedKey(bits);
+            mMinKey = k < mMinKey ? k : mMinKey;
+            mMaxKey = k > mMaxKey ? k : mMaxKey;
         }
     }
     void countNonFinite(const float* x, int n) {
@@ -49,6 +59,10 @@ struct RangeAcc {
             }
         }
     }
+    void mergeKeys(int32_t minKey, int32_t maxKey) {
+        mMinKey = minKey < mMinKey ? minKey : mMinKey;
+        mMaxKey = maxKey > mMaxKey ? maxKey : mMaxKey;
+    }
 };
 
 void rangeScalar(const float* x, int64_t nb, RangeAcc& acc) {
@@ -57,54 +71,49 @@ void rangeScalar(const float* x, int64_t nb, RangeAcc& acc) {
 
 __attribute__((target("avx2"))) void rangeAvx2(const float* x, int64_t nb, RangeAcc& acc) {
     const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i magnitude = _mm256_set1_epi32(0x7fffffff);
     const __m256 inf = _mm256_set1_ps(kInf);
-    const __m256 negInf = _mm256_set1_ps(-kInf);
-    __m256 vmin = inf, vmax = negInf, vabs = _mm256_setzero_ps();
+    const __m256i intMax = _mm256_set1_epi32(std::numeric_limits<int32_t>::max());
+    const __m256i intMin = _mm256_set1_epi32(std::numeric_limits<int32_t>::min());
+    __m256i kmin = intMax, kmax = intMin;
     int64_t i = 0;
     for (; i + 8 <= nb; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
-        __m256 a = _mm256_and_ps(v, absMask);
-        __m256 fin = _mm256_cmp_ps(a, inf, _CMP_LT_OQ);
+        __m256 fin = _mm256_cmp_ps(_mm256_and_ps(v, absMask), inf, _CMP_LT_OQ);
         if (__builtin_expect(_mm256_movemask_ps(fin) != 0xff, 0)) acc.countNonFinite(x + i, 8);
-        vmin = _mm256_min_ps(vmin, _mm256_blendv_ps(inf, v, fin));
-        vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(negInf, v, fin));
-        vabs = _mm256_max_ps(vabs, _mm256_and_ps(a, fin));
+        __m256i b = _mm256_castps_si256(v);
+        __m256i key = _mm256_xor_si256(b, _mm256_and_si256(_mm256_srai_epi32(b, 31), magnitude));
+        __m256i finI = _mm256_castps_si256(fin);
+        kmin = _mm256_min_epi32(kmin, _mm256_blendv_epi8(intMax, key, finI));
+        kmax = _mm256_max_epi32(kmax, _mm256_blendv_epi8(intMin, key, finI));
     }
-    alignas(32) float tmin[8], tmax[8], tabs[8];
-    _mm256_store_ps(tmin, vmin);
-    _mm256_store_ps(tmax, vmax);
-    _mm256_store_ps(tabs, vabs);
-    for (int k = 0; k < 8; ++k) {
-        acc.mMin = tmin[k] < acc.mMin ? tmin[k] : acc.mMin;
-        acc.mMax = tmax[k] > acc.mMax ? tmax[k] : acc.mMax;
-        acc.mAbsMax = tabs[k] > acc.mAbsMax ? tabs[k] : acc.mAbsMax;
-    }
+    alignas(32) int32_t tmin[8], tmax[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(tmin), kmin);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(tmax), kmax);
+    for (int k = 0; k < 8; ++k) acc.mergeKeys(tmin[k], tmax[k]);
     rangeScalar(x + i, nb - i, acc);
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void rangeAvx512(const float* x, int64_t nb,
                                                                                RangeAcc& acc) {
     const __m512 inf = _mm512_set1_ps(kInf);
-    __m512 vmin = inf, vmax = _mm512_set1_ps(-kInf), vabs = _mm512_setzero_ps();
+    const __m512i magnitude = _mm512_set1_epi32(0x7fffffff);
+    __m512i kmin = _mm512_set1_epi32(std::numeric_limits<int32_t>::max());
+    __m512i kmax = _mm512_set1_epi32(std::numeric_limits<int32_t>::min());
     int64_t i = 0;
     for (; i + 16 <= nb; i += 16) {
         __m512 v = _mm512_loadu_ps(x + i);
-        __m512 a = _mm512_abs_ps(v);
-        __mmask16 fin = _mm512_cmp_ps_mask(a, inf, _CMP_LT_OQ);
+        __mmask16 fin = _mm512_cmp_ps_mask(_mm512_abs_ps(v), inf, _CMP_LT_OQ);
         if (__builtin_expect(fin != 0xffff, 0)) acc.countNonFinite(x + i, 16);
-        vmin = _mm512_mask_min_ps(vmin, fin, vmin, v);
-        vmax = _mm512_mask_max_ps(vmax, fin, vmax, v);
-        vabs = _mm512_mask_max_ps(vabs, fin, vabs, a);
+        __m512i b = _mm512_castps_si512(v);
+        __m512i key = _mm512_xor_si512(b, _mm512_and_si512(_mm512_srai_epi32(b, 31), magnitude));
+        kmin = _mm512_mask_min_epi32(kmin, fin, kmin, key);
+        kmax = _mm512_mask_max_epi32(kmax, fin, kmax, key);
     }
-    alignas(64) float tmin[16], tmax[16], tabs[16];
-    _mm512_store_ps(tmin, vmin);
-    _mm512_store_ps(tmax, vmax);
-    _mm512_store_ps(tabs, vabs);
-    for (int k = 0; k < 16; ++k) {
-        acc.mMin = tmin[k] < acc.mMin ? tmin[k] : acc.mMin;
-        acc.mMax = tmax[k] > acc.mMax ? tmax[k] : acc.mMax;
-        acc.mAbsMax = tabs[k] > acc.mAbsMax ? tabs[k] : acc.mAbsMax;
-    }
+    alignas(64) int32_t tmin[16], tmax[16];
+    _mm512_store_si512(tmin, kmin);
+    _mm512_store_si512(tmax, kmax);
+    for (int k = 0; k < 16; ++k) acc.mergeKeys(tmin[k], tmax[k]);
     rangeScalar(x + i, nb - i, acc);
 }
 
@@ -272,14 +281,21 @@ KILN_API kiln_status kiln_range_stats(const float* x, int64_t nb, float* out_f, 
                 rangeScalar(x, nb, acc);
                 break;
         }
-        // A zero result is +0.0 (min/max of {-0.0, 0.0} would otherwise depend on order).
-        out_f[0] = acc.mMin + 0.0f;
-        out_f[1] = acc.mMax + 0.0f;
-        out_f[2] = acc.mAbsMax + 0.0f;
+        const int64_t finite = nb - acc.mNan - acc.mPosInf - acc.mNegInf;
+        if (finite == 0) {
+            out_f[0] = kInf;
+            out_f[1] = -kInf;
+            out_f[2] = 0.0f;
+        } else {
+            out_f[0] = fromOrderedKey(acc.mMinKey);
+            out_f[1] = fromOrderedKey(acc.mMaxKey);
+            const float a = std::fabs(out_f[0]), b = std::fabs(out_f[1]);
+            out_f[2] = a > b ? a : b;
+        }
+        out_n[0] = finite;
         out_n[1] = acc.mNan;
         out_n[2] = acc.mPosInf;
         out_n[3] = acc.mNegInf;
-        out_n[0] = nb - acc.mNan - acc.mPosInf - acc.mNegInf;
         return KILN_OK;
     }
     KILN_EXIT

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 #include <limits>
 #include <vector>
 
@@ -16,18 +17,30 @@ namespace cpu {
 namespace {
 
 // ---- fake quantization ----
+// TensorFlow 2.x's fake_quant_ops_functor.h: FakeQuantWithMinMaxVars divides by the scale (kDivide),
+// FakeQuantWithMinMaxVarsPerChannel multiplies by inv_scale (kMultiply).
 
 struct FqParams {
     float mNudgedMin;
     float mNudgedMax;
-    float mInvScale;
     float mScale;
+    float mInvScale;
+    float mQuantZero;
+    bool mZero;  // min == max == 0: the output is 0
 };
 
+enum class FqMode { kDivide, kMultiply };
+
 FqParams nudge(float min, float max, int32_t numBits, bool narrowRange) {
+    FqParams p{};
+    if (min == 0.0f && max == 0.0f) {
+        p.mZero = true;
+        return p;
+    }
     const float quantMin = narrowRange ? 1.0f : 0.0f;
     const float quantMax = static_cast<float>((1 << numBits) - 1);
     const float scale = (max - min) / (quantMax - quantMin);
+    const float invScale = (quantMax - quantMin) / (max - min);
     const float zeroPointFromMin = quantMin - min / scale;
     float nudgedZp;
     if (zeroPointFromMin < quantMin) {
@@ -37,142 +50,170 @@ FqParams nudge(float min, float max, int32_t numBits, bool narrowRange) {
     } else {
         nudgedZp = std::round(zeroPointFromMin);
     }
-    FqParams p;
     p.mNudgedMin = (quantMin - nudgedZp) * scale;
     p.mNudgedMax = (quantMax - nudgedZp) * scale;
-    p.mInvScale = 1.0f / scale;
     p.mScale = scale;
+    p.mInvScale = invScale;
+    p.mQuantZero = std::floor(-p.mNudgedMin * invScale + 0.5f);
     return p;
 }
 
-inline float fqScalar(float x, float nmin, float nmax, float inv, float scale) {
-    float c = nmin > x ? nmin : x;  // NaN propagates (like maxps(nmin, x))
-    c = nmax < c ? nmax : c;        // (like minps(nmax, c))
-    return std::floor((c - nmin) * inv + 0.5f) * scale + nmin;
+template <FqMode kMode>
+inline float fqScalar(float x, float nmin, float nmax, float scale, float inv, float qz) {
+    float c = nmax < x ? nmax : x;  // x > nmax ? nmax : x   (NaN stays NaN; as minps(nmax, x))
+    c = nmin > c ? nmin : c;        // c < nmin ? nmin : c   (as maxps(nmin, c))
+    const float d = c - nmin;
+    const float t = kMode == FqMode::kDivide ? d / scale : d * inv;
+    return std::floor((t - qz) + 0.5f) * scale;
 }
 
+template <FqMode kMode>
 void fqRunScalar(const float* x, float* y, int64_t n, const FqParams& p) {
-    for (int64_t i = 0; i < n; ++i) y[i] = fqScalar(x[i], p.mNudgedMin, p.mNudgedMax, p.mInvScale, p.mScale);
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] = fqScalar<kMode>(x[i], p.mNudgedMin, p.mNudgedMax, p.mScale, p.mInvScale, p.mQuantZero);
+    }
 }
 
-// Per-element parameters (the channel axis is the last one): element c uses params[c].
-void fqRowScalar(const float* x, float* y, int64_t n, const float* nmin, const float* nmax, const float* inv,
-                 const float* scale) {
-    for (int64_t i = 0; i < n; ++i) y[i] = fqScalar(x[i], nmin[i], nmax[i], inv[i], scale[i]);
+// Per-element parameters (the channel axis is the last one): element c uses channel c's parameters.
+void fqRowScalar(const float* x, float* y, int64_t n, const float* nmin, const float* nmax, const float* scale,
+                 const float* inv, const float* qz) {
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] = fqScalar<FqMode::kMultiply>(x[i], nmin[i], nmax[i], scale[i], inv[i], qz[i]);
+    }
 }
 
 // Non-temporal stores pay off once the output no longer fits in the caches.
 constexpr int64_t kStreamThreshold = int64_t{4} << 20;  // elements (16 MiB)
 
-__attribute__((target("avx2"))) inline __m256 fqAvx2(__m256 v, __m256 nmin, __m256 nmax, __m256 inv, __m256 scale,
-                                                      __m256 half) {
-    __m256 c = _mm256_min_ps(nmax, _mm256_max_ps(nmin, v));
-    __m256 t = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(c, nmin), inv), half);
+template <FqMode kMode>
+__attribute__((target("avx2"))) inline __m256 fqAvx2(__m256 v, __m256 nmin, __m256 nmax, __m256 scale, __m256 inv,
+                                                      __m256 qz, __m256 half) {
+    __m256 c = _mm256_max_ps(nmin, _mm256_min_ps(nmax, v));
+    __m256 d = _mm256_sub_ps(c, nmin);
+    __m256 t = kMode == FqMode::kDivide ? _mm256_div_ps(d, scale) : _mm256_mul_ps(d, inv);
+    t = _mm256_add_ps(_mm256_sub_ps(t, qz), half);
     t = _mm256_round_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    return _mm256_add_ps(_mm256_mul_ps(t, scale), nmin);
+    return _mm256_mul_ps(t, scale);
 }
 
+template <FqMode kMode>
 __attribute__((target("avx2"))) void fqRunAvx2(const float* x, float* y, int64_t n, const FqParams& p) {
     const __m256 nmin = _mm256_set1_ps(p.mNudgedMin), nmax = _mm256_set1_ps(p.mNudgedMax);
-    const __m256 inv = _mm256_set1_ps(p.mInvScale), scale = _mm256_set1_ps(p.mScale), half = _mm256_set1_ps(0.5f);
+    const __m256 scale = _mm256_set1_ps(p.mScale), inv = _mm256_set1_ps(p.mInvScale);
+    const __m256 qz = _mm256_set1_ps(p.mQuantZero), half = _mm256_set1_ps(0.5f);
     int64_t i = 0;
     if (n >= kStreamThreshold) {
         while (i < n && (reinterpret_cast<uintptr_t>(y + i) & 31) != 0) {
-            y[i] = fqScalar(x[i], p.mNudgedMin, p.mNudgedMax, p.mInvScale, p.mScale);
+            y[i] = fqScalar<kMode>(x[i], p.mNudgedMin, p.mNudgedMax, p.mScale, p.mInvScale, p.mQuantZero);
             ++i;
         }
         for (; i + 16 <= n; i += 16) {
-            __m256 a = fqAvx2(_mm256_loadu_ps(x + i), nmin, nmax, inv, scale, half);
-            __m256 b = fqAvx2(_mm256_loadu_ps(x + i + 8), nmin, nmax, inv, scale, half);
+            __m256 a = fqAvx2<kMode>(_mm256_loadu_ps(x + i), nmin, nmax, scale, inv, qz, half);
+            __m256 b = fqAvx2<kMode>(_mm256_loadu_ps(x + i + 8), nmin, nmax, scale, inv, qz, half);
             _mm256_stream_ps(y + i, a);
             _mm256_stream_ps(y + i + 8, b);
         }
         _mm_sfence();
     }
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, fqAvx2(_mm256_loadu_ps(x + i), nmin, nmax, inv, scale, half));
-    fqRunScalar(x + i, y + i, n - i, p);
+    for (; i + 8 <= n; i += 8) {
+        _mm256_storeu_ps(y + i, fqAvx2<kMode>(_mm256_loadu_ps(x + i), nmin, nmax, scale, inv, qz, half));
+    }
+    fqRunScalar<kMode>(x + i, y + i, n - i, p);
 }
 
 __attribute__((target("avx2"))) void fqRowAvx2(const float* x, float* y, int64_t n, const float* nmin,
-                                               const float* nmax, const float* inv, const float* scale) {
+                                               const float* nmax, const float* scale, const float* inv,
+                                               const float* qz) {
     const __m256 half = _mm256_set1_ps(0.5f);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        _mm256_storeu_ps(y + i, fqAvx2(_mm256_loadu_ps(x + i), _mm256_loadu_ps(nmin + i), _mm256_loadu_ps(nmax + i),
-                                       _mm256_loadu_ps(inv + i), _mm256_loadu_ps(scale + i), half));
+        _mm256_storeu_ps(y + i, fqAvx2<FqMode::kMultiply>(_mm256_loadu_ps(x + i), _mm256_loadu_ps(nmin + i),
+                                                          _mm256_loadu_ps(nmax + i), _mm256_loadu_ps(scale + i),
+                                                          _mm256_loadu_ps(inv + i), _mm256_loadu_ps(qz + i), half));
     }
-    fqRowScalar(x + i, y + i, n - i, nmin + i, nmax + i, inv + i, scale + i);
+    fqRowScalar(x + i, y + i, n - i, nmin + i, nmax + i, scale + i, inv + i, qz + i);
 }
 
 #define KILN_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 
-KILN_AVX512 inline __m512 fqAvx512(__m512 v, __m512 nmin, __m512 nmax, __m512 inv, __m512 scale, __m512 half) {
-    __m512 c = _mm512_min_ps(nmax, _mm512_max_ps(nmin, v));
-    __m512 t = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(c, nmin), inv), half);
+template <FqMode kMode>
+KILN_AVX512 inline __m512 fqAvx512(__m512 v, __m512 nmin, __m512 nmax, __m512 scale, __m512 inv, __m512 qz,
+                                   __m512 half) {
+    __m512 c = _mm512_max_ps(nmin, _mm512_min_ps(nmax, v));
+    __m512 d = _mm512_sub_ps(c, nmin);
+    __m512 t = kMode == FqMode::kDivide ? _mm512_div_ps(d, scale) : _mm512_mul_ps(d, inv);
+    t = _mm512_add_ps(_mm512_sub_ps(t, qz), half);
     t = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    return _mm512_add_ps(_mm512_mul_ps(t, scale), nmin);
+    return _mm512_mul_ps(t, scale);
 }
 
+template <FqMode kMode>
 KILN_AVX512 void fqRunAvx512(const float* x, float* y, int64_t n, const FqParams& p) {
     const __m512 nmin = _mm512_set1_ps(p.mNudgedMin), nmax = _mm512_set1_ps(p.mNudgedMax);
-    const __m512 inv = _mm512_set1_ps(p.mInvScale), scale = _mm512_set1_ps(p.mScale), half = _mm512_set1_ps(0.5f);
+    const __m512 scale = _mm512_set1_ps(p.mScale), inv = _mm512_set1_ps(p.mInvScale);
+    const __m512 qz = _mm512_set1_ps(p.mQuantZero), half = _mm512_set1_ps(0.5f);
     int64_t i = 0;
     if (n >= kStreamThreshold) {
         while (i < n && (reinterpret_cast<uintptr_t>(y + i) & 63) != 0) {
-            y[i] = fqScalar(x[i], p.mNudgedMin, p.mNudgedMax, p.mInvScale, p.mScale);
+            y[i] = fqScalar<kMode>(x[i], p.mNudgedMin, p.mNudgedMax, p.mScale, p.mInvScale, p.mQuantZero);
             ++i;
         }
         for (; i + 32 <= n; i += 32) {
-            __m512 a = fqAvx512(_mm512_loadu_ps(x + i), nmin, nmax, inv, scale, half);
-            __m512 b = fqAvx512(_mm512_loadu_ps(x + i + 16), nmin, nmax, inv, scale, half);
+            __m512 a = fqAvx512<kMode>(_mm512_loadu_ps(x + i), nmin, nmax, scale, inv, qz, half);
+            __m512 b = fqAvx512<kMode>(_mm512_loadu_ps(x + i + 16), nmin, nmax, scale, inv, qz, half);
             _mm512_stream_ps(y + i, a);
             _mm512_stream_ps(y + i + 16, b);
         }
         _mm_sfence();
     }
     for (; i + 16 <= n; i += 16) {
-        _mm512_storeu_ps(y + i, fqAvx512(_mm512_loadu_ps(x + i), nmin, nmax, inv, scale, half));
+        _mm512_storeu_ps(y + i, fqAvx512<kMode>(_mm512_loadu_ps(x + i), nmin, nmax, scale, inv, qz, half));
     }
-    fqRunScalar(x + i, y + i, n - i, p);
+    fqRunScalar<kMode>(x + i, y + i, n - i, p);
 }
 
 KILN_AVX512 void fqRowAvx512(const float* x, float* y, int64_t n, const float* nmin, const float* nmax,
-                             const float* inv, const float* scale) {
+                             const float* scale, const float* inv, const float* qz) {
     const __m512 half = _mm512_set1_ps(0.5f);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        _mm512_storeu_ps(y + i, fqAvx512(_mm512_loadu_ps(x + i), _mm512_loadu_ps(nmin + i),
-                                         _mm512_loadu_ps(nmax + i), _mm512_loadu_ps(inv + i),
-                                         _mm512_loadu_ps(scale + i), half));
+        _mm512_storeu_ps(y + i, fqAvx512<FqMode::kMultiply>(_mm512_loadu_ps(x + i), _mm512_loadu_ps(nmin + i),
+                                                            _mm512_loadu_ps(nmax + i), _mm512_loadu_ps(scale + i),
+                                                            _mm512_loadu_ps(inv + i), _mm512_loadu_ps(qz + i), half));
     }
-    fqRowScalar(x + i, y + i, n - i, nmin + i, nmax + i, inv + i, scale + i);
+    fqRowScalar(x + i, y + i, n - i, nmin + i, nmax + i, scale + i, inv + i, qz + i);
 }
 
+template <FqMode kMode>
 void fqRun(Isa which, const float* x, float* y, int64_t n, const FqParams& p) {
+    if (p.mZero) {
+        std::fill(y, y + n, 0.0f);
+        return;
+    }
     switch (which) {
         case Isa::kAvx512:
-            fqRunAvx512(x, y, n, p);
+            fqRunAvx512<kMode>(x, y, n, p);
             break;
         case Isa::kAvx2:
-            fqRunAvx2(x, y, n, p);
+            fqRunAvx2<kMode>(x, y, n, p);
             break;
         default:
-            fqRunScalar(x, y, n, p);
+            fqRunScalar<kMode>(x, y, n, p);
             break;
     }
 }
 
-void fqRow(Isa which, const float* x, float* y, int64_t n, const float* nmin, const float* nmax, const float* inv,
-           const float* scale) {
+void fqRow(Isa which, const float* x, float* y, int64_t n, const float* nmin, const float* nmax, const float* scale,
+           const float* inv, const float* qz) {
     switch (which) {
         case Isa::kAvx512:
-            fqRowAvx512(x, y, n, nmin, nmax, inv, scale);
+            fqRowAvx512(x, y, n, nmin, nmax, scale, inv, qz);
             break;
         case Isa::kAvx2:
-            fqRowAvx2(x, y, n, nmin, nmax, inv, scale);
+            fqRowAvx2(x, y, n, nmin, nmax, scale, inv, qz);
             break;
         default:
-            fqRowScalar(x, y, n, nmin, nmax, inv, scale);
+            fqRowScalar(x, y, n, nmin, nmax, scale, inv, qz);
             break;
     }
 }
@@ -319,8 +360,6 @@ KILN_API kiln_status kiln_quantize(const float* x, int64_t outer, int64_t nb_cha
         for (int64_t c = 0; c < nb_channels; ++c) {
             KILN_CHECK(std::isfinite(scale[c]) && scale[c] > 0.0f, "scale[%lld] must be finite and > 0, got %g",
                        static_cast<long long>(c), static_cast<double>(scale[c]));
-            KILN_CHECK(zero_point[c] >= qmin && zero_point[c] <= qmax, "zero_point[%lld]=%d is outside [qmin, qmax]",
-                       static_cast<long long>(c), zero_point[c]);
         }
         const Isa which = isa();
         const float qminF = static_cast<float>(qmin), qmaxF = static_cast<float>(qmax);
@@ -385,31 +424,40 @@ KILN_API kiln_status kiln_fake_quant(const float* x, int64_t outer, int64_t nb_c
         KILN_CHECK_PTR(max);
         KILN_CHECK(num_bits >= 2 && num_bits <= 16, "num_bits must be in 2..16, got %d", num_bits);
         KILN_CHECK(narrow_range == 0 || narrow_range == 1, "narrow_range must be 0 or 1, got %d", narrow_range);
-        std::vector<float> nmin(nb_channels), nmax(nb_channels), inv(nb_channels), sc(nb_channels);
+        std::vector<FqParams> params(static_cast<size_t>(nb_channels));
         for (int64_t c = 0; c < nb_channels; ++c) {
             KILN_CHECK(std::isfinite(min[c]) && std::isfinite(max[c]), "min[%lld] and max[%lld] must be finite",
                        static_cast<long long>(c), static_cast<long long>(c));
             KILN_CHECK(min[c] <= max[c], "min[%lld]=%g > max[%lld]=%g", static_cast<long long>(c),
                        static_cast<double>(min[c]), static_cast<long long>(c), static_cast<double>(max[c]));
-            FqParams p = nudge(min[c], max[c], num_bits, narrow_range != 0);
-            nmin[c] = p.mNudgedMin;
-            nmax[c] = p.mNudgedMax;
-            inv[c] = p.mInvScale;
-            sc[c] = p.mScale;
+            params[c] = nudge(min[c], max[c], num_bits, narrow_range != 0);
         }
         const Isa which = isa();
         if (nb_channels == 1) {
-            fqRun(which, x, y, v.mTotal, FqParams{nmin[0], nmax[0], inv[0], sc[0]});
+            fqRun<FqMode::kDivide>(which, x, y, v.mTotal, params[0]);
         } else if (inner == 1) {
+            std::vector<float> nmin(nb_channels), nmax(nb_channels), sc(nb_channels), inv(nb_channels),
+                qz(nb_channels);
+            std::vector<int64_t> zeroChannels;
+            for (int64_t c = 0; c < nb_channels; ++c) {
+                nmin[c] = params[c].mNudgedMin;
+                nmax[c] = params[c].mNudgedMax;
+                sc[c] = params[c].mScale;
+                inv[c] = params[c].mInvScale;
+                qz[c] = params[c].mQuantZero;
+                if (params[c].mZero) zeroChannels.push_back(c);
+            }
             for (int64_t o = 0; o < outer; ++o) {
-                fqRow(which, x + o * nb_channels, y + o * nb_channels, nb_channels, nmin.data(), nmax.data(),
-                      inv.data(), sc.data());
+                float* yr = y + o * nb_channels;
+                fqRow(which, x + o * nb_channels, yr, nb_channels, nmin.data(), nmax.data(), sc.data(), inv.data(),
+                      qz.data());
+                for (int64_t c : zeroChannels) yr[c] = 0.0f;
             }
         } else {
             for (int64_t o = 0; o < outer; ++o) {
                 for (int64_t c = 0; c < nb_channels; ++c) {
                     const int64_t off = (o * nb_channels + c) * inner;
-                    fqRun(which, x + off, y + off, inner, FqParams{nmin[c], nmax[c], inv[c], sc[c]});
+                    fqRun<FqMode::kMultiply>(which, x + off, y + off, inner, params[c]);
                 }
             }
         }
