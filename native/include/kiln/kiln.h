@@ -59,7 +59,8 @@ KILN_API const char* kiln_cpu_isa(void);
  * out_f[0] = min of finite values, out_f[1] = max of finite values, out_f[2] = max |x| of finite values
  *   (when there is no finite value: min = +Inf, max = -Inf, absmax = 0).
  * out_n[0] = number of finite values, out_n[1] = NaN count, out_n[2] = +Inf count, out_n[3] = -Inf count.
- * nb may be 0 (nothing is read). Results are exact, so order does not matter.
+ * nb may be 0 (nothing is read). Results are exact, so order does not matter (min/max compare -0.0f below +0.0f,
+ * as Java's Math.min/max; parity tests compare min and max with ==).
  */
 KILN_API kiln_status kiln_range_stats(const float* x, int64_t nb, float* out_f /*[3]*/, int64_t* out_n /*[4]*/);
 
@@ -67,8 +68,8 @@ KILN_API kiln_status kiln_range_stats(const float* x, int64_t nb, float* out_f /
  * Histogram accumulation with fixed bins over [0, range), range a power of two chosen by the caller (the caller
  * grows it by doubling and merging bin pairs). For each finite x (NaN/Inf are skipped; the caller counted them):
  *   a   = |x|                       (mode KILN_HIST_ABS)
- *   bin = (int64_t) ((a * inv_range) * (float) nb_bins)   evaluated in float32, in exactly this order, then
- *   bin = min(bin, nb_bins - 1)
+ *   t   = (a * inv_range) * (float) nb_bins               evaluated in float32, in exactly this order
+ *   bin = t >= (float) nb_bins ? nb_bins - 1 : (int64_t) t   (so a product that overflows to +Inf lands last)
  *   counts[bin] += 1
  * In mode KILN_HIST_SIGNED, x >= 0 (including -0.0f, which compares equal to 0) is binned by x into counts, and
  * x < 0 is binned by -x into neg_counts (same formula); neg_counts must not be null in that mode.
@@ -113,17 +114,25 @@ KILN_API kiln_status kiln_dequantize(const int32_t* q, int64_t outer, int64_t nb
  * Fake quantization with TensorFlow's FakeQuantWithMinMaxVars(PerChannel) semantics, bit for bit.
  * For channel c, from min[c], max[c] (min <= max, checked), num_bits 2..16, narrow_range:
  *   quant_min = narrow_range ? 1 : 0;  quant_max = (1 << num_bits) - 1            (as float)
+ *   if min == 0 and max == 0: y = 0 for the whole channel (TensorFlow's special case)
  *   scale = (max - min) / (quant_max - quant_min)                                    float32
+ *   inv_scale = (quant_max - quant_min) / (max - min)                                float32 (NOT 1/scale)
  *   zero_point_from_min = quant_min - min / scale                                    float32
  *   nudged_zp = zero_point_from_min < quant_min ? quant_min
  *             : zero_point_from_min > quant_max ? quant_max
  *             : roundf(zero_point_from_min)           (round half away from zero, as std::round)
  *   nudged_min = (quant_min - nudged_zp) * scale;  nudged_max = (quant_max - nudged_zp) * scale
- *   inv_scale = 1.0f / scale
+ *   quant_zero = floorf(-nudged_min * inv_scale + 0.5f)
  * then for each x:
- *   clamped = min(max(x, nudged_min), nudged_max)      (NaN propagates as in TF: see kiln_fake_quant tests)
- *   y = floorf((clamped - nudged_min) * inv_scale + 0.5f) * scale + nudged_min
- * every operation a separate float32 operation (no FMA contraction: compile with -ffp-contract=off).
+ *   clamped = x > nudged_max ? nudged_max : x;  clamped = clamped < nudged_min ? nudged_min : clamped
+ *                                                      (so NaN stays NaN, as in TF)
+ *   nb_channels == 1 (FakeQuantWithMinMaxVars, per tensor; divides):
+ *     y = floorf(((clamped - nudged_min) / scale - quant_zero) + 0.5f) * scale
+ *   nb_channels > 1 (FakeQuantWithMinMaxVarsPerChannel; multiplies):
+ *     y = floorf(((clamped - nudged_min) * inv_scale - quant_zero) + 0.5f) * scale
+ * every operation a separate float32 operation (no FMA contraction: compile with -ffp-contract=off). This is
+ * TensorFlow 2.x's fake_quant_ops_functor.h, verified bit for bit against TF 2.18 through TF Java
+ * (FakeQuantMatchesTensorFlowTest, bits 2..16, narrow both ways).
  * The tensor is viewed as [outer, nb_channels, inner]; TensorFlow's per-channel op uses the last axis (inner = 1).
  * y may alias x.
  */
@@ -152,14 +161,15 @@ KILN_API kiln_status kiln_mask_magnitude(const float* w, int64_t nb, int64_t nb_
 /*
  * N:M mask along an axis: the tensor viewed as [outer, len, inner] where len is the size of the (input-channel)
  * axis and must be a multiple of m. For every (o, i) and every group g of m consecutive positions along the axis,
- * keep the n elements with the largest |w|, ties to the lower position. 1 <= n <= m <= 16.
+ * keep the n elements with the largest |w|, ties to the lower position. 1 <= n <= m <= 16. |w| is compared as
+ * the bits of fabsf(w) read as int32 (a total order in which NaN is above Inf).
  */
 KILN_API kiln_status kiln_mask_n_m(const float* w, int64_t outer, int64_t len, int64_t inner, int32_t n, int32_t m,
                                    uint8_t* mask);
 
 /*
  * Block mask on a 2-D matrix [rows, cols] with blocks of br x bc (rows % br == 0, cols % bc == 0): block score is
- * the sum of w*w over the block, accumulated in double in row-major order within the block; keep the nb_keep
+ * the sum of (double) w * (double) w over the block, accumulated in double in row-major order within the block; keep the nb_keep
  * blocks with the largest score, ties to the lower block index (row-major block order). The mask is elementwise.
  */
 KILN_API kiln_status kiln_mask_block(const float* w, int64_t rows, int64_t cols, int32_t br, int32_t bc,

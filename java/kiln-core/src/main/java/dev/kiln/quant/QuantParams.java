@@ -1,66 +1,59 @@
 package dev.kiln.quant;
 
+import dev.kiln.KilnArgumentException;
+import dev.kiln.kernels.ValidatingKernels;
+
 import java.util.Arrays;
 
 /**
- * Quantization parameters of one tensor, ONNX/TensorRT style: real = (q - zeroPoint) * scale. Per tensor when
- * {@code axis == -1} (one scale), per channel along {@code axis} otherwise. {@code bits} 2..16, {@code signed}
- * (int8 style) or unsigned (uint8), {@code narrowRange} drops the most negative code ([-127, 127] for int8).
+ * Quantization parameters of one tensor, ONNX QuantizeLinear style: {@code q = clamp(rint(x / scale) + zeroPoint,
+ * qmin, qmax)}. Per tensor ({@code scale.length == 1}, {@code axis == -1}) or per channel along {@code axis}.
+ * {@code bits} 2..16, {@code signed} (int8-like) or unsigned (uint8-like), {@code narrow} drops the lowest value
+ * (int8 [-127, 127], TensorRT's and Kiln's weight convention).
  */
-public record QuantParams(float[] scale, int[] zeroPoint, int axis, int bits, boolean signed, boolean narrowRange) {
+public record QuantParams(float[] scale, int[] zeroPoint, int axis, int bits, boolean signed, boolean narrow) {
 
     public QuantParams {
-        if (scale == null || zeroPoint == null || scale.length == 0 || scale.length != zeroPoint.length) {
-            throw new IllegalArgumentException("scale and zeroPoint must be non-empty and of equal length");
-        }
-        if (axis < 0 && scale.length != 1) {
-            throw new IllegalArgumentException("per-tensor params (axis -1) need exactly one scale, got "
-                    + scale.length);
-        }
-        if (bits < 2 || bits > 16) {
-            throw new IllegalArgumentException("bits must be in 2..16, got " + bits);
-        }
-        for (float s : scale) {
-            if (!(s > 0) || Float.isInfinite(s)) {
-                throw new IllegalArgumentException("scale must be finite and > 0, got " + s);
-            }
+        KilnArgumentException.check(scale != null && scale.length > 0, "scale must not be null or empty");
+        KilnArgumentException.check(zeroPoint != null, "zeroPoint must not be null");
+        KilnArgumentException.check(zeroPoint.length == scale.length,
+                "zeroPoint length " + zeroPoint.length + " must equal scale length " + scale.length);
+        ValidatingKernels.checkBits(bits);
+        KilnArgumentException.check(scale.length == 1 || axis >= 0,
+                "per-channel parameters need an axis >= 0, got " + axis);
+        KilnArgumentException.check(axis >= -1, "axis must be >= 0, or -1 for per tensor, got " + axis);
+        int lo = QuantRange.qmin(bits, signed, narrow);
+        int hi = QuantRange.qmax(bits, signed);
+        for (int c = 0; c < scale.length; c++) {
+            KilnArgumentException.check(Float.isFinite(scale[c]) && scale[c] > 0,
+                    "scale[" + c + "] must be finite and > 0, got " + scale[c]);
+            KilnArgumentException.check(zeroPoint[c] >= lo && zeroPoint[c] <= hi,
+                    "zeroPoint[" + c + "] = " + zeroPoint[c] + " is outside [" + lo + ", " + hi + "]");
         }
         scale = scale.clone();
         zeroPoint = zeroPoint.clone();
     }
 
-    /** Symmetric int8 per tensor with zero point 0 and range [-127, 127] (TensorRT's convention): scale = amax/127. */
-    public static QuantParams symmetricInt8(float amax) {
-        return new QuantParams(new float[] {scaleFor(amax)}, new int[] {0}, -1, 8, true, true);
+    /** Symmetric per-tensor int8 for an activation: scale = amax / 127, zero point 0, [-127, 127]. */
+    public static QuantParams int8Symmetric(float amax) {
+        return Scales.symmetric(new float[] {amax}, -1, 8, true);
     }
 
-    /** Symmetric int8 per channel along {@code axis}, zero points 0, range [-127, 127]. */
-    public static QuantParams symmetricInt8PerChannel(float[] amax, int axis) {
-        float[] s = new float[amax.length];
-        for (int i = 0; i < s.length; i++) {
-            s[i] = scaleFor(amax[i]);
-        }
-        return new QuantParams(s, new int[amax.length], axis, 8, true, true);
+    /** Symmetric per-channel int8 for weights along {@code axis}: scale[c] = amax[c] / 127, [-127, 127]. */
+    public static QuantParams int8PerChannel(float[] amax, int axis) {
+        return Scales.symmetric(amax, axis, 8, true);
     }
 
-    /** amax / 127, with a tiny positive scale for an all-zero tensor so the scale stays valid. */
-    private static float scaleFor(float amax) {
-        return amax > 0 ? amax / 127f : Float.MIN_NORMAL;
-    }
-
-    public boolean perChannel() {
-        return axis >= 0;
+    public boolean perTensor() {
+        return scale.length == 1;
     }
 
     public int qmin() {
-        if (signed) {
-            return narrowRange ? -(1 << (bits - 1)) + 1 : -(1 << (bits - 1));
-        }
-        return narrowRange ? 1 : 0;
+        return QuantRange.qmin(bits, signed, narrow);
     }
 
     public int qmax() {
-        return signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
+        return QuantRange.qmax(bits, signed);
     }
 
     @Override
@@ -75,18 +68,21 @@ public record QuantParams(float[] scale, int[] zeroPoint, int axis, int bits, bo
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof QuantParams q && Arrays.equals(scale, q.scale) && Arrays.equals(zeroPoint, q.zeroPoint)
-                && axis == q.axis && bits == q.bits && signed == q.signed && narrowRange == q.narrowRange;
+        return o instanceof QuantParams p && p.axis == axis && p.bits == bits && p.signed == signed
+                && p.narrow == narrow && Arrays.equals(p.scale, scale) && Arrays.equals(p.zeroPoint, zeroPoint);
     }
 
     @Override
     public int hashCode() {
-        return Arrays.hashCode(scale) * 31 + Arrays.hashCode(zeroPoint);
+        return Arrays.hashCode(scale) * 31 + Arrays.hashCode(zeroPoint) + axis * 7 + bits * 13 + (signed ? 1 : 0)
+                + (narrow ? 2 : 0);
     }
 
     @Override
     public String toString() {
-        return "QuantParams" + (perChannel() ? "[axis " + axis + ", " + scale.length + " channels]"
-                : "[scale " + scale[0] + ", zp " + zeroPoint[0] + "]") + " int" + bits;
+        return "QuantParams[" + (signed ? "int" : "uint") + bits + (narrow ? " narrow" : "") + " ["
+                + qmin() + ", " + qmax() + "], " + (perTensor() ? "per tensor" : "axis " + axis) + ", scale "
+                + (scale.length <= 8 ? Arrays.toString(scale) : scale.length + " values") + ", zeroPoint "
+                + (zeroPoint.length <= 8 ? Arrays.toString(zeroPoint) : zeroPoint.length + " values") + "]";
     }
 }

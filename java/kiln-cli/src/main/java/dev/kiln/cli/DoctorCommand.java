@@ -1,0 +1,30 @@
+package dev.kiln.cli;
+
+import dev.kiln.kernels.KernelBackends;
+
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.Command;
+
+/** {@code kiln doctor}: what this machine offers Kiln — every backend probe and its reason, and runtime versions. */
+@Command(name = "doctor", mixinStandardHelpOptions = true,
+        description = "Print every kernel backend probe and why it was or wasn't chosen, and the runtimes found.")
+final class DoctorCommand implements Callable<Integer> {
+
+    @Override
+    public Integer call() {
+        System.out.println("kiln          " + Versions.kiln());
+        System.out.println("java          " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name")
+                + ")");
+        System.out.println("machine       " + Environments.cpuModel() + ", " + Runtime.getRuntime().availableProcessors()
+                + " cores, " + System.getProperty("os.name") + " " + System.getProperty("os.arch"));
+        System.out.println("javacpp       " + Versions.javacpp());
+        System.out.println("tensorflow    " + Versions.tensorflow());
+        System.out.println("onnxruntime   " + Versions.onnxRuntime());
+        System.out.println();
+        System.out.println("kernel backends (selection order cuda > cpu > java; force one with -Dkiln.backend=NAME"
+                + " or KILN_BACKEND=NAME)");
+        System.out.println(KernelBackends.report());
+        return 0;
+    }
+}
