@@ -44,6 +44,11 @@ public record QuantParams(float[] scale, int[] zeroPoint, int axis, int bits, bo
         return Scales.symmetric(amax, axis, 8, true);
     }
 
+    /** Whether the parameters are bound to an axis (per channel), even when that axis has one channel. */
+    public boolean perChannel() {
+        return axis >= 0;
+    }
+
     public boolean perTensor() {
         return scale.length == 1;
     }
