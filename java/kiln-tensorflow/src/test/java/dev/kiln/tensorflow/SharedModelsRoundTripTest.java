@@ -21,7 +21,7 @@ class SharedModelsRoundTripTest {
         "tfserving_half_plus_two_tf2_cpu, serving_default, 3",
         "tfserving_half_plus_two_tf2_cpu, regress_x2_to_y3, 3",
         "tfserving_half_plus_two_mkl, serving_default, 3",
-        "tfserving_half_plus_two_mkl, regress_x2_to_y3, 1, 3",
+        "tfserving_half_plus_two_mkl, regress_x2_to_y3, 1",
         "tfserving_half_plus_three, serving_default, 3",
         "tfjava_saved_model_using_python, add, 3",
         "tfjava_saved_model_using_python, get_const_scalar, 3",
