@@ -52,6 +52,27 @@ class ExampleModelsRoundTripTest {
     }
 
     @Test
+    void exportedSavedModelLoadsInTensorFlowsOwnLoader() {
+        Graph g = TfImporter.load(ExampleModels.exampleCnn(tmp.resolve("cnn2")));
+        Path out = tmp.resolve("exported");
+        TfExporter.writeSavedModel(g, out);
+        Map<String, dev.kiln.graph.Tensor> in = dev.kiln.eval.RandomInputs.forSignature(g.inputs(), 5, 2);
+        Map<String, dev.kiln.graph.Tensor> expected;
+        try (TfRunner r = TfRunner.of(g)) {
+            expected = r.run(in);
+        }
+        try (org.tensorflow.SavedModelBundle b = org.tensorflow.SavedModelBundle.load(out.toString(), "serve");
+             org.tensorflow.Tensor x = TfTensors.toTf(in.get("input"));
+             org.tensorflow.Result res = b.function("serving_default").call(Map.of("input", x))) {
+            org.tensorflow.Signature sig = b.function("serving_default").signature();
+            assertEquals(java.util.Set.of("input"), sig.inputNames());
+            assertEquals(java.util.Set.of("probabilities"), sig.outputNames());
+            dev.kiln.graph.Tensor y = TfTensors.fromTf(res.get("probabilities").orElseThrow());
+            assertTrue(dev.kiln.eval.TensorComparison.compare(expected.get("probabilities"), y).within(0));
+        }
+    }
+
+    @Test
     void kerasStyleBatchNormKeepsItsMulAddRsqrtPattern() {
         Graph g = TfImporter.load(ExampleModels.kerasStyleBatchNorm(tmp.resolve("kbn")));
         Map<String, Integer> h = g.opHistogram();
