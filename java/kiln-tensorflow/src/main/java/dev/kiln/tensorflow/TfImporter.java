@@ -335,6 +335,15 @@ public final class TfImporter {
             throw KilnException.invalidModel(file + ": no outputs given and none could be inferred");
         }
         Graph g = build(f, ins, outs, gd, null, file.toString());
+        if (o.loadWeights()) {
+            for (Node n : g.nodes()) {
+                if (VARIABLE_OPS.contains(n.op())) {
+                    throw KilnException.unsupported(file + " is not frozen: node '" + n.name() + "' is a variable ("
+                            + n.op() + ") and a GraphDef file has no checkpoint to read it from; import the SavedModel "
+                            + "instead, or use loadWeights=false for the graph only");
+                }
+            }
+        }
         g.metadata().put("source", file.toString());
         g.metadata().put("format", "frozen_graph");
         g.metadata().put("signature", "serving_default");

@@ -226,6 +226,18 @@ class BadInputTest {
     }
 
     @Test
+    void graphDefWithVariablesIsNotFrozen() throws IOException {
+        GraphDef gd = GraphDef.newBuilder().addNode(placeholder("x", DataType.DT_FLOAT))
+                .addNode(NodeDef.newBuilder().setName("w").setOp("VariableV2").putAttr("dtype", type(DataType.DT_FLOAT))
+                        .putAttr("shape", AttrValue.newBuilder().setShape(GraphDefs.toProto(Shape.scalar())).build()))
+                .addNode(NodeDef.newBuilder().setName("out").setOp("Mul").addInput("x").addInput("w")
+                        .putAttr("T", type(DataType.DT_FLOAT))).build();
+        Path f = write(gd);
+        fails(f, ImportOptions.defaults(), ErrorCode.UNSUPPORTED, "not frozen", "'w'", "VariableV2");
+        assertEquals(3, TfImporter.load(f, ImportOptions.builder().loadWeights(false).build()).size());
+    }
+
+    @Test
     void unknownFrozenInputNameListsPlaceholders() throws IOException {
         GraphDef gd = GraphDef.newBuilder().addNode(placeholder("x", DataType.DT_FLOAT))
                 .addNode(unary("out", "Relu", "x")).build();
