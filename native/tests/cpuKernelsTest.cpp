@@ -583,6 +583,20 @@ TEST(MaskNM, TwoFourAlongEachAxis) {
     expectInvalid(kiln_mask_n_m(w, 2, 4, 1, 2, 4, nullptr), "mask");
 }
 
+TEST(MaskNM, NaNRanksAboveInfinityAsItsBitsDo) {
+    float w[] = {kInf, kNan, 1.0f, -kInf};
+    uint8_t m[4];
+    ASSERT_EQ(kiln_mask_n_m(w, 1, 4, 1, 2, 4, m), KILN_OK);
+    EXPECT_EQ(std::vector<uint8_t>(m, m + 4), (std::vector<uint8_t>{1, 1, 0, 0}));
+}
+
+TEST(MaskBlock, ANaNScoreRanksFirstLikeJavaDoubleCompare) {
+    float w[] = {1, 1, kNan, 0, 5, 5, 0, 0};  // 2x4, 1x2 blocks: scores 2, NaN, 50, 0
+    uint8_t m[8];
+    ASSERT_EQ(kiln_mask_block(w, 2, 4, 1, 2, 2, m), KILN_OK);
+    EXPECT_EQ(std::vector<uint8_t>(m, m + 8), (std::vector<uint8_t>{0, 0, 1, 1, 1, 1, 0, 0}));
+}
+
 TEST(MaskNM, ResultSatisfiesNMAndKeepsLargest) {
     auto w = randomFloats(64 * 48 * 3, 11, 1.0f);
     std::vector<uint8_t> m(w.size());
