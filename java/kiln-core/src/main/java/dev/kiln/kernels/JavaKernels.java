@@ -182,6 +182,10 @@ public final class JavaKernels extends ValidatingKernels {
         for (int c = 0; c < channels; c++) {
             params[c] = nudge(min[c], max[c], numBits, narrowRange);
         }
+        if (!perTensor && inner == 1) {
+            fakeQuantLastAxis(x, outer, channels, params, y);
+            return;
+        }
         int k = 0;
         for (int o = 0; o < outer; o++) {
             for (int c = 0; c < channels; c++) {
@@ -213,6 +217,37 @@ public final class JavaKernels extends ValidatingKernels {
                         y[k] = (float) Math.floor(((v - nMin) * invScale - quantZero) + 0.5f) * scale;
                     }
                 }
+            }
+        }
+    }
+
+    /** TensorFlow's per-channel layout (channels last, inner = 1): parameters in flat arrays, one tight loop. */
+    private static void fakeQuantLastAxis(float[] x, int outer, int channels, float[][] params, float[] y) {
+        float[] nMin = new float[channels];
+        float[] nMax = new float[channels];
+        float[] scale = new float[channels];
+        float[] invScale = new float[channels];
+        float[] quantZero = new float[channels];
+        boolean[] zero = new boolean[channels];
+        for (int c = 0; c < channels; c++) {
+            float[] p = params[c];
+            if (p == null) {
+                zero[c] = true;
+                continue;
+            }
+            nMin[c] = p[0];
+            nMax[c] = p[1];
+            scale[c] = p[2];
+            invScale[c] = p[3];
+            quantZero[c] = p[4];
+        }
+        for (int o = 0, k = 0; o < outer; o++, k += channels) {
+            for (int c = 0; c < channels; c++) {
+                float v = x[k + c];
+                v = v > nMax[c] ? nMax[c] : v;
+                v = v < nMin[c] ? nMin[c] : v;
+                float r = (float) Math.floor(((v - nMin[c]) * invScale[c] - quantZero[c]) + 0.5f) * scale[c];
+                y[k + c] = zero[c] ? 0f : r;
             }
         }
     }
