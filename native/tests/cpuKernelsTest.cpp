@@ -451,6 +451,32 @@ TEST(FakeQuant, LargeArrayUsesStreamingPathIdentically) {
     }
 }
 
+TEST(FakeQuant, LargePerChannelLastAxisUsesStreamingPathIdentically) {
+    IsaGuard guard;
+    for (int64_t ch : {int64_t{19}, int64_t{256}, int64_t{3}}) {
+        const int64_t outer = ((int64_t{4} << 20) + 1000) / ch;
+        const int64_t n = outer * ch;
+        auto x = randomFloats(static_cast<size_t>(n), 15, 2.0f, true);
+        std::vector<float> mn(ch), mx(ch);
+        for (int64_t c = 0; c < ch; ++c) {
+            mn[c] = -1.0f - 0.1f * static_cast<float>(c % 7);
+            mx[c] = 0.5f + 0.3f * static_cast<float>(c % 5);
+        }
+        mn[1] = 0.0f;
+        mx[1] = 0.0f;
+        std::vector<float> ref(n);
+        for (int64_t k = 0; k < n; ++k) ref[k] = fakeQuantReference(x[k], mn[k % ch], mx[k % ch], 8, true, false);
+        for (Isa isa : allIsas()) {
+            kiln::cpu::setIsa(isa);
+            std::vector<float> y(n);
+            ASSERT_EQ(kiln_fake_quant(x.data(), outer, ch, 1, mn.data(), mx.data(), 8, 1, y.data()), KILN_OK);
+            int64_t bad = 0;
+            for (int64_t k = 0; k < n; ++k) bad += sameFloat(y[k], ref[k]) ? 0 : 1;
+            EXPECT_EQ(bad, 0) << kiln_cpu_isa() << " channels " << ch;
+        }
+    }
+}
+
 TEST(FakeQuant, BadArguments) {
     float x[2] = {1, 2}, y[2];
     float mn = 0.0f, mx = 1.0f, big = 2.0f, nan = kNan;
