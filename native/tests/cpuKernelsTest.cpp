@@ -451,6 +451,32 @@ TEST(FakeQuant, LargeArrayUsesStreamingPathIdentically) {
     }
 }
 
+TEST(FakeQuant, LargePerChannelLastAxisUsesStreamingPathIdentically) {
+    IsaGuard guard;
+    for (int64_t ch : {int64_t{19}, int64_t{256}, int64_t{3}}) {
+        const int64_t outer = ((int64_t{4} << 20) + 1000) / ch;
+        const int64_t n = outer * ch;
+        auto x = randomFloats(static_cast<size_t>(n), 15, 2.0f, true);
+        std::vector<float> mn(ch), mx(ch);
+        for (int64_t c = 0; c < ch; ++c) {
+            mn[c] = -1.0f - 0.1f * static_cast<float>(c % 7);
+            mx[c] = 0.5f + 0.3f * static_cast<float>(c % 5);
+        }
+        mn[1] = 0.0f;
+        mx[1] = 0.0f;
+        std::vector<float> ref(n);
+        for (int64_t k = 0; k < n; ++k) ref[k] = fakeQuantReference(x[k], mn[k % ch], mx[k % ch], 8, true, false);
+        for (Isa isa : allIsas()) {
+            kiln::cpu::setIsa(isa);
+            std::vector<float> y(n);
+            ASSERT_EQ(kiln_fake_quant(x.data(), outer, ch, 1, mn.data(), mx.data(), 8, 1, y.data()), KILN_OK);
+            int64_t bad = 0;
+            for (int64_t k = 0; k < n; ++k) bad += sameFloat(y[k], ref[k]) ? 0 : 1;
+            EXPECT_EQ(bad, 0) << kiln_cpu_isa() << " channels " << ch;
+        }
+    }
+}
+
 TEST(FakeQuant, BadArguments) {
     float x[2] = {1, 2}, y[2];
     float mn = 0.0f, mx = 1.0f, big = 2.0f, nan = kNan;
@@ -581,6 +607,20 @@ TEST(MaskNM, TwoFourAlongEachAxis) {
     expectInvalid(kiln_mask_n_m(w, 2, 4, 1, 5, 4, m), "n");
     expectInvalid(kiln_mask_n_m(w, 2, 4, 1, 2, 17, m), "m");
     expectInvalid(kiln_mask_n_m(w, 2, 4, 1, 2, 4, nullptr), "mask");
+}
+
+TEST(MaskNM, NaNRanksAboveInfinityAsItsBitsDo) {
+    float w[] = {kInf, kNan, 1.0f, -kInf};
+    uint8_t m[4];
+    ASSERT_EQ(kiln_mask_n_m(w, 1, 4, 1, 2, 4, m), KILN_OK);
+    EXPECT_EQ(std::vector<uint8_t>(m, m + 4), (std::vector<uint8_t>{1, 1, 0, 0}));
+}
+
+TEST(MaskBlock, ANaNScoreRanksFirstLikeJavaDoubleCompare) {
+    float w[] = {1, 1, kNan, 0, 5, 5, 0, 0};  // 2x4, 1x2 blocks: scores 2, NaN, 50, 0
+    uint8_t m[8];
+    ASSERT_EQ(kiln_mask_block(w, 2, 4, 1, 2, 2, m), KILN_OK);
+    EXPECT_EQ(std::vector<uint8_t>(m, m + 8), (std::vector<uint8_t>{0, 0, 1, 1, 1, 1, 0, 0}));
 }
 
 TEST(MaskNM, ResultSatisfiesNMAndKeepsLargest) {

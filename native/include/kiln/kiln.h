@@ -47,7 +47,10 @@ KILN_API int32_t kiln_abi_version(void);
 /* The last error message of this thread ("" when none). Valid until the next kiln_ call on this thread. */
 KILN_API const char* kiln_last_error(void);
 
-/* Which SIMD path the CPU library dispatches to at run time: "avx512", "avx2" or "scalar". */
+/*
+ * Which SIMD path the CPU library dispatches to at run time: "avx512", "avx2" or "scalar" (the best the CPU has;
+ * the environment variable KILN_CPU_ISA=scalar|avx2 forces a lower one). Every path gives identical results.
+ */
 KILN_API const char* kiln_cpu_isa(void);
 
 /* ------------------------------------------------------------------------------------------------------------- */
@@ -99,20 +102,25 @@ KILN_API kiln_status kiln_channel_absmax(const float* x, int64_t outer, int64_t 
  *   v = x / scale[c]                        float32 division (not multiplication by a reciprocal)
  *   r = rint(v)                             round half to even (the default FE_TONEAREST mode)
  *   q = clamp(r + zero_point[c], qmin, qmax), computed in float then converted to int32
- * NaN quantizes to zero_point[c]. Scales must be finite and > 0; qmin < qmax; both within int32 16-bit ranges
+ * NaN quantizes to zero_point[c] (zero_point need not lie in [qmin, qmax]: the sum is clamped). Scales must be
+ * finite and > 0; qmin < qmax; both within int32 16-bit ranges
  * (the caller derives qmin/qmax from bits 2..16, signedness and narrow range). q is written as int32.
  */
 KILN_API kiln_status kiln_quantize(const float* x, int64_t outer, int64_t nb_channels, int64_t inner,
                                    const float* scale, const int32_t* zero_point, int32_t qmin, int32_t qmax,
                                    int32_t* q);
 
-/* Dequantization, ONNX DequantizeLinear: y = (float) (q - zero_point[c]) * scale[c]. */
+/*
+ * Dequantization, ONNX DequantizeLinear: y = (float) (q - zero_point[c]) * scale[c], where q - zero_point[c] is
+ * computed exactly (64-bit: no int32 wrap-around for extreme q), then rounded to float, then multiplied in float32.
+ * NOTE for the Java reference: write (float) ((long) q - zp) * s; (float) (q - zp) wraps for |q - zp| >= 2^31.
+ */
 KILN_API kiln_status kiln_dequantize(const int32_t* q, int64_t outer, int64_t nb_channels, int64_t inner,
                                      const float* scale, const int32_t* zero_point, float* y);
 
 /*
  * Fake quantization with TensorFlow's FakeQuantWithMinMaxVars(PerChannel) semantics, bit for bit.
- * For channel c, from min[c], max[c] (min <= max, checked), num_bits 2..16, narrow_range:
+ * For channel c, from min[c], max[c] (both finite and min <= max, checked), num_bits 2..16, narrow_range (0 or 1):
  *   quant_min = narrow_range ? 1 : 0;  quant_max = (1 << num_bits) - 1            (as float)
  *   if min == 0 and max == 0: y = 0 for the whole channel (TensorFlow's special case)
  *   scale = (max - min) / (quant_max - quant_min)                                    float32
@@ -142,7 +150,8 @@ KILN_API kiln_status kiln_fake_quant(const float* x, int64_t outer, int64_t nb_c
 
 /*
  * IEEE binary16 conversion, round to nearest even, with subnormals, Inf and NaN (NaN stays NaN, quiet, sign kept;
- * the half NaN payload is the top 10 bits of the float payload with the quiet bit set).
+ * the half NaN payload is the top 10 bits of the float payload with the quiet bit set: sign | 0x7e00 | mant >> 13;
+ * back to float: sign | 0x7fc00000 | half_mant << 13). Values >= 65520 in magnitude become Inf.
  */
 KILN_API kiln_status kiln_f32_to_f16(const float* x, int64_t nb, uint16_t* h);
 KILN_API kiln_status kiln_f16_to_f32(const uint16_t* h, int64_t nb, float* x);
@@ -168,7 +177,8 @@ KILN_API kiln_status kiln_mask_n_m(const float* w, int64_t outer, int64_t len, i
                                    uint8_t* mask);
 
 /*
- * Block mask on a 2-D matrix [rows, cols] with blocks of br x bc (rows % br == 0, cols % bc == 0): block score is
+ * Block mask on a 2-D matrix [rows, cols] with blocks of br x bc (rows % br == 0, cols % bc == 0; 0 <= nb_keep <=
+ * the number of blocks). NaN weights are allowed: a NaN score ranks above every other (Java's Double.compare). Block score is
  * the sum of (double) w * (double) w over the block, accumulated in double in row-major order within the block; keep the nb_keep
  * blocks with the largest score, ties to the lower block index (row-major block order). The mask is elementwise.
  */
@@ -215,7 +225,8 @@ KILN_API kiln_status kiln_bsr_unpack(const int64_t* block_row_ptr, const int32_t
  *   meta[rows, cols/8] bytes: group g's nibble is (p0 | p1 << 2) with p0 < p1 its kept positions (0..3); two groups
  *     per byte, the even group in the low nibble. cols/8 is rounded up (cols % 8 == 4 leaves a zero high nibble).
  * A group with fewer than 2 non-zeros keeps zeros at the lowest free positions (so p0 < p1 always holds); a group
- * with more than 2 non-zeros is an invalid argument (use kiln_mask_n_m first). Unpack restores w exactly.
+ * with more than 2 non-zeros is an invalid argument (use kiln_mask_n_m first). Unpack restores w exactly (a -0.0f
+ * at a position that was not kept comes back as +0.0f); a meta nibble with p0 >= p1 is an invalid argument.
  */
 KILN_API kiln_status kiln_pack_2_4(const float* w, int64_t rows, int64_t cols, float* values, uint8_t* meta);
 KILN_API kiln_status kiln_unpack_2_4(const float* values, const uint8_t* meta, int64_t rows, int64_t cols, float* w);

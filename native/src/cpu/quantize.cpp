@@ -134,6 +134,53 @@ __attribute__((target("avx2"))) void fqRowAvx2(const float* x, float* y, int64_t
     fqRowScalar(x + i, y + i, n - i, nmin + i, nmax + i, scale + i, inv + i, qz + i);
 }
 
+// The whole [outer, C] tensor (channel axis last) as one flat run with non-temporal stores: the channel of flat
+// index i is i % C; a vector that crosses a row end gathers its parameters through a small buffer.
+struct FqChannelParams {
+    const float* mNudgedMin;
+    const float* mNudgedMax;
+    const float* mScale;
+    const float* mInvScale;
+    const float* mQuantZero;
+};
+
+inline float fqChannelScalar(float x, const FqChannelParams& p, int64_t c) {
+    return fqScalar<FqMode::kMultiply>(x, p.mNudgedMin[c], p.mNudgedMax[c], p.mScale[c], p.mInvScale[c],
+                                       p.mQuantZero[c]);
+}
+
+template <int kWidth>
+inline const float* wrapped(const float* src, int64_t c, int64_t nbChannels, float* buf) {
+    if (c + kWidth <= nbChannels) return src + c;
+    for (int k = 0; k < kWidth; ++k) buf[k] = src[(c + k) % nbChannels];
+    return buf;
+}
+
+__attribute__((target("avx2"))) void fqFlatChannelsAvx2(const float* x, float* y, int64_t n, int64_t nbChannels,
+                                                        const FqChannelParams& p) {
+    const __m256 half = _mm256_set1_ps(0.5f);
+    alignas(32) float b0[8], b1[8], b2[8], b3[8], b4[8];
+    int64_t i = 0;
+    while (i < n && (reinterpret_cast<uintptr_t>(y + i) & 31) != 0) {
+        y[i] = fqChannelScalar(x[i], p, i % nbChannels);
+        ++i;
+    }
+    int64_t c = nbChannels > 0 ? i % nbChannels : 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = fqAvx2<FqMode::kMultiply>(
+            _mm256_loadu_ps(x + i), _mm256_loadu_ps(wrapped<8>(p.mNudgedMin, c, nbChannels, b0)),
+            _mm256_loadu_ps(wrapped<8>(p.mNudgedMax, c, nbChannels, b1)),
+            _mm256_loadu_ps(wrapped<8>(p.mScale, c, nbChannels, b2)),
+            _mm256_loadu_ps(wrapped<8>(p.mInvScale, c, nbChannels, b3)),
+            _mm256_loadu_ps(wrapped<8>(p.mQuantZero, c, nbChannels, b4)), half);
+        _mm256_stream_ps(y + i, v);
+        c += 8;
+        while (c >= nbChannels) c -= nbChannels;
+    }
+    _mm_sfence();
+    for (; i < n; ++i) y[i] = fqChannelScalar(x[i], p, i % nbChannels);
+}
+
 #define KILN_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 
 template <FqMode kMode>
@@ -182,6 +229,31 @@ KILN_AVX512 void fqRowAvx512(const float* x, float* y, int64_t n, const float* n
                                                             _mm512_loadu_ps(inv + i), _mm512_loadu_ps(qz + i), half));
     }
     fqRowScalar(x + i, y + i, n - i, nmin + i, nmax + i, scale + i, inv + i, qz + i);
+}
+
+KILN_AVX512 void fqFlatChannelsAvx512(const float* x, float* y, int64_t n, int64_t nbChannels,
+                                      const FqChannelParams& p) {
+    const __m512 half = _mm512_set1_ps(0.5f);
+    alignas(64) float b0[16], b1[16], b2[16], b3[16], b4[16];
+    int64_t i = 0;
+    while (i < n && (reinterpret_cast<uintptr_t>(y + i) & 63) != 0) {
+        y[i] = fqChannelScalar(x[i], p, i % nbChannels);
+        ++i;
+    }
+    int64_t c = nbChannels > 0 ? i % nbChannels : 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = fqAvx512<FqMode::kMultiply>(
+            _mm512_loadu_ps(x + i), _mm512_loadu_ps(wrapped<16>(p.mNudgedMin, c, nbChannels, b0)),
+            _mm512_loadu_ps(wrapped<16>(p.mNudgedMax, c, nbChannels, b1)),
+            _mm512_loadu_ps(wrapped<16>(p.mScale, c, nbChannels, b2)),
+            _mm512_loadu_ps(wrapped<16>(p.mInvScale, c, nbChannels, b3)),
+            _mm512_loadu_ps(wrapped<16>(p.mQuantZero, c, nbChannels, b4)), half);
+        _mm512_stream_ps(y + i, v);
+        c += 16;
+        while (c >= nbChannels) c -= nbChannels;
+    }
+    _mm_sfence();
+    for (; i < n; ++i) y[i] = fqChannelScalar(x[i], p, i % nbChannels);
 }
 
 template <FqMode kMode>
@@ -447,11 +519,21 @@ KILN_API kiln_status kiln_fake_quant(const float* x, int64_t outer, int64_t nb_c
                 qz[c] = params[c].mQuantZero;
                 if (params[c].mZero) zeroChannels.push_back(c);
             }
-            for (int64_t o = 0; o < outer; ++o) {
-                float* yr = y + o * nb_channels;
-                fqRow(which, x + o * nb_channels, yr, nb_channels, nmin.data(), nmax.data(), sc.data(), inv.data(),
-                      qz.data());
-                for (int64_t c : zeroChannels) yr[c] = 0.0f;
+            const FqChannelParams cp{nmin.data(), nmax.data(), sc.data(), inv.data(), qz.data()};
+            if (v.mTotal >= kStreamThreshold && which == Isa::kAvx512) {
+                fqFlatChannelsAvx512(x, y, v.mTotal, nb_channels, cp);
+            } else if (v.mTotal >= kStreamThreshold && which == Isa::kAvx2) {
+                fqFlatChannelsAvx2(x, y, v.mTotal, nb_channels, cp);
+            } else {
+                for (int64_t o = 0; o < outer; ++o) {
+                    fqRow(which, x + o * nb_channels, y + o * nb_channels, nb_channels, nmin.data(), nmax.data(),
+                          sc.data(), inv.data(), qz.data());
+                }
+            }
+            if (!zeroChannels.empty()) {
+                for (int64_t o = 0; o < outer; ++o) {
+                    for (int64_t c : zeroChannels) y[o * nb_channels + c] = 0.0f;
+                }
             }
         } else {
             for (int64_t o = 0; o < outer; ++o) {

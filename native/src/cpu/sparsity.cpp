@@ -208,7 +208,6 @@ KILN_API kiln_status kiln_mask_n_m(const float* w, int64_t outer, int64_t len, i
     KILN_ENTRY {
         NmView v = checkNm(w, outer, len, inner, n, m);
         KILN_CHECK(v.mTotal == 0 || mask != nullptr, "mask must not be null");
-        checkNoNan(w, v.mTotal, "w");
         const int64_t nbGroups = len / m;
         uint32_t key[16];
         for (int64_t o = 0; o < outer; ++o) {
@@ -239,7 +238,6 @@ KILN_API kiln_status kiln_mask_block(const float* w, int64_t rows, int64_t cols,
         const int64_t blockRows = rows / br, blockCols = cols / bc, nbBlocks = blockRows * blockCols;
         KILN_CHECK(nb_keep >= 0 && nb_keep <= nbBlocks, "nb_keep must be in 0..%lld (the number of blocks), got %lld",
                    static_cast<long long>(nbBlocks), static_cast<long long>(nb_keep));
-        checkNoNan(w, total, "w");
         std::vector<double> score(static_cast<size_t>(nbBlocks), 0.0);
         for (int64_t b = 0; b < nbBlocks; ++b) {
             const int64_t r0 = (b / blockCols) * br, c0 = (b % blockCols) * bc;
@@ -252,7 +250,13 @@ KILN_API kiln_status kiln_mask_block(const float* w, int64_t rows, int64_t cols,
         }
         std::vector<int64_t> order(static_cast<size_t>(nbBlocks));
         std::iota(order.begin(), order.end(), 0);
-        auto ahead = [&score](int64_t a, int64_t b) { return score[a] > score[b] || (score[a] == score[b] && a < b); };
+        // Score order as Java's Double.compare (a NaN score, from NaN weights, ranks above everything), then index.
+        auto ahead = [&score](int64_t a, int64_t b) {
+            const bool nanA = std::isnan(score[a]), nanB = std::isnan(score[b]);
+            if (nanA != nanB) return nanA;
+            if (!nanA && score[a] != score[b]) return score[a] > score[b];
+            return a < b;
+        };
         if (nb_keep > 0 && nb_keep < nbBlocks) {
             std::nth_element(order.begin(), order.begin() + (nb_keep - 1), order.end(), ahead);
         }
