@@ -1,0 +1,132 @@
+package dev.kiln.cli;
+
+import dev.kiln.KilnException;
+import dev.kiln.graph.DType;
+import dev.kiln.graph.Graph;
+import dev.kiln.onnx.OnnxOpSupport;
+import dev.kiln.tensorflow.ImportOptions;
+import dev.kiln.tensorflow.ModelDescription;
+import dev.kiln.tensorflow.TfImporter;
+import dev.kiln.tensorflow.TfOpSupport;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code kiln inspect MODEL}: tags, signatures, op histogram, parameters, and for each op whether each exporter
+ * supports it.
+ */
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+        description = "Show a model's tags, signatures, ops, parameters, and which exporters support each op.")
+final class InspectCommand implements Callable<Integer> {
+
+    /**
+     * ONNX ops that TensorRT's ONNX parser (TensorRT 10, onnx-tensorrt docs/operators.md) does not take, among those
+     * Kiln's exporter emits.
+     */
+    static final Set<String> TENSORRT_UNSUPPORTED_ONNX = Set.of("BitwiseAnd", "BitwiseOr", "BitwiseXor");
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "SavedModel directory or frozen GraphDef .pb")
+    Path model;
+
+    @Option(names = "--json", description = "machine-readable output")
+    boolean json;
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    /** What inspect reports, also as JSON. */
+    record InspectReport(String model, String format, List<ModelDescription.MetaGraph> metaGraphs, String signature,
+                         boolean weightsLoaded, String weightsNote, int nodes, long parameters,
+                         Map<String, Long> constantBytesByDtype, List<OpSupport> ops) { }
+
+    /** One op type: how many nodes, and whether SavedModel, ONNX and TensorRT (via ONNX) exports support it. */
+    record OpSupport(String op, int count, boolean savedModel, boolean onnx, String onnxMapping, boolean tensorrt) { }
+
+    @Override
+    public Integer call() {
+        ModelDescription description = TfImporter.describe(model);
+        ImportOptions opts = modelOptions.importOptions();
+        Graph graph;
+        boolean weights = true;
+        String weightsNote = "";
+        try {
+            graph = TfImporter.load(model, opts);
+        } catch (KilnException e) {
+            weights = false;
+            weightsNote = e.getMessage();
+            graph = TfImporter.load(model, opts.toBuilder().loadWeights(false).build());
+        }
+        List<OpSupport> ops = new ArrayList<>();
+        for (Map.Entry<String, Integer> e : graph.opHistogram().entrySet()) {
+            String op = e.getKey();
+            OnnxOpSupport.Mapping m = OnnxOpSupport.mapping(op);
+            boolean onnx = m != null;
+            boolean trt = onnx && TENSORRT_UNSUPPORTED_ONNX.stream().noneMatch(x -> m.onnxOps().contains(x));
+            ops.add(new OpSupport(op, e.getValue(), TfOpSupport.canExportToSavedModel(op), onnx,
+                    onnx ? m.onnxOps() : "", trt));
+        }
+        Map<String, Long> bytes = new LinkedHashMap<>();
+        for (Map.Entry<DType, Long> e : graph.constantBytesByType().entrySet()) {
+            bytes.put(e.getKey().name().toLowerCase(Locale.ROOT), e.getValue());
+        }
+        InspectReport r = new InspectReport(model.toString(), description.format(), description.metaGraphs(),
+                graph.metadata().getOrDefault("signature", ""), weights, weightsNote, graph.size(),
+                graph.parameterCount(), bytes, ops);
+        if (json) {
+            System.out.println(Reports.toJson(r));
+        } else {
+            print(r);
+        }
+        return 0;
+    }
+
+    private static void print(InspectReport r) {
+        System.out.println("model      " + r.model() + "  (" + r.format() + ")");
+        for (ModelDescription.MetaGraph mg : r.metaGraphs()) {
+            System.out.println("tags       " + mg.tags() + "  TensorFlow " + mg.tensorflowVersion() + ", "
+                    + mg.nodeCount() + " nodes, " + mg.functionCount() + " functions");
+            for (ModelDescription.SignatureInfo s : mg.signatures()) {
+                System.out.println("  signature " + s.key() + (s.methodName().isEmpty() ? "" : "  (" + s.methodName()
+                        + ")"));
+                for (ModelDescription.TensorInfo t : s.inputs()) {
+                    System.out.println("    in   " + t);
+                }
+                for (ModelDescription.TensorInfo t : s.outputs()) {
+                    System.out.println("    out  " + t);
+                }
+            }
+        }
+        System.out.println();
+        System.out.println("graph of signature '" + r.signature() + "' (functions inlined, variables frozen): "
+                + r.nodes() + " nodes");
+        if (r.weightsLoaded()) {
+            System.out.printf(Locale.ROOT, "parameters %,d  bytes by dtype %s%n", r.parameters(),
+                    r.constantBytesByDtype());
+        } else {
+            System.out.println("weights    not loaded: " + r.weightsNote());
+        }
+        System.out.println();
+        System.out.printf(Locale.ROOT, "  %-28s %6s  %-10s %-5s %-8s  %s%n", "op", "count", "SavedModel", "ONNX",
+                "TensorRT", "ONNX mapping");
+        for (OpSupport o : r.ops()) {
+            System.out.printf(Locale.ROOT, "  %-28s %6d  %-10s %-5s %-8s  %s%n", o.op(), o.count(),
+                    yes(o.savedModel()), yes(o.onnx()), yes(o.tensorrt()), o.onnxMapping());
+        }
+    }
+
+    private static String yes(boolean b) {
+        return b ? "yes" : "NO";
+    }
+}
