@@ -21,8 +21,8 @@ import java.util.Set;
  *       for bypassed nodes, a control dependency on the node of its input) instead.</li>
  *   <li>Control dependencies on Const and Placeholder nodes (which order nothing) are dropped.</li>
  *   <li>Dropout in inference form: TF1 {@code tf.nn.dropout} with keep_prob 1 ({@code x / 1 * floor(1 + U)}, U a
- *       RandomUniform in [0,1) of x's shape) becomes x; so do {@code RealDiv(x, 1)} and {@code Mul(x, 1)} with a
- *       scalar 1.</li>
+ *       RandomUniform in [0,1) of x's shape) becomes x; so do {@code RealDiv(x, 1)}, {@code Mul(x, 1)},
+ *       {@code Add(x, 0)} and {@code Sub(x, 0)} with a scalar float constant.</li>
  * </ul>
  * Signature inputs are never removed.
  */
@@ -97,19 +97,21 @@ public final class StripTrainingOps implements GraphPass {
                 continue;
             }
             String op = cur.op();
-            if (op.equals("RealDiv") || op.equals("Mul")) {
-                // x / 1, x * 1, 1 * x with a scalar 1 of a float type
+            boolean additive = op.equals("Add") || op.equals("AddV2") || op.equals("Sub");
+            if (op.equals("RealDiv") || op.equals("Mul") || additive) {
+                // x / 1, x * 1, 1 * x, x + 0, 0 + x, x - 0 with a scalar of a float type
+                double neutral = additive ? 0.0 : 1.0;
                 for (int side = 0; side < 2; side++) {
-                    if (op.equals("RealDiv") && side == 0) {
+                    if ((op.equals("RealDiv") || op.equals("Sub")) && side == 0) {
                         continue;
                     }
                     Tensor c = graph.constantValue(cur.input(side));
                     TensorRef other = cur.input(1 - side);
-                    if (c != null && c.dtype().isFloatingPoint() && c.shape().rank() == 0 && allEqual(c, 1.0)
+                    if (c != null && c.dtype().isFloatingPoint() && c.shape().rank() == 0 && allEqual(c, neutral)
                             && sameType(graph, other, cur)) {
                         graph.rewire(TensorRef.of(cur.name(), 0), other);
                         GraphEdits.removeForwardingControl(graph, cur.name(), true);
-                        r.removed("removed " + op + " by 1 '" + cur.name() + "'");
+                        r.removed("removed " + op + " by " + (int) neutral + " '" + cur.name() + "'");
                         break;
                     }
                 }
