@@ -13,7 +13,6 @@ import dev.kiln.graph.TensorType;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Output;
 import org.tensorflow.Result;
-import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Session;
 import org.tensorflow.exceptions.TensorFlowException;
 import org.tensorflow.proto.AttrValue;
@@ -53,7 +52,7 @@ import java.util.stream.Collectors;
  * available when either is missing), walks back from the signature outputs, inlines (Stateful)PartitionedCall bodies
  * (nested too) into one flat graph, and, with {@code loadWeights}, freezes variables (VarHandleOp + ReadVariableOp,
  * VariableV2) into {@code Const} nodes holding their checkpoint values (read through TF Java's
- * {@link SavedModelBundle}). Every node gets its output types from TensorFlow's shape inference. Signature inputs and
+ * a session restored from the checkpoint the way TF's loader does). Every node gets its output types from TensorFlow's shape inference. Signature inputs and
  * outputs keep their public names. Metadata: {@code source}, {@code format}, {@code tags}, {@code signature},
  * {@code tensorflow_version}, {@code producer}, {@code original_nodes}.
  *
@@ -235,7 +234,7 @@ public final class TfImporter {
         GraphDef gd = mg.getGraphDef();
         Flattener f = flatten(gd);
         Set<String> tags = new TreeSet<>(mg.getMetaInfoDef().getTagsList());
-        Freezer freezer = o.loadWeights() ? vars -> readVariables(dir, tags, vars) : null;
+        Freezer freezer = o.loadWeights() ? vars -> readVariables(dir, mg, vars) : null;
         Graph g = build(f, ins, outs, gd, freezer, dir.toString());
         g.metadata().put("source", dir.toString());
         g.metadata().put("format", "saved_model");
@@ -336,6 +335,15 @@ public final class TfImporter {
             throw KilnException.invalidModel(file + ": no outputs given and none could be inferred");
         }
         Graph g = build(f, ins, outs, gd, null, file.toString());
+        if (o.loadWeights()) {
+            for (Node n : g.nodes()) {
+                if (VARIABLE_OPS.contains(n.op())) {
+                    throw KilnException.unsupported(file + " is not frozen: node '" + n.name() + "' is a variable ("
+                            + n.op() + ") and a GraphDef file has no checkpoint to read it from; import the SavedModel "
+                            + "instead, or use loadWeights=false for the graph only");
+                }
+            }
+        }
         g.metadata().put("source", file.toString());
         g.metadata().put("format", "frozen_graph");
         g.metadata().put("signature", "serving_default");
@@ -461,7 +469,21 @@ public final class TfImporter {
             if (!g.contains(r.node())) {
                 continue; // an input the outputs do not need (a redundant input): still part of the signature
             }
-            sigIns.add(new SignatureTensor(s.name(), r, sigType(s, g.typeOf(r))));
+            TensorType actual = g.typeOf(r);
+            if (actual != null && (actual.dtype() == DType.STRING || actual.dtype() == DType.RESOURCE
+                    || actual.dtype() == DType.VARIANT)) {
+                throw KilnException.unsupported(source + ": input '" + s.name() + "' (" + s.tensor() + ") is "
+                        + actual.dtype().name().toLowerCase() + "-typed in the graph"
+                        + (s.dtype() != null && s.dtype() != actual.dtype() ? " although the signature declares "
+                        + s.dtype().name().toLowerCase() : "") + "; Kiln optimizes numeric tensors only (string "
+                        + "inputs such as serialized tf.Example for ParseExample cannot be optimized)");
+            }
+            if (actual != null && s.dtype() != null && actual.dtype() != s.dtype()) {
+                throw KilnException.invalidModel(source + ": input '" + s.name() + "' (" + s.tensor()
+                        + ") is declared " + s.dtype().name().toLowerCase() + " but the graph's tensor is "
+                        + actual.dtype().name().toLowerCase());
+            }
+            sigIns.add(new SignatureTensor(s.name(), r, sigType(s, actual)));
         }
         // keep redundant inputs (unused placeholders) so the signature is unchanged
         for (Map.Entry<String, SigEntry> e : inByRef.entrySet()) {
@@ -689,18 +711,11 @@ public final class TfImporter {
     }
 
     /** Loads the SavedModel through TF Java and reads the named variables' values. */
-    private static Map<String, Tensor> readVariables(Path dir, Set<String> tags, Map<String, NodeDef> vars) {
+    private static Map<String, Tensor> readVariables(Path dir, MetaGraphDef mg, Map<String, NodeDef> vars) {
         checkVariableFiles(dir);
-        SavedModelBundle bundle;
-        try {
-            bundle = SavedModelBundle.loader(dir.toString()).withTags(tags.toArray(String[]::new)).load();
-        } catch (TensorFlowException | IllegalArgumentException e) {
-            throw KilnException.invalidModel("cannot read the variables of " + dir + " from "
-                    + dir.resolve("variables") + ": " + firstLine(e.getMessage()));
-        }
-        try (bundle) {
-            org.tensorflow.Graph tfg = bundle.graph();
-            Session.Runner runner = bundle.session().runner();
+        try (SavedModelSession sm = SavedModelSession.open(dir, mg)) {
+            org.tensorflow.Graph tfg = sm.graph;
+            Session.Runner runner = sm.session.runner();
             List<String> names = new ArrayList<>(vars.keySet());
             int k = 0;
             for (String name : names) {

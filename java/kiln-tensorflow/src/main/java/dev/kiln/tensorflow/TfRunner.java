@@ -6,7 +6,6 @@ import dev.kiln.graph.Graph;
 import dev.kiln.graph.SignatureTensor;
 import dev.kiln.graph.Tensor;
 import org.tensorflow.Result;
-import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Session;
 import org.tensorflow.exceptions.TensorFlowException;
 import org.tensorflow.proto.MetaGraphDef;
@@ -67,18 +66,12 @@ public final class TfRunner implements AutoCloseable {
         if (hasVariables(typed)) {
             TfImporter.checkVariableFiles(dir);
         }
-        SavedModelBundle bundle;
-        try {
-            bundle = SavedModelBundle.loader(dir.toString())
-                    .withTags(mg.getMetaInfoDef().getTagsList().toArray(String[]::new)).load();
-        } catch (TensorFlowException | IllegalArgumentException e) {
-            throw KilnException.invalidModel("TensorFlow cannot load " + dir + ": " + TfImporter.firstLine(e.getMessage()));
-        }
+        SavedModelSession sms = SavedModelSession.open(dir, mg);
         Map<String, String> ins = new LinkedHashMap<>();
         new TreeMap<>(sig.getInputsMap()).forEach((k, v) -> ins.put(k, v.getName()));
         Map<String, String> outs = new LinkedHashMap<>();
         new TreeMap<>(sig.getOutputsMap()).forEach((k, v) -> outs.put(k, v.getName()));
-        return new TfRunner(bundle, bundle.session(), null, typed.inputs(), typed.outputs(), ins, outs);
+        return new TfRunner(sms, sms.session, null, typed.inputs(), typed.outputs(), ins, outs);
     }
 
     private static boolean hasVariables(Graph g) {
