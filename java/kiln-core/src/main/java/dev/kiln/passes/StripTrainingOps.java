@@ -27,7 +27,8 @@ import java.util.Set;
  *       for bypassed nodes, a control dependency on the node of its input) instead.</li>
  *   <li>Control dependencies on Const and Placeholder nodes (which order nothing) are dropped.</li>
  *   <li>Dropout in inference form: TF1 {@code tf.nn.dropout} with keep_prob 1 ({@code x / 1 * floor(1 + U)}, U a
- *       RandomUniform in [0,1) of x's shape) becomes x; so do {@code RealDiv(x, 1)}, {@code Mul(x, 1)},
+ *       RandomUniform in [0,1) of x's shape) and tf.nn.dropout v2 with rate 0 ({@code x * 1 * cast(U >= 0)})
+ *       become x; so do {@code RealDiv(x, 1)}, {@code Mul(x, 1)},
  *       {@code Add(x, 0)} and {@code Sub(x, 0)} with a scalar float constant.</li>
  * </ul>
  * Signature inputs are never removed.
@@ -220,7 +221,7 @@ public final class StripTrainingOps implements GraphPass {
                     TensorRef a = cur.input(1 - side);
                     Node floor = graph.find(cur.input(side).node());
                     TensorRef noiseShapeOf = floor == null ? null : keepOneDropoutShape(graph, floor);
-                    if (noiseShapeOf != null && sameShapeSource(graph, a, noiseShapeOf)) {
+                    if (noiseShapeOf != null && hasShape(graph, a, noiseShapeOf)) {
                         graph.rewire(TensorRef.of(cur.name(), 0), a);
                         GraphEdits.removeForwardingControl(graph, cur.name(), true);
                         r.removed("removed dropout with keep probability 1 at '" + cur.name() + "'");
@@ -231,8 +232,26 @@ public final class StripTrainingOps implements GraphPass {
         }
     }
 
-    /** For Floor(k + U) with k = 1 and U uniform in [0,1) of shape Shape(t): t; otherwise null. */
+    /**
+     * For a dropout mask that is all ones: the tensor giving its shape (RandomUniform's input); otherwise null. Recognised: Floor(k + U) with k = 1
+     * (TF1 tf.nn.dropout, keep_prob 1) and Cast(GreaterEqual(U, r)) with r ≤ 0 (tf.nn.dropout v2, rate 0), U a
+     * RandomUniform in [0,1).
+     */
     private static TensorRef keepOneDropoutShape(Graph graph, Node floor) {
+        if (floor.op().equals("Cast") && floor.numDataInputs() == 1) {
+            Node ge = graph.find(floor.input(0).node());
+            if (ge != null && ge.op().equals("GreaterEqual") && ge.numDataInputs() == 2) {
+                Tensor rate = graph.constantValue(ge.input(1));
+                Node u = uniform01(graph, graph.find(ge.input(0).node()));
+                if (rate != null && rate.numElements() == 1 && rate.asDoubles()[0] <= 0 && u != null) {
+                    Node shape = graph.find(u.input(0).node());
+                    if (shape != null) {
+                        return TensorRef.of(shape.name(), 0);
+                    }
+                }
+            }
+            return null;
+        }
         if (!floor.op().equals("Floor") || floor.numDataInputs() != 1) {
             return null;
         }
@@ -245,10 +264,7 @@ public final class StripTrainingOps implements GraphPass {
             if (k != null && k.numElements() == 1 && k.dtype().isFloatingPoint() && allEqual(k, 1.0)) {
                 Node u = uniform01(graph, graph.find(add.input(1 - side).node()));
                 if (u != null) {
-                    Node shape = graph.find(u.input(0).node());
-                    if (shape != null && shape.op().equals("Shape")) {
-                        return shape.input(0);
-                    }
+                    return u.input(0);
                 }
             }
         }
@@ -281,6 +297,24 @@ public final class StripTrainingOps implements GraphPass {
             }
         }
         return null;
+    }
+
+    /**
+     * Whether {@code a} has the shape given by {@code shapeRef}: Shape(t) with a = t, t / c or t * c (c a scalar
+     * constant), or a constant equal to a's fully known shape.
+     */
+    private static boolean hasShape(Graph graph, TensorRef a, TensorRef shapeRef) {
+        Node shape = graph.find(shapeRef.node());
+        if (shape == null) {
+            return false;
+        }
+        if (shape.op().equals("Shape") && shape.numDataInputs() == 1) {
+            return sameShapeSource(graph, a, shape.input(0));
+        }
+        Tensor dims = graph.constantValue(shapeRef);
+        TensorType at = graph.typeOf(a);
+        return dims != null && at != null && at.shape().isFullyDefined()
+                && java.util.Arrays.equals(dims.asLongs(), at.shape().dims());
     }
 
     /** Whether {@code a} has the shape of {@code t}: a is t, or a = t / c or t * c with c a scalar constant. */
