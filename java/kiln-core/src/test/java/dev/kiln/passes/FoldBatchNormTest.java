@@ -236,4 +236,50 @@ class FoldBatchNormTest {
         Tensor got = TestGraphs.run(g, Map.of("x", xv)).get(0);
         assertTrue(TestGraphs.maxRelError(got, Tensor.ofFloats(Shape.of(4, 3), expected)) < 1e-4);
     }
+
+    @Test
+    void nchwFusedBatchNormFoldsIntoAnNchwBiasAdd() {
+        Graph g = new Graph();
+        placeholder(g, "x", 1, 3, 5, 5);
+        Tensor w = random(rnd, 1, 1, 3, 2);
+        constant(g, "w", w);
+        g.add(Node.builder("conv", "Conv2D").input("x").input("w").attr("T", DType.FLOAT)
+                .attr("data_format", "NCHW").attr("strides", AttrValue.ofInts(1, 1, 1, 1)).attr("padding", "VALID")
+                .build());
+        Tensor gamma = random(rnd, 2);
+        Tensor var = positive(rnd, 2);
+        constant(g, "gamma", gamma);
+        constant(g, "beta", random(rnd, 2));
+        constant(g, "mean", random(rnd, 2));
+        constant(g, "var", var);
+        g.add(Node.builder("bn", "FusedBatchNormV3").input("conv").input("gamma").input("beta").input("mean")
+                .input("var").attr("epsilon", 0.001f).attr("data_format", "NCHW").attr("is_training", false).build());
+        TestGraphs.signature(g, "x", "bn");
+        assertEquals(1, new FoldBatchNorm().apply(g).folded());
+        Node bias = g.node("bn");
+        assertEquals("BiasAdd", bias.op());
+        assertEquals("NCHW", bias.attrString("data_format"));
+        float[] folded = g.constantValue(g.node("conv").input(1)).floats();
+        for (int i = 0; i < folded.length; i++) {
+            int c = i % 2;
+            double s = gamma.floats()[c] / Math.sqrt(var.floats()[c] + 0.001f);
+            assertEquals(w.floats()[i] * s, folded[i], 1e-5);
+        }
+    }
+
+    @Test
+    void batchNormWithDifferentDataFormatIsNotFolded() {
+        Graph g = new Graph();
+        placeholder(g, "x", 1, 5, 5, 3);
+        constant(g, "w", random(rnd, 1, 1, 3, 2));
+        g.add(Node.builder("conv", "Conv2D").input("x").input("w").attr("T", DType.FLOAT).build());
+        for (String p : List.of("gamma", "beta", "mean", "var")) {
+            constant(g, p, positive(rnd, 2));
+        }
+        g.add(Node.builder("bn", "FusedBatchNormV3").input("conv").input("gamma").input("beta").input("mean")
+                .input("var").attr("data_format", "NCHW").attr("is_training", false).build());
+        TestGraphs.signature(g, "x", "bn");
+        assertEquals(0, new FoldBatchNorm().apply(g).folded());
+        assertTrue(FoldBatchNorm.findPatterns(g).get(0).reason().contains("data_format"));
+    }
 }
