@@ -1079,7 +1079,4 @@ final class OnnxEmitter {
         return Tensor.wrap(t.dtype(), Shape.of(nd), ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN));
     }
 
-    static Set<String> unused() {
-        return new LinkedHashSet<>();
-    }
 }
