@@ -106,7 +106,7 @@ public final class OnnxTensors {
         if (p.hasRawData()) {
             if (p.getRawData().size() != n * es) {
                 throw KilnException.invalidModel("tensor '" + p.getName() + "' " + dt + shape + " needs " + n * es
-                        + " bytes of raw_data, has " + p.getRawData().size());
+                        + " bytes of raw_data, has " + p.getRawData().size() + " (weights stripped?)");
             }
             out.put(p.getRawData().asReadOnlyByteBuffer());
         } else {
