@@ -49,6 +49,7 @@ public final class OnnxRunner implements AutoCloseable {
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setIntraOpNumThreads(threads);
             o.setInterOpNumThreads(1);
+            o.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
             o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             return new OnnxRunner(env, env.createSession(onnx.toString(), o), onnx);
         } catch (OrtException e) {
