@@ -1,0 +1,122 @@
+package dev.kiln.tensorflow;
+
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * How {@link TfImporter} reads a model. Immutable; make one with {@link #builder()} or use {@link #defaults()}.
+ *
+ * <ul>
+ *   <li>{@code tags}: the meta graph to load from a SavedModel (default {@code {"serve"}}); a meta graph whose tag
+ *       set equals these is preferred, else the only one that contains them all.</li>
+ *   <li>{@code signature}: the signature key (default {@code serving_default}).</li>
+ *   <li>{@code inputNames} / {@code outputNames}: for frozen GraphDef files, the tensors that are the model's inputs
+ *       and outputs ({@code "x"} or {@code "x:0"}); empty means inferred (Placeholders in, sinks out).</li>
+ *   <li>{@code loadWeights} (default true): read variable values from the checkpoint and turn variables into
+ *       constants; false imports the graph only (variables stay as variable ops), e.g. for {@code kiln inspect} or a
+ *       model published without its weights.</li>
+ * </ul>
+ */
+public final class ImportOptions {
+    private static final ImportOptions DEFAULTS = builder().build();
+
+    private final Set<String> tags;
+    private final String signature;
+    private final List<String> inputNames;
+    private final List<String> outputNames;
+    private final boolean loadWeights;
+
+    private ImportOptions(Builder b) {
+        this.tags = java.util.Collections.unmodifiableSet(new TreeSet<>(b.tags));
+        this.signature = b.signature;
+        this.inputNames = List.copyOf(b.inputNames);
+        this.outputNames = List.copyOf(b.outputNames);
+        this.loadWeights = b.loadWeights;
+    }
+
+    public static ImportOptions defaults() {
+        return DEFAULTS;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public Builder toBuilder() {
+        return new Builder().tags(tags).signature(signature).inputNames(inputNames).outputNames(outputNames)
+                .loadWeights(loadWeights);
+    }
+
+    public Set<String> tags() {
+        return tags;
+    }
+
+    public String signature() {
+        return signature;
+    }
+
+    public List<String> inputNames() {
+        return inputNames;
+    }
+
+    public List<String> outputNames() {
+        return outputNames;
+    }
+
+    public boolean loadWeights() {
+        return loadWeights;
+    }
+
+    @Override
+    public String toString() {
+        return "ImportOptions[tags " + tags + ", signature " + signature + ", inputs " + inputNames + ", outputs "
+                + outputNames + ", loadWeights " + loadWeights + "]";
+    }
+
+    public static final class Builder {
+        private Set<String> tags = Set.of("serve");
+        private String signature = "serving_default";
+        private List<String> inputNames = List.of();
+        private List<String> outputNames = List.of();
+        private boolean loadWeights = true;
+
+        private Builder() {
+        }
+
+        public Builder tags(Set<String> t) {
+            dev.kiln.KilnArgumentException.check(t != null && !t.isEmpty(), "tags must not be empty");
+            this.tags = Set.copyOf(t);
+            return this;
+        }
+
+        public Builder tags(String... t) {
+            return tags(Set.of(t));
+        }
+
+        public Builder signature(String s) {
+            dev.kiln.KilnArgumentException.check(s != null && !s.isEmpty(), "signature must not be empty");
+            this.signature = s;
+            return this;
+        }
+
+        public Builder inputNames(List<String> names) {
+            this.inputNames = List.copyOf(names);
+            return this;
+        }
+
+        public Builder outputNames(List<String> names) {
+            this.outputNames = List.copyOf(names);
+            return this;
+        }
+
+        public Builder loadWeights(boolean b) {
+            this.loadWeights = b;
+            return this;
+        }
+
+        public ImportOptions build() {
+            return new ImportOptions(this);
+        }
+    }
+}

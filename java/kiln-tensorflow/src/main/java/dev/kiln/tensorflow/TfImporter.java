@@ -1,0 +1,768 @@
+package dev.kiln.tensorflow;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.kiln.KilnException;
+import dev.kiln.graph.DType;
+import dev.kiln.graph.Graph;
+import dev.kiln.graph.Node;
+import dev.kiln.graph.Shape;
+import dev.kiln.graph.SignatureTensor;
+import dev.kiln.graph.Tensor;
+import dev.kiln.graph.TensorRef;
+import dev.kiln.graph.TensorType;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.Output;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.exceptions.TensorFlowException;
+import org.tensorflow.proto.AttrValue;
+import org.tensorflow.proto.DataType;
+import org.tensorflow.proto.FunctionDef;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.MetaGraphDef;
+import org.tensorflow.proto.NodeDef;
+import org.tensorflow.proto.SavedModel;
+import org.tensorflow.proto.SignatureDef;
+import org.tensorflow.proto.TensorInfo;
+import org.tensorflow.proto.TensorShapeProto;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+
+/**
+ * Imports a TensorFlow model into Kiln's IR: a SavedModel directory (TF1 or TF2/Keras) or a frozen GraphDef
+ * {@code .pb} file.
+ *
+ * <p>SavedModel: reads {@code saved_model.pb}, picks the meta graph by tags and the signature by key (listing what is
+ * available when either is missing), walks back from the signature outputs, inlines (Stateful)PartitionedCall bodies
+ * (nested too) into one flat graph, and, with {@code loadWeights}, freezes variables (VarHandleOp + ReadVariableOp,
+ * VariableV2) into {@code Const} nodes holding their checkpoint values (read through TF Java's
+ * a session restored from the checkpoint the way TF's loader does). Every node gets its output types from TensorFlow's shape inference. Signature inputs and
+ * outputs keep their public names. Metadata: {@code source}, {@code format}, {@code tags}, {@code signature},
+ * {@code tensorflow_version}, {@code producer}, {@code original_nodes}.
+ *
+ * <p>Errors are {@link KilnException}s whose message names the file, node or tensor at fault.
+ */
+public final class TfImporter {
+    /** Ops whose control edges are not followed when collecting what the outputs need. */
+    private static final Set<String> NO_CONTROL_FOLLOW = Set.of("SaveV2", "Save", "SaveSlices", "RestoreV2",
+            "Restore", "RestoreSlice", "MergeV2Checkpoints", "Print", "PrintV2", "VarIsInitializedOp",
+            "VarHandleOp", "VariableV2", "Variable", "DestroyResourceOp", "IsVariableInitialized");
+    /** Ops that change state: an inference graph that needs them cannot be frozen. */
+    private static final Set<String> STATE_CHANGING = Set.of("Assign", "AssignAdd", "AssignSub", "AssignVariableOp",
+            "AssignAddVariableOp", "AssignSubVariableOp", "ScatterUpdate", "ScatterAdd", "ResourceScatterUpdate",
+            "ResourceScatterAdd", "CountUpTo");
+    private static final Set<String> VARIABLE_OPS = Set.of("VarHandleOp", "VariableV2", "Variable");
+
+    private TfImporter() {
+    }
+
+    public static Graph load(Path model) {
+        return load(model, ImportOptions.defaults());
+    }
+
+    public static Graph load(Path model, ImportOptions options) {
+        try {
+            if (isSavedModel(model)) {
+                return loadSavedModel(savedModelDir(model), options);
+            }
+            return loadFrozen(model, options);
+        } catch (KilnException e) {
+            throw e;
+        } catch (TensorFlowException | IllegalArgumentException | IllegalStateException e) {
+            throw KilnException.invalidModel(model + ": " + firstLine(e.getMessage()), e);
+        }
+    }
+
+    /** Tags and signatures of a model, read without loading weights. */
+    public static ModelDescription describe(Path model) {
+        if (isSavedModel(model)) {
+            Path dir = savedModelDir(model);
+            SavedModel sm = readSavedModel(dir);
+            List<ModelDescription.MetaGraph> mgs = new ArrayList<>();
+            for (MetaGraphDef mg : sm.getMetaGraphsList()) {
+                List<ModelDescription.SignatureInfo> sigs = new ArrayList<>();
+                for (Map.Entry<String, SignatureDef> e : new TreeMap<>(mg.getSignatureDefMap()).entrySet()) {
+                    sigs.add(new ModelDescription.SignatureInfo(e.getKey(), e.getValue().getMethodName(),
+                            infos(e.getValue().getInputsMap()), infos(e.getValue().getOutputsMap())));
+                }
+                mgs.add(new ModelDescription.MetaGraph(new TreeSet<>(mg.getMetaInfoDef().getTagsList()),
+                        mg.getMetaInfoDef().getTensorflowVersion(), mg.getGraphDef().getNodeCount(),
+                        mg.getGraphDef().getLibrary().getFunctionCount(), sigs));
+            }
+            return new ModelDescription(model, "saved_model", mgs);
+        }
+        Graph g = load(model, ImportOptions.builder().loadWeights(false).build());
+        List<ModelDescription.TensorInfo> ins = g.inputs().stream()
+                .map(s -> new ModelDescription.TensorInfo(s.name(), tensorName(s.tensor()), s.type())).toList();
+        List<ModelDescription.TensorInfo> outs = g.outputs().stream()
+                .map(s -> new ModelDescription.TensorInfo(s.name(), tensorName(s.tensor()), s.type())).toList();
+        return new ModelDescription(model, "frozen_graph", List.of(new ModelDescription.MetaGraph(Set.of(), "",
+                g.size(), 0, List.of(new ModelDescription.SignatureInfo("serving_default", "", ins, outs)))));
+    }
+
+    private static List<ModelDescription.TensorInfo> infos(Map<String, TensorInfo> m) {
+        List<ModelDescription.TensorInfo> out = new ArrayList<>();
+        new TreeMap<>(m).forEach((k, v) -> out.add(new ModelDescription.TensorInfo(k, v.getName(),
+                new TensorType(dtypeOf(v.getDtypeValue()), v.hasTensorShape() ? GraphDefs.fromProto(v.getTensorShape())
+                        : Shape.unknown()))));
+        return out;
+    }
+
+    static String tensorName(TensorRef r) {
+        return r.node() + ":" + r.index();
+    }
+
+    // ---- locating and parsing ----
+
+    static boolean isSavedModel(Path model) {
+        return Files.isDirectory(model) || model.getFileName() != null
+                && model.getFileName().toString().equals("saved_model.pb");
+    }
+
+    static Path savedModelDir(Path model) {
+        return Files.isDirectory(model) ? model : model.toAbsolutePath().getParent();
+    }
+
+    static SavedModel readSavedModel(Path dir) {
+        if (!Files.exists(dir)) {
+            throw KilnException.invalidModel("model not found: " + dir + " does not exist");
+        }
+        Path pb = dir.resolve("saved_model.pb");
+        if (!Files.isRegularFile(pb)) {
+            if (Files.isRegularFile(dir.resolve("saved_model.pbtxt"))) {
+                throw KilnException.unsupported(dir + " holds saved_model.pbtxt (text format); Kiln reads the binary "
+                        + "saved_model.pb only");
+            }
+            throw KilnException.invalidModel("not a SavedModel: " + dir + " has no saved_model.pb (it holds: "
+                    + listing(dir) + ")");
+        }
+        SavedModel sm;
+        try (InputStream in = Files.newInputStream(pb)) {
+            sm = SavedModel.parseFrom(in);
+        } catch (InvalidProtocolBufferException e) {
+            throw KilnException.invalidModel(pb + " is not a valid SavedModel protobuf (truncated or corrupt): "
+                    + firstLine(e.getMessage()));
+        } catch (IOException e) {
+            throw KilnException.io("cannot read " + pb + ": " + e.getMessage(), e);
+        }
+        if (sm.getMetaGraphsCount() == 0) {
+            throw KilnException.invalidModel(pb + " holds no meta graph (truncated, or not a SavedModel)");
+        }
+        for (MetaGraphDef mg : sm.getMetaGraphsList()) {
+            if (mg.getGraphDef().getNodeCount() == 0) {
+                throw KilnException.invalidModel(pb + ": meta graph " + mg.getMetaInfoDef().getTagsList()
+                        + " has an empty graph (truncated or corrupt file)");
+            }
+        }
+        return sm;
+    }
+
+    private static String listing(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return "not a directory";
+        }
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
+            List<String> names = new ArrayList<>();
+            s.forEach(p -> names.add(p.getFileName().toString()));
+            java.util.Collections.sort(names);
+            return names.isEmpty() ? "nothing" : String.join(", ", names.subList(0, Math.min(10, names.size())))
+                    + (names.size() > 10 ? ", ..." : "");
+        } catch (IOException e) {
+            return "unreadable";
+        }
+    }
+
+    static MetaGraphDef pickMetaGraph(SavedModel sm, Set<String> tags, Path dir) {
+        MetaGraphDef contains = null;
+        int containing = 0;
+        for (MetaGraphDef mg : sm.getMetaGraphsList()) {
+            Set<String> t = new TreeSet<>(mg.getMetaInfoDef().getTagsList());
+            if (t.equals(new TreeSet<>(tags))) {
+                return mg;
+            }
+            if (t.containsAll(tags)) {
+                contains = mg;
+                containing++;
+            }
+        }
+        if (containing == 1) {
+            return contains;
+        }
+        throw KilnException.invalidModel("SavedModel " + dir + " has no meta graph with tags " + new TreeSet<>(tags)
+                + "; available tag sets: " + sm.getMetaGraphsList().stream()
+                .map(m -> new TreeSet<>(m.getMetaInfoDef().getTagsList()).toString()).collect(Collectors.joining(", ")));
+    }
+
+    static SignatureDef pickSignature(MetaGraphDef mg, String key, Path dir) {
+        SignatureDef sig = mg.getSignatureDefMap().get(key);
+        if (sig == null) {
+            throw KilnException.invalidModel("SavedModel " + dir + " has no signature '" + key
+                    + "' in meta graph " + new TreeSet<>(mg.getMetaInfoDef().getTagsList()) + "; available signatures: "
+                    + String.join(", ", new TreeSet<>(mg.getSignatureDefMap().keySet())));
+        }
+        return sig;
+    }
+
+    // ---- SavedModel ----
+
+    private static Graph loadSavedModel(Path dir, ImportOptions o) {
+        SavedModel sm = readSavedModel(dir);
+        MetaGraphDef mg = pickMetaGraph(sm, o.tags(), dir);
+        SignatureDef sig = pickSignature(mg, o.signature(), dir);
+        String where = "signature '" + o.signature() + "' of " + dir;
+        List<SigEntry> ins = sigEntries(sig.getInputsMap(), where, true);
+        List<SigEntry> outs = sigEntries(sig.getOutputsMap(), where, false);
+        if (outs.isEmpty()) {
+            throw KilnException.invalidModel(where + " has no outputs");
+        }
+        GraphDef gd = mg.getGraphDef();
+        Flattener f = flatten(gd);
+        Set<String> tags = new TreeSet<>(mg.getMetaInfoDef().getTagsList());
+        Freezer freezer = o.loadWeights() ? vars -> readVariables(dir, mg, vars) : null;
+        Graph g = build(f, ins, outs, gd, freezer, dir.toString());
+        g.metadata().put("source", dir.toString());
+        g.metadata().put("format", "saved_model");
+        g.metadata().put("tags", String.join(",", tags));
+        g.metadata().put("signature", o.signature());
+        g.metadata().put("method_name", sig.getMethodName());
+        g.metadata().put("tensorflow_version", mg.getMetaInfoDef().getTensorflowVersion());
+        g.metadata().put("frozen", Boolean.toString(o.loadWeights()));
+        return g;
+    }
+
+    record SigEntry(String name, String tensor, DType dtype, Shape shape) {
+    }
+
+    private static List<SigEntry> sigEntries(Map<String, TensorInfo> m, String where, boolean input) {
+        List<SigEntry> out = new ArrayList<>();
+        for (Map.Entry<String, TensorInfo> e : new TreeMap<>(m).entrySet()) {
+            TensorInfo ti = e.getValue();
+            String kind = input ? "input" : "output";
+            if (ti.getEncodingCase() != TensorInfo.EncodingCase.NAME) {
+                throw KilnException.unsupported(where + ": " + kind + " '" + e.getKey() + "' is a "
+                        + ti.getEncodingCase().name().toLowerCase() + " tensor; Kiln handles dense tensors only");
+            }
+            int code = ti.getDtypeValue();
+            if (code > 100) {
+                throw KilnException.unsupported(where + ": " + kind + " '" + e.getKey() + "' (" + ti.getName()
+                        + ") is a variable reference (" + DataType.forNumber(code) + "): a stateful signature (it reads "
+                        + "or updates variables, like a counter) cannot be frozen into an inference graph");
+            }
+            DType dt = dtypeOf(code);
+            if (dt == DType.STRING || dt == DType.RESOURCE || dt == DType.VARIANT) {
+                throw KilnException.unsupported(where + ": " + kind + " '" + e.getKey() + "' (" + ti.getName() + ") is "
+                        + dt.name().toLowerCase() + "-typed; Kiln optimizes numeric tensors only (string inputs such "
+                        + "as serialized tf.Example for ParseExample cannot be optimized; use a signature with numeric "
+                        + "inputs)");
+            }
+            Shape s = ti.hasTensorShape() ? GraphDefs.fromProto(ti.getTensorShape()) : null;
+            out.add(new SigEntry(e.getKey(), ti.getName(), dt, s));
+        }
+        return out;
+    }
+
+    private static DType dtypeOf(int code) {
+        try {
+            return DType.fromTfCode(code);
+        } catch (IllegalArgumentException e) {
+            throw KilnException.unsupported("unsupported TensorFlow dtype code " + code);
+        }
+    }
+
+    private static Flattener flatten(GraphDef gd) {
+        Map<String, FunctionDef> lib = new HashMap<>();
+        for (FunctionDef fd : gd.getLibrary().getFunctionList()) {
+            lib.put(fd.getSignature().getName(), fd);
+        }
+        Flattener f = new Flattener(lib);
+        f.addGraph(gd.getNodeList());
+        return f;
+    }
+
+    // ---- frozen GraphDef ----
+
+    private static Graph loadFrozen(Path file, ImportOptions o) {
+        if (!Files.exists(file)) {
+            throw KilnException.invalidModel("model not found: " + file + " does not exist");
+        }
+        GraphDef gd;
+        try (InputStream in = Files.newInputStream(file)) {
+            gd = GraphDef.parseFrom(in);
+        } catch (InvalidProtocolBufferException e) {
+            throw KilnException.invalidModel(file + " is neither a SavedModel directory nor a valid GraphDef .pb "
+                    + "(truncated or corrupt): " + firstLine(e.getMessage()));
+        } catch (IOException e) {
+            throw KilnException.io("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        if (gd.getNodeCount() == 0) {
+            throw KilnException.invalidModel(file + " holds no graph nodes: not a frozen GraphDef");
+        }
+        Flattener f = flatten(gd);
+        Map<String, NodeDef> nodes = f.nodes;
+        List<String> inNames = new ArrayList<>(o.inputNames());
+        if (inNames.isEmpty()) {
+            nodes.values().stream().filter(n -> n.getOp().equals("Placeholder")).forEach(n -> inNames.add(n.getName()));
+        }
+        List<String> outNames = new ArrayList<>(o.outputNames());
+        if (outNames.isEmpty()) {
+            outNames.addAll(sinks(f.resolvedNodes()));
+        }
+        List<SigEntry> ins = new ArrayList<>();
+        for (String n : inNames) {
+            ins.add(frozenEntry(n, nodes, file, "input"));
+        }
+        List<SigEntry> outs = new ArrayList<>();
+        for (String n : outNames) {
+            outs.add(frozenEntry(n, nodes, file, "output"));
+        }
+        if (outs.isEmpty()) {
+            throw KilnException.invalidModel(file + ": no outputs given and none could be inferred");
+        }
+        Graph g = build(f, ins, outs, gd, null, file.toString());
+        g.metadata().put("source", file.toString());
+        g.metadata().put("format", "frozen_graph");
+        g.metadata().put("signature", "serving_default");
+        g.metadata().put("frozen", "true");
+        return g;
+    }
+
+    private static SigEntry frozenEntry(String name, Map<String, NodeDef> nodes, Path file, String kind) {
+        TensorRef r = TensorRef.parse(name);
+        NodeDef nd = nodes.get(r.node());
+        if (nd == null) {
+            throw KilnException.invalidModel(file + ": " + kind + " '" + name + "' names no node of the graph; "
+                    + "placeholders: " + nodes.values().stream().filter(n -> n.getOp().startsWith("Placeholder"))
+                    .map(NodeDef::getName).collect(Collectors.joining(", ")));
+        }
+        DType dt = null;
+        Shape s = null;
+        if (nd.getOp().startsWith("Placeholder")) {
+            dt = dtypeOf(nd.getAttrOrThrow("dtype").getTypeValue());
+            s = nd.containsAttr("shape") ? GraphDefs.fromProto(nd.getAttrOrThrow("shape").getShape()) : null;
+            if (dt == DType.STRING || dt == DType.RESOURCE) {
+                throw KilnException.unsupported(file + ": input '" + name + "' is " + dt.name().toLowerCase()
+                        + "-typed; Kiln optimizes numeric tensors only");
+            }
+        }
+        String sigName = r.index() == 0 ? r.node() : r.node() + ":" + r.index();
+        return new SigEntry(sigName, r.node() + ":" + r.index(), dt, s);
+    }
+
+    /** Nodes whose data outputs nobody reads, except constants, placeholders and ops without outputs. */
+    private static List<String> sinks(List<NodeDef> nodes) {
+        Set<String> consumed = new java.util.HashSet<>();
+        for (NodeDef n : nodes) {
+            for (String in : n.getInputList()) {
+                if (!in.startsWith("^")) {
+                    consumed.add(TensorRef.parse(in).node());
+                }
+            }
+        }
+        List<String> out = new ArrayList<>();
+        for (NodeDef n : nodes) {
+            String op = n.getOp();
+            if (consumed.contains(n.getName()) || op.equals("Const") || op.startsWith("Placeholder")
+                    || op.equals("NoOp") || op.equals("Assert") || NO_CONTROL_FOLLOW.contains(op)
+                    || STATE_CHANGING.contains(op)) {
+                continue;
+            }
+            out.add(n.getName());
+        }
+        return out;
+    }
+
+    // ---- the common part: prune, check, freeze, type ----
+
+    interface Freezer {
+        /** Values of the named variable nodes (VarHandleOp or VariableV2 in the top-level graph). */
+        Map<String, Tensor> read(Map<String, NodeDef> variables);
+    }
+
+    private static Graph build(Flattener f, List<SigEntry> ins, List<SigEntry> outs, GraphDef original,
+                               Freezer freezer, String source) {
+        Map<String, NodeDef> nodes = new LinkedHashMap<>();
+        for (NodeDef nd : f.resolvedNodes()) {
+            nodes.put(nd.getName(), nd);
+        }
+        // signature inputs become plain Placeholders
+        List<SignatureTensor> sigIns = new ArrayList<>();
+        Map<String, SigEntry> inByRef = new LinkedHashMap<>();
+        for (SigEntry e : ins) {
+            TensorRef r = TensorRef.parse(f.resolve(e.tensor()));
+            NodeDef nd = nodes.get(r.node());
+            if (nd == null) {
+                throw KilnException.invalidModel(source + ": input '" + e.name() + "' maps to tensor '" + e.tensor()
+                        + "', which is not in the graph");
+            }
+            if (!nd.getOp().equals("Placeholder") || r.index() != 0) {
+                TensorRef p = placeholderFor(e, r, nd, nodes);
+                r = p;
+            }
+            inByRef.put(r.toString(), e);
+        }
+        List<TensorRef> outRefs = new ArrayList<>();
+        for (SigEntry e : outs) {
+            TensorRef r = TensorRef.parse(f.resolve(e.tensor()));
+            if (!nodes.containsKey(r.node())) {
+                throw KilnException.invalidModel(source + ": output '" + e.name() + "' maps to tensor '" + e.tensor()
+                        + "', which is not in the graph");
+            }
+            outRefs.add(r);
+        }
+        Set<String> inputNodes = new LinkedHashSet<>();
+        inByRef.keySet().forEach(k -> inputNodes.add(TensorRef.parse(k).node()));
+        nodes = prune(nodes, outRefs, inputNodes);
+        check(nodes, f, freezer != null, source);
+        if (freezer != null) {
+            nodes = freeze(nodes, f, freezer, source);
+            nodes = prune(nodes, outRefs, inputNodes);
+        }
+        // output types from TensorFlow's shape inference
+        GraphDef flat = GraphDef.newBuilder().addAllNode(nodes.values()).setVersions(original.getVersions()).build();
+        Graph g = new Graph();
+        try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
+            try {
+                tfg.importGraphDef(flat);
+            } catch (IllegalArgumentException | TensorFlowException e) {
+                throw KilnException.invalidModel("TensorFlow rejects the flattened graph of " + source + ": "
+                        + firstLine(e.getMessage()));
+            }
+            for (NodeDef nd : nodes.values()) {
+                GraphOperation op = tfg.operation(nd.getName());
+                List<TensorType> types = new ArrayList<>();
+                for (int i = 0; i < op.numOutputs(); i++) {
+                    Output<?> out = op.output(i);
+                    types.add(new TensorType(DType.fromTfCode(out.dataType().getNumber()),
+                            TfTensors.fromTf(out.shape())));
+                }
+                g.add(GraphDefs.fromNodeDef(nd, types));
+            }
+        }
+        for (Map.Entry<String, SigEntry> e : inByRef.entrySet()) {
+            TensorRef r = TensorRef.parse(e.getKey());
+            SigEntry s = e.getValue();
+            if (!g.contains(r.node())) {
+                continue; // an input the outputs do not need (a redundant input): still part of the signature
+            }
+            sigIns.add(new SignatureTensor(s.name(), r, sigType(s, g.typeOf(r))));
+        }
+        // keep redundant inputs (unused placeholders) so the signature is unchanged
+        for (Map.Entry<String, SigEntry> e : inByRef.entrySet()) {
+            TensorRef r = TensorRef.parse(e.getKey());
+            if (!g.contains(r.node())) {
+                SigEntry s = e.getValue();
+                DType dt = s.dtype() == null ? DType.FLOAT : s.dtype();
+                Shape sh = s.shape() == null ? Shape.unknown() : s.shape();
+                g.add(Node.builder(r.node(), "Placeholder").attr("dtype", dt)
+                        .attr("shape", dev.kiln.graph.AttrValue.of(sh)).outputType(new TensorType(dt, sh)).build());
+                sigIns.add(new SignatureTensor(s.name(), r, new TensorType(dt, sh)));
+            }
+        }
+        g.setInputs(sigIns);
+        for (int i = 0; i < outs.size(); i++) {
+            TensorRef r = outRefs.get(i);
+            g.addOutput(new SignatureTensor(outs.get(i).name(), r, sigType(outs.get(i), g.typeOf(r))));
+        }
+        g.metadata().put("producer", Integer.toString(original.getVersions().getProducer()));
+        g.metadata().put("original_nodes", Integer.toString(original.getNodeCount() + original.getLibrary()
+                .getFunctionList().stream().mapToInt(FunctionDef::getNodeDefCount).sum()));
+        return g;
+    }
+
+    private static TensorType sigType(SigEntry s, TensorType inferred) {
+        DType dt = s.dtype() != null ? s.dtype() : inferred != null ? inferred.dtype() : DType.FLOAT;
+        Shape sh = s.shape() != null && s.shape().hasRank() ? s.shape()
+                : inferred != null ? inferred.shape() : Shape.unknown();
+        return new TensorType(dt, sh);
+    }
+
+    /** Makes the input tensor {@code r} a Placeholder (rewiring its readers) and returns the placeholder's ref. */
+    private static TensorRef placeholderFor(SigEntry e, TensorRef r, NodeDef nd, Map<String, NodeDef> nodes) {
+        if (nd.getOp().equals("PlaceholderWithDefault") && r.index() == 0) {
+            NodeDef.Builder b = NodeDef.newBuilder().setName(nd.getName()).setOp("Placeholder")
+                    .putAttr("dtype", nd.getAttrOrThrow("dtype"));
+            if (nd.containsAttr("shape")) {
+                b.putAttr("shape", nd.getAttrOrThrow("shape"));
+            }
+            nodes.put(nd.getName(), b.build());
+            return r;
+        }
+        String name = e.name();
+        for (int i = 1; nodes.containsKey(name); i++) {
+            name = e.name() + "_" + i;
+        }
+        DataType dt = e.dtype() != null ? DataType.forNumber(e.dtype().tfCode()) : DataType.DT_FLOAT;
+        NodeDef.Builder b = NodeDef.newBuilder().setName(name).setOp("Placeholder")
+                .putAttr("dtype", AttrValue.newBuilder().setType(dt).build());
+        if (e.shape() != null) {
+            b.putAttr("shape", AttrValue.newBuilder().setShape(GraphDefs.toProto(e.shape())).build());
+        }
+        String from = r.toString();
+        for (Map.Entry<String, NodeDef> ne : nodes.entrySet()) {
+            NodeDef n = ne.getValue();
+            if (n.getInputList().stream().anyMatch(in -> !in.startsWith("^") && TensorRef.parse(in).toString()
+                    .equals(from))) {
+                NodeDef.Builder nb = n.toBuilder().clearInput();
+                for (String in : n.getInputList()) {
+                    nb.addInput(!in.startsWith("^") && TensorRef.parse(in).toString().equals(from) ? name : in);
+                }
+                ne.setValue(nb.build());
+            }
+        }
+        nodes.put(name, b.build());
+        return TensorRef.of(name, 0);
+    }
+
+    /** The nodes the outputs need (data edges, and control edges onto side-effect-free ops); inputs stop the walk. */
+    private static Map<String, NodeDef> prune(Map<String, NodeDef> nodes, List<TensorRef> outs, Set<String> stop) {
+        Set<String> keep = new LinkedHashSet<>();
+        Deque<String> work = new ArrayDeque<>();
+        outs.forEach(r -> work.add(r.node()));
+        while (!work.isEmpty()) {
+            String n = work.poll();
+            if (!keep.add(n)) {
+                continue;
+            }
+            NodeDef nd = nodes.get(n);
+            if (nd == null || stop.contains(n)) {
+                continue;
+            }
+            for (String in : nd.getInputList()) {
+                TensorRef r = TensorRef.parse(in);
+                NodeDef src = nodes.get(r.node());
+                if (r.control() && (src == null || NO_CONTROL_FOLLOW.contains(src.getOp())
+                        || STATE_CHANGING.contains(src.getOp()))) {
+                    continue;
+                }
+                work.add(r.node());
+            }
+        }
+        Map<String, NodeDef> out = new LinkedHashMap<>();
+        for (NodeDef nd : nodes.values()) {
+            if (!keep.contains(nd.getName())) {
+                continue;
+            }
+            if (stop.contains(nd.getName())) {
+                nd = nd.toBuilder().clearInput().build();
+            }
+            List<String> ins = nd.getInputList();
+            if (ins.stream().anyMatch(in -> in.startsWith("^") && !keep.contains(in.substring(1)))) {
+                NodeDef.Builder b = nd.toBuilder().clearInput();
+                ins.stream().filter(in -> !in.startsWith("^") || keep.contains(in.substring(1))).forEach(b::addInput);
+                nd = b.build();
+            }
+            out.put(nd.getName(), nd);
+        }
+        for (NodeDef nd : out.values()) {
+            for (String in : nd.getInputList()) {
+                if (!out.containsKey(TensorRef.parse(in).node())) {
+                    throw KilnException.invalidModel("node '" + nd.getName() + "' (" + nd.getOp() + ") reads '" + in
+                            + "', which is not in the graph");
+                }
+            }
+        }
+        return out;
+    }
+
+    private static void check(Map<String, NodeDef> nodes, Flattener f, boolean freezing, String source) {
+        for (NodeDef nd : nodes.values()) {
+            String op = nd.getOp();
+            String fn = f.origin.getOrDefault(nd.getName(), "");
+            String in = fn.isEmpty() ? "the graph" : "function " + fn;
+            if (TfOpSupport.isControlFlow(op)) {
+                throw KilnException.unsupported("unsupported control flow in " + (fn.isEmpty() ? "the top-level graph"
+                        : fn) + ": node '" + nd.getName() + "' is " + op + " (" + source + ")");
+            }
+            if (!TfOpSupport.isRegistered(op)) {
+                throw KilnException.unsupported("op " + op + " (node '" + nd.getName() + "' in " + in + " of " + source
+                        + ") is not a TensorFlow op Kiln can handle; nodes that depend on it: "
+                        + dependents(nodes, nd.getName()));
+            }
+            if (STATE_CHANGING.contains(op)) {
+                throw KilnException.unsupported("node '" + nd.getName() + "' (" + op + ") in " + in + " of " + source
+                        + " changes variable state; a stateful computation cannot be frozen into an inference "
+                        + "graph; nodes that depend on it: " + dependents(nodes, nd.getName()));
+            }
+            for (Map.Entry<String, AttrValue> a : nd.getAttrMap().entrySet()) {
+                if (a.getValue().hasFunc() || a.getValue().getList().getFuncCount() > 0) {
+                    throw KilnException.unsupported("op " + op + " (node '" + nd.getName() + "' in " + in + " of "
+                            + source + ") takes a function attribute '" + a.getKey() + "'; Kiln inlines only "
+                            + "PartitionedCall/StatefulPartitionedCall; nodes that depend on it: "
+                            + dependents(nodes, nd.getName()));
+                }
+            }
+            if (freezing) {
+                for (String input : nd.getInputList()) {
+                    TensorRef r = TensorRef.parse(input);
+                    NodeDef src = nodes.get(r.node());
+                    if (!r.control() && src != null && src.getOp().equals("VarHandleOp")
+                            && !op.equals("ReadVariableOp")) {
+                        throw KilnException.unsupported("op " + op + " (node '" + nd.getName() + "' in " + in + " of "
+                                + source + ") uses variable '" + src.getName() + "' directly; Kiln freezes variables "
+                                + "read by ReadVariableOp only; nodes that depend on it: "
+                                + dependents(nodes, nd.getName()));
+                    }
+                }
+            }
+        }
+    }
+
+    /** Up to 8 nodes downstream of {@code name}, for error messages. */
+    static String dependents(Map<String, NodeDef> nodes, String name) {
+        Map<String, List<String>> users = new HashMap<>();
+        for (NodeDef nd : nodes.values()) {
+            for (String in : nd.getInputList()) {
+                users.computeIfAbsent(TensorRef.parse(in).node(), k -> new ArrayList<>()).add(nd.getName());
+            }
+        }
+        Set<String> seen = new LinkedHashSet<>();
+        Deque<String> work = new ArrayDeque<>(users.getOrDefault(name, List.of()));
+        while (!work.isEmpty() && seen.size() < 50) {
+            String n = work.poll();
+            if (seen.add(n)) {
+                work.addAll(users.getOrDefault(n, List.of()));
+            }
+        }
+        if (seen.isEmpty()) {
+            return "none (it is an output)";
+        }
+        List<String> l = new ArrayList<>(seen);
+        return String.join(", ", l.subList(0, Math.min(8, l.size()))) + (l.size() > 8 ? " and " + (l.size() - 8)
+                + " more" : "");
+    }
+
+    /** Replaces VariableV2 nodes and ReadVariableOp(VarHandleOp) reads by Consts holding the checkpoint values. */
+    private static Map<String, NodeDef> freeze(Map<String, NodeDef> nodes, Flattener f, Freezer freezer,
+                                               String source) {
+        Map<String, NodeDef> vars = new LinkedHashMap<>();
+        for (NodeDef nd : nodes.values()) {
+            if (VARIABLE_OPS.contains(nd.getOp())) {
+                if (!f.origin.getOrDefault(nd.getName(), "").isEmpty()) {
+                    throw KilnException.unsupported("variable '" + nd.getName() + "' is created inside function "
+                            + f.origin.get(nd.getName()) + " of " + source + "; Kiln freezes variables of the "
+                            + "top-level graph only");
+                }
+                vars.put(nd.getName(), nd);
+            }
+        }
+        if (vars.isEmpty()) {
+            return nodes;
+        }
+        Map<String, Tensor> values = freezer.read(vars);
+        Map<String, NodeDef> out = new LinkedHashMap<>();
+        for (NodeDef nd : nodes.values()) {
+            NodeDef repl = nd;
+            if (nd.getOp().equals("VariableV2") || nd.getOp().equals("Variable")) {
+                repl = constNode(nd.getName(), values.get(nd.getName()));
+            } else if (nd.getOp().equals("ReadVariableOp")) {
+                String h = TensorRef.parse(nd.getInput(0)).node();
+                if (vars.containsKey(h)) {
+                    repl = constNode(nd.getName(), values.get(h));
+                }
+            }
+            out.put(repl.getName(), repl);
+        }
+        return out;
+    }
+
+    private static NodeDef constNode(String name, Tensor value) {
+        return NodeDef.newBuilder().setName(name).setOp("Const")
+                .putAttr("dtype", AttrValue.newBuilder().setTypeValue(value.dtype().tfCode()).build())
+                .putAttr("value", AttrValue.newBuilder().setTensor(GraphDefs.toProto(value)).build()).build();
+    }
+
+    /** Loads the SavedModel through TF Java and reads the named variables' values. */
+    private static Map<String, Tensor> readVariables(Path dir, MetaGraphDef mg, Map<String, NodeDef> vars) {
+        checkVariableFiles(dir);
+        try (SavedModelSession sm = SavedModelSession.open(dir, mg)) {
+            org.tensorflow.Graph tfg = sm.graph;
+            Session.Runner runner = sm.session.runner();
+            List<String> names = new ArrayList<>(vars.keySet());
+            int k = 0;
+            for (String name : names) {
+                NodeDef nd = vars.get(name);
+                GraphOperation op = tfg.operation(name);
+                if (op == null) {
+                    throw KilnException.invalidModel("variable '" + name + "' of " + dir
+                            + " is not in the loaded graph");
+                }
+                if (nd.getOp().equals("VarHandleOp")) {
+                    GraphOperation read = (GraphOperation) tfg.opBuilder("ReadVariableOp", "kiln_freeze/read_" + k++,
+                            tfg.baseScope()).addInput(op.output(0)).setAttr("dtype",
+                            DataType.forNumber(nd.getAttrOrThrow("dtype").getTypeValue())).build();
+                    runner.fetch(read.output(0));
+                } else {
+                    runner.fetch(op.output(0));
+                }
+            }
+            Map<String, Tensor> out = new HashMap<>();
+            try (Result r = runner.run()) {
+                for (int i = 0; i < names.size(); i++) {
+                    out.put(names.get(i), TfTensors.fromTf(r.get(i)));
+                }
+            } catch (TensorFlowException e) {
+                throw KilnException.invalidModel("cannot read the variables " + names + " of " + dir + ": "
+                        + firstLine(e.getMessage()));
+            }
+            return out;
+        }
+    }
+
+    /** Fails with a clear message when the checkpoint files a SavedModel with variables needs are missing. */
+    static void checkVariableFiles(Path dir) {
+        Path vdir = dir.resolve("variables");
+        Path index = vdir.resolve("variables.index");
+        if (!Files.isRegularFile(index)) {
+            throw KilnException.invalidModel("missing variables data: " + index + " does not exist, so the weights of "
+                    + dir + " cannot be read (import with loadWeights=false to read the graph only)");
+        }
+        int shards = -1;
+        Set<String> present = new TreeSet<>();
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(vdir, "variables.data-*-of-*")) {
+            for (Path p : s) {
+                String n = p.getFileName().toString();
+                present.add(n);
+                shards = Integer.parseInt(n.substring(n.lastIndexOf("-of-") + 4));
+            }
+        } catch (IOException | NumberFormatException e) {
+            throw KilnException.invalidModel("cannot list " + vdir + ": " + e.getMessage());
+        }
+        if (shards < 0) {
+            throw KilnException.invalidModel("missing variables data: " + vdir.resolve("variables.data-00000-of-00001")
+                    + " does not exist (only " + listing(vdir) + "), so the weights of " + dir + " cannot be read "
+                    + "(import with loadWeights=false to read the graph only)");
+        }
+        for (int i = 0; i < shards; i++) {
+            String n = String.format("variables.data-%05d-of-%05d", i, shards);
+            if (!present.contains(n)) {
+                throw KilnException.invalidModel("missing variables data: " + vdir.resolve(n) + " does not exist, so "
+                        + "the weights of " + dir + " cannot be read");
+            }
+        }
+    }
+
+    static String firstLine(String s) {
+        if (s == null) {
+            return "(no message)";
+        }
+        s = s.strip();
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}
