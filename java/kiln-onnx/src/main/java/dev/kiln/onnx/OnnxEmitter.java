@@ -541,7 +541,7 @@ final class OnnxEmitter {
         }
         switch (op) {
             case "Const", "NoOp", "Placeholder" -> { }
-            case "Identity", "Snapshot", "StopGradient", "PreventGradient" ->
+            case "Identity", "Snapshot", "StopGradient", "PreventGradient", "CheckNumerics", "PlaceholderWithDefault" ->
                     alias.put(TensorRef.of(n.name(), 0).toString(), n.input(0));
             case "Conv2D", "DepthwiseConv2dNative" -> conv(n);
             case "MatMul" -> matmul(n);
@@ -554,7 +554,17 @@ final class OnnxEmitter {
             case "Maximum" -> binary(n, "Max");
             case "Minimum" -> binary(n, "Min");
             case "BitwiseAnd", "BitwiseOr", "BitwiseXor" -> binary(n, op);
-            case "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Neg", "Sqrt", "Abs" -> unary(n, op);
+            case "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Neg", "Sqrt", "Abs", "Floor" -> unary(n, op);
+            case "RandomUniform" -> {
+                Val shape = get(n.input(0), Layout.NATIVE, -1);
+                String s64 = shape.type == I64 ? shape.name
+                        : add("Cast", shape.name + "/int64", List.of(shape.name), attr("to", I64));
+                int dt = computeType(n.toBuilder().attr("T", n.attrType("dtype")).build());
+                String zeros = add("ConstantOfShape", n.name() + "/zeros", List.of(s64));
+                String out = add("RandomUniformLike", n.name(), List.of(zeros), attr("dtype", (long) dt),
+                        attr("low", 0f), attr("high", 1f));
+                put(n, 0, new Val(out, Layout.NATIVE, dt, -1));
+            }
             case "Elu" -> unary(n, "Elu", attr("alpha", 1.0f));
             case "LeakyRelu" -> unary(n, "LeakyRelu", attr("alpha", n.attrFloat("alpha", 0.2f)));
             case "Relu6", "Rsqrt", "Square" -> special(n);

@@ -21,7 +21,7 @@ public final class OnnxOpSupport {
     static {
         put("Placeholder", "graph input", 1);
         put("Const", "initializer", 1);
-        for (String op : new String[] {"Identity", "Snapshot", "StopGradient", "PreventGradient"}) {
+        for (String op : new String[] {"Identity", "Snapshot", "StopGradient", "PreventGradient", "CheckNumerics"}) {
             put(op, "(alias, no node)", 1);
         }
         put("NoOp", "(dropped)", 1);
@@ -75,6 +75,9 @@ public final class OnnxOpSupport {
         put("Exp", "Exp", 1);
         put("Log", "Log", 1);
         put("Abs", "Abs", 1);
+        put("PlaceholderWithDefault", "(alias of its default when not a signature input)", 1);
+        put("Floor", "Floor", 1);
+        put("RandomUniform", "ConstantOfShape + RandomUniformLike", 9);
         put("BitwiseAnd", "BitwiseAnd", 18);
         put("BitwiseOr", "BitwiseOr", 18);
         put("BitwiseXor", "BitwiseXor", 18);

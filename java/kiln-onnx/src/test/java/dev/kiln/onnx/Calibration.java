@@ -59,7 +59,15 @@ final class Calibration {
         Graph probe = g.copy();
         Map<String, TensorRef> names = new LinkedHashMap<>();
         int i = 0;
+        Map<String, String> inputRefs = new LinkedHashMap<>();
+        for (SignatureTensor in : g.inputs()) {
+            inputRefs.put(in.tensor().toString(), in.name());
+        }
         for (TensorRef r : quantizable(g)) {
+            if (inputRefs.containsKey(r.toString())) { // a graph input: its range is that of the fed data
+                g.quantization().put(r.toString(), QuantParams.symmetricInt8(amax(inputs.get(inputRefs.get(r.toString())))));
+                continue;
+            }
             String name = "kiln_calib_" + (i++);
             probe.addOutput(new SignatureTensor(name, r, new TensorType(DType.FLOAT, Shape.unknown())));
             names.put(name, r);
@@ -67,10 +75,7 @@ final class Calibration {
         Map<String, Tensor> out = runner.apply(probe);
         Map<String, Float> amaxOut = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : out.entrySet()) {
-            float amax = 0;
-            for (float v : OnnxTensors.floats(e.getValue())) {
-                amax = Math.max(amax, Math.abs(v));
-            }
+            float amax = amax(e.getValue());
             TensorRef r = names.get(e.getKey());
             if (r != null) {
                 g.quantization().put(r.toString(), QuantParams.symmetricInt8(amax));
@@ -79,6 +84,14 @@ final class Calibration {
             }
         }
         return amaxOut;
+    }
+
+    static float amax(Tensor t) {
+        float amax = 0;
+        for (float v : OnnxTensors.floats(t)) {
+            amax = Math.max(amax, Math.abs(v));
+        }
+        return amax;
     }
 
     /** Runs a graph through Kiln's FP32 ONNX export and ONNX Runtime. */
