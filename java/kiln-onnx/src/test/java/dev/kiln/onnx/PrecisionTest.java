@@ -67,7 +67,7 @@ class PrecisionTest {
     void int8QdqMatchesFakeQuantSimulationWithinOneStep() throws Exception {
         Graph g = TestGraphs.cnn(6);
         Map<String, Tensor> in = RandomInputs.forSignature(g.inputs(), 12, 4);
-        Map<String, Float> outAmax = Calibration.minMax(g, in, Calibration.ortFp32(in));
+        Map<String, Float> outAmax = MinMaxCalibration.minMax(g, in, MinMaxCalibration.ortFp32(in));
         assertTrue(g.quantization().size() >= 5, g.quantization().keySet().toString());
         Path q = dir.resolve("int8.onnx");
         ExportResult r = OnnxExporter.builder().precision(Precision.INT8).build().export(g, q);

@@ -145,7 +145,7 @@ class TfOracleTest {
 
         // INT8: activation scales by min-max over one TF run of the (optimized) graph on the same random inputs.
         Graph q = optimized.copy();
-        Map<String, Float> amax = Calibration.minMax(q, in, g -> {
+        Map<String, Float> amax = MinMaxCalibration.minMax(q, in, g -> {
             try (TfRunner r = TfRunner.of(g)) {
                 return r.run(in);
             }

@@ -18,13 +18,18 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 
-/** Test helper: min-max activation scales from one run of the original model, written into Graph.quantization(). */
-final class Calibration {
-    private Calibration() {
+/**
+ * Min-max activation scales for INT8 export: runs the model once (through any runner: TF Java on the original, or
+ * ONNX Runtime on the FP32 export) with every activation that the INT8 export puts Q/DQ on as an extra output, and
+ * writes symmetric int8 parameters (amax / 127, zero point 0) into {@code Graph.quantization()}. A simple calibrator
+ * for tests, benchmarks and quick exports; Kiln's calibration pipeline (entropy, percentile ...) gives better scales.
+ */
+public final class MinMaxCalibration {
+    private MinMaxCalibration() {
     }
 
     /** The activations Kiln's INT8 export puts Q/DQ on: data inputs of Conv/MatMul, and both inputs of Add. */
-    static Set<TensorRef> quantizable(Graph g) {
+    public static Set<TensorRef> quantizable(Graph g) {
         Set<TensorRef> out = new LinkedHashSet<>();
         for (Node n : g.nodes()) {
             switch (n.op()) {
@@ -55,7 +60,7 @@ final class Calibration {
      * Runs {@code g} once (with every quantizable activation as an extra output) through {@code runner} and sets
      * symmetric int8 scales amax/127 for them. Returns the amax of each signature output too (key: output name).
      */
-    static Map<String, Float> minMax(Graph g, Map<String, Tensor> inputs, Function<Graph, Map<String, Tensor>> runner) {
+    public static Map<String, Float> minMax(Graph g, Map<String, Tensor> inputs, Function<Graph, Map<String, Tensor>> runner) {
         Graph probe = g.copy();
         Map<String, TensorRef> names = new LinkedHashMap<>();
         int i = 0;
@@ -86,7 +91,7 @@ final class Calibration {
         return amaxOut;
     }
 
-    static float amax(Tensor t) {
+    public static float amax(Tensor t) {
         float amax = 0;
         for (float v : OnnxTensors.floats(t)) {
             amax = Math.max(amax, Math.abs(v));
@@ -95,7 +100,7 @@ final class Calibration {
     }
 
     /** Runs a graph through Kiln's FP32 ONNX export and ONNX Runtime. */
-    static Function<Graph, Map<String, Tensor>> ortFp32(Map<String, Tensor> inputs) {
+    public static Function<Graph, Map<String, Tensor>> ortFp32(Map<String, Tensor> inputs) {
         return graph -> {
             try {
                 Path p = Files.createTempFile("kiln-calib", ".onnx");
