@@ -46,9 +46,10 @@ public final class OnnxLatencyBenchmark {
         int threads = args.length > 1 ? Integer.parseInt(args[1]) : 2;
         Path shared = Path.of(args.length > 2 ? args[2] : "../shared/models");
         Path work = Files.createTempDirectory("kiln-bench");
+        System.out.println("load average at start: " + loadAverage());
         System.out.println("ONNX Runtime " + OnnxRunner.ortVersion() + ", " + threads + " intra-op threads, " + runs
                 + " runs, batch 1, work dir " + work);
-        System.out.println("| model | MMACs | TF FP32 (original) median / p90 ms | ORT FP32 | ORT FP16 | ORT INT8 QDQ "
+        System.out.println("| model | params | TF FP32 (original) median / p90 ms | ORT FP32 | ORT FP16 | ORT INT8 QDQ "
                 + "| INT8 speed-up vs TF |");
         System.out.println("|---|---|---|---|---|---|---|");
         Path cnn = ExampleModels.exampleCnn(Files.createDirectories(work.resolve("exampleCnn")));
@@ -63,6 +64,16 @@ public final class OnnxLatencyBenchmark {
         }
         bench("convnet224 (VGG-style, 224×224×3, IR graph)", null, null, convNet224(), work, runs, threads);
         exportTime(work);
+        System.out.println("load average at end: " + loadAverage());
+    }
+
+    private static String loadAverage() {
+        try {
+            return Files.readString(Path.of("/proc/loadavg")).trim() + " (" + Runtime.getRuntime().availableProcessors()
+                    + " CPUs)";
+        } catch (java.io.IOException e) {
+            return "unknown";
+        }
     }
 
     private static void bench(String name, Path model, ImportOptions opts, Graph built, Path work, int runs,
@@ -91,8 +102,8 @@ public final class OnnxLatencyBenchmark {
         double[] o32 = ort(f32, in, runs, threads);
         double[] o16 = ort(f16, in, runs, threads);
         double[] o8 = ort(i8, in, runs, threads);
-        System.out.printf("| %s | %.0f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f× |%n", name,
-                macs(g) / 1e6, tf[0], tf[1], o32[0], o32[1], o16[0], o16[1], o8[0], o8[1], tf[0] / o8[0]);
+        System.out.printf("| %s | %s | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f× |%n", name,
+                params(g), tf[0], tf[1], o32[0], o32[1], o16[0], o16[1], o8[0], o8[1], tf[0] / o8[0]);
     }
 
     private static double[] ort(Path p, Map<String, Tensor> in, int runs, int threads) {
@@ -116,22 +127,9 @@ public final class OnnxLatencyBenchmark {
         return new double[] {t[runs / 2], t[Math.min(runs - 1, (int) Math.ceil(runs * 0.9) - 1)]};
     }
 
-    /** Multiply-accumulates of Conv2D/Depthwise/MatMul for batch 1, from the weights and declared/known shapes. */
-    private static double macs(Graph g) {
-        // a rough count: weight elements × output positions, with positions estimated by running shapes is out of
-        // scope here; convolutions report weight elements × (H×W of their input / stride²) when the graph is the
-        // convnet224, else weight elements only (dense models).
-        double m = 0;
-        for (Node n : g.nodes()) {
-            if (n.op().equals("Conv2D") || n.op().equals("DepthwiseConv2dNative") || n.op().equals("MatMul")) {
-                Tensor w = g.constantValue(n.input(1));
-                if (w != null) {
-                    double positions = n.hasAttr("_bench_positions") ? n.attrInt("_bench_positions") : 1;
-                    m += w.numElements() * positions;
-                }
-            }
-        }
-        return m;
+    private static String params(Graph g) {
+        long n = g.parameterCount();
+        return n >= 1_000_000 ? String.format("%.1f M", n / 1e6) : String.format("%.1f k", n / 1e3);
     }
 
     // ---- a realistic-size conv-heavy model, built as IR ----
@@ -162,8 +160,7 @@ public final class OnnxLatencyBenchmark {
             hw /= stride;
             x = add(g, Node.builder("conv" + i, "Conv2D").input(x).input(w).attr("T", DType.FLOAT)
                     .attr("strides", AttrValue.ofInts(1, stride, stride, 1)).attr("padding", "SAME")
-                    .attr("data_format", "NHWC").attr("dilations", AttrValue.ofInts(1, 1, 1, 1))
-                    .attr("_bench_positions", (long) hw * hw));
+                    .attr("data_format", "NHWC").attr("dilations", AttrValue.ofInts(1, 1, 1, 1)));
             String b = constant(g, "conv" + i + "/bias", small(rnd, out));
             x = add(g, Node.builder("conv" + i + "/BiasAdd", "BiasAdd").input(x).input(b).attr("T", DType.FLOAT)
                     .attr("data_format", "NHWC"));
