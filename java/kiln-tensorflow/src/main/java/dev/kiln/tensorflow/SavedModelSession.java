@@ -55,11 +55,21 @@ final class SavedModelSession implements AutoCloseable {
                 String op = init.getOutputsOrThrow("__saved_model_init_op").getName();
                 op = op.contains(":") ? op.substring(0, op.indexOf(':')) : op;
                 if (g.operation(op) != null) {
+                    java.util.List<TString> feeds = new java.util.ArrayList<>();
                     try {
-                        s.runner().addTarget(op).run();
-                    } catch (TensorFlowException e) {
+                        Session.Runner r = s.runner();
+                        // like TF's loader: asset placeholders get the assets' paths
+                        for (org.tensorflow.proto.AssetFileDef a : mg.getAssetFileDefList()) {
+                            TString path = TString.scalarOf(dir.resolve("assets").resolve(a.getFilename()).toString());
+                            feeds.add(path);
+                            r.feed(a.getTensorInfo().getName(), path);
+                        }
+                        r.addTarget(op).run();
+                    } catch (TensorFlowException | IllegalArgumentException e) {
                         throw KilnException.invalidModel("the init op '" + op + "' of " + dir + " failed: "
                                 + TfImporter.firstLine(e.getMessage()));
+                    } finally {
+                        feeds.forEach(TString::close);
                     }
                 }
             }

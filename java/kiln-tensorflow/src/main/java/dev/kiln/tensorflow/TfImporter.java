@@ -335,6 +335,15 @@ public final class TfImporter {
             throw KilnException.invalidModel(file + ": no outputs given and none could be inferred");
         }
         Graph g = build(f, ins, outs, gd, null, file.toString());
+        if (o.loadWeights()) {
+            for (Node n : g.nodes()) {
+                if (VARIABLE_OPS.contains(n.op())) {
+                    throw KilnException.unsupported(file + " is not frozen: node '" + n.name() + "' is a variable ("
+                            + n.op() + ") and a GraphDef file has no checkpoint to read it from; import the SavedModel "
+                            + "instead, or use loadWeights=false for the graph only");
+                }
+            }
+        }
         g.metadata().put("source", file.toString());
         g.metadata().put("format", "frozen_graph");
         g.metadata().put("signature", "serving_default");
@@ -460,7 +469,21 @@ public final class TfImporter {
             if (!g.contains(r.node())) {
                 continue; // an input the outputs do not need (a redundant input): still part of the signature
             }
-            sigIns.add(new SignatureTensor(s.name(), r, sigType(s, g.typeOf(r))));
+            TensorType actual = g.typeOf(r);
+            if (actual != null && (actual.dtype() == DType.STRING || actual.dtype() == DType.RESOURCE
+                    || actual.dtype() == DType.VARIANT)) {
+                throw KilnException.unsupported(source + ": input '" + s.name() + "' (" + s.tensor() + ") is "
+                        + actual.dtype().name().toLowerCase() + "-typed in the graph"
+                        + (s.dtype() != null && s.dtype() != actual.dtype() ? " although the signature declares "
+                        + s.dtype().name().toLowerCase() : "") + "; Kiln optimizes numeric tensors only (string "
+                        + "inputs such as serialized tf.Example for ParseExample cannot be optimized)");
+            }
+            if (actual != null && s.dtype() != null && actual.dtype() != s.dtype()) {
+                throw KilnException.invalidModel(source + ": input '" + s.name() + "' (" + s.tensor()
+                        + ") is declared " + s.dtype().name().toLowerCase() + " but the graph's tensor is "
+                        + actual.dtype().name().toLowerCase());
+            }
+            sigIns.add(new SignatureTensor(s.name(), r, sigType(s, actual)));
         }
         // keep redundant inputs (unused placeholders) so the signature is unchanged
         for (Map.Entry<String, SigEntry> e : inByRef.entrySet()) {
