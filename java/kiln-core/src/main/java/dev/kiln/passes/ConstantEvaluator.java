@@ -1,6 +1,5 @@
 package dev.kiln.passes;
 
-import dev.kiln.graph.AttrValue;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Node;
 import dev.kiln.graph.Shape;
@@ -800,10 +799,5 @@ public final class ConstantEvaluator {
             return Tensor.ofInts(shape, v);
         }
         throw new IllegalArgumentException("not an integer type: " + t);
-    }
-
-    /** Unused attribute helper kept for symmetry with Node accessors. */
-    static long[] ints(AttrValue v) {
-        return v instanceof AttrValue.ListI l ? l.values() : new long[0];
     }
 }

@@ -155,7 +155,7 @@ public final class FoldBatchNorm implements GraphPass {
             }
             Node m = g.find(add.input(side).node());
             if (m != null && m.op().equals("Mul") && add.input(side).index() == 0 && mulInputSide(g, m) >= 0
-                    && g.constantValue(add.input(1 - side)) != null) {
+                    && isParameter(g, add.input(1 - side))) {
                 return side;
             }
         }
@@ -169,12 +169,42 @@ public final class FoldBatchNorm implements GraphPass {
         }
         for (int side = 0; side < 2; side++) {
             Node y = g.find(mul.input(side).node());
-            if (y != null && g.constantValue(mul.input(1 - side)) != null
+            if (y != null && isParameter(g, mul.input(1 - side))
                     && (PRODUCERS.contains(y.op()) || y.op().equals("BiasAdd"))) {
                 return side;
             }
         }
         return -1;
+    }
+
+    /**
+     * Whether {@code ref} is computed from parameters only (constants, variables), not from any signature input or
+     * placeholder: after freezing and constant folding such a value is a Const; before (or without weights) the
+     * pattern is still recognised and reported as not foldable.
+     */
+    private static boolean isParameter(Graph g, TensorRef ref) {
+        if (g.constantValue(ref) != null) {
+            return true;
+        }
+        Set<String> sigInputs = GraphEdits.signatureInputNodes(g);
+        java.util.Deque<String> work = new java.util.ArrayDeque<>();
+        Set<String> seen = new java.util.HashSet<>();
+        work.add(ref.node());
+        while (!work.isEmpty()) {
+            String name = work.poll();
+            if (!seen.add(name)) {
+                continue;
+            }
+            Node n = g.find(name);
+            if (n == null || sigInputs.contains(name) || n.op().startsWith("Placeholder")
+                    || PRODUCERS.contains(n.op()) || seen.size() > 64) {
+                return false;
+            }
+            for (TensorRef in : n.dataInputs()) {
+                work.add(in.node());
+            }
+        }
+        return true;
     }
 
     private static String whyNot(Graph g, Node bn, Match m) {

@@ -14,7 +14,8 @@ import java.util.Set;
 /**
  * Keeps only what the signature outputs need: every node reachable backwards from an output through data and control
  * inputs, plus the nodes of the signature inputs (kept even when unused, since they are part of the signature).
- * Everything else (savers, initializers, training ops, other signatures' nodes) is removed.
+ * Everything else (savers, initializers, training ops, other signatures' nodes) is removed, with its quantization and
+ * sparsity annotations.
  */
 public final class PruneToOutputs implements GraphPass {
 
@@ -53,6 +54,9 @@ public final class PruneToOutputs implements GraphPass {
                 r.removed++;
             }
         }
+        // annotations of removed nodes go with them
+        graph.sparsity().keySet().removeIf(name -> !graph.contains(name));
+        graph.quantization().keySet().removeIf(ref -> !graph.contains(TensorRef.parse(ref).node()));
         if (r.removed > 0) {
             r.note("removed " + r.removed + " nodes not needed by the outputs "
                     + graph.outputs().stream().map(SignatureTensor::name).toList());

@@ -146,4 +146,43 @@ class StripAndPruneTest {
         assertArrayEquals(before, TestGraphs.run(g, feed).get(0).floats());
         assertNotNull(g.find("y"));
     }
+
+    @Test
+    void kerasLearningPhaseCondIsResolvedToTheInferenceBranch() {
+        Graph g = new Graph();
+        placeholder(g, "x", 2);
+        constant(g, "false", Tensor.ofBytes(DType.BOOL, Shape.scalar(), (byte) 0));
+        g.add(Node.builder("keras_learning_phase", "PlaceholderWithDefault").input("false").build());
+        op(g, "cond/Switch", "Switch", "keras_learning_phase", "keras_learning_phase");
+        op(g, "cond/switch_t", "Identity", "cond/Switch:1");
+        op(g, "cond/Switch_1", "Switch", "x", "keras_learning_phase");
+        g.add(GraphEdits.constNode("cond/mul/y", Tensor.scalar(0.5f), List.of("cond/switch_t")));
+        op(g, "cond/mul", "Mul", "cond/Switch_1:1", "cond/mul/y");
+        op(g, "cond/Identity", "Identity", "cond/Switch_1");
+        op(g, "cond/Merge", "Merge", "cond/Identity", "cond/mul");
+        op(g, "y", "Relu", "cond/Merge");
+        TestGraphs.signature(g, "x", "y");
+        List<PassResult> r = Passes.optimizeForInference().run(g);
+        assertEquals(List.of("x", "y"), g.nodes().stream().map(Node::name).toList(), r.toString());
+        assertEquals("x", g.node("y").inputs().get(0));
+    }
+
+    @Test
+    void trueLearningPhaseKeepsTheTrainingBranch() {
+        Graph g = new Graph();
+        placeholder(g, "x", 2);
+        constant(g, "true", Tensor.ofBytes(DType.BOOL, Shape.scalar(), (byte) 1));
+        op(g, "sw", "Switch", "x", "true");
+        constant(g, "half", Tensor.scalar(0.5f));
+        op(g, "mul", "Mul", "sw:1", "half");
+        op(g, "id", "Identity", "sw");
+        op(g, "merge", "Merge", "id", "mul");
+        op(g, "y", "Relu", "merge");
+        TestGraphs.signature(g, "x", "y");
+        new FoldConstants().apply(g);
+        assertEquals("mul", g.node("y").inputs().get(0));
+        assertEquals("x", g.node("mul").inputs().get(0));
+        assertFalse(g.contains("sw"));
+        assertFalse(g.contains("id"));
+    }
 }
