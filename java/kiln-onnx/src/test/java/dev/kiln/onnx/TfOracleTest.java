@@ -49,7 +49,7 @@ class TfOracleTest {
             "tfnet_keras_simple_model_from_auto_compile", "tfrust_keras_single_input_saved_model",
             "tfrust_regression_model", "tfserving_half_plus_three", "tfserving_half_plus_two_cpu",
             "tfserving_half_plus_two_mkl", "tfserving_half_plus_two_tf2_cpu", "mlperf_tiny_kws_dscnn",
-            "frozen_tf2onnx_fc_layers/frozen.pb");
+            "frozen_tf2onnx_fc_layers/frozen.pb", "tfjava_saved_model_using_python");
 
     @TestFactory
     Stream<DynamicTest> exampleModels() {
@@ -80,7 +80,9 @@ class TfOracleTest {
                 }
                 ImportOptions opts = name.equals("tfrust_regression_model")
                         ? ImportOptions.builder().tags("train", "serve")
-                        .signature("tensorflow/serving/regress").build() : ImportOptions.defaults();
+                        .signature("tensorflow/serving/regress").build()
+                        : name.equals("tfjava_saved_model_using_python") ? ImportOptions.builder().signature("add").build()
+                        : ImportOptions.defaults();
                 verify(name, p, opts);
             }));
         }
