@@ -38,6 +38,9 @@ import java.util.function.Supplier;
  * <pre>java -cp ... dev.kiln.bench.OnnxLatencyBenchmark [runs=30] [threads=2] [sharedModelsDir]</pre>
  */
 public final class OnnxLatencyBenchmark {
+    /** -Dkiln.bench.spinning=false: ORT intra-op threads do not busy-wait (for oversubscribed machines). */
+    private static final boolean SPINNING = Boolean.parseBoolean(System.getProperty("kiln.bench.spinning", "true"));
+
     private OnnxLatencyBenchmark() {
     }
 
@@ -48,7 +51,8 @@ public final class OnnxLatencyBenchmark {
         Path work = Files.createTempDirectory("kiln-bench");
         System.out.println("load average at start: " + loadAverage());
         System.out.println("ONNX Runtime " + OnnxRunner.ortVersion() + ", " + threads + " intra-op threads, " + runs
-                + " runs, batch 1, work dir " + work);
+                + " runs, batch 1, ORT spinning " + SPINNING + ", TF Java " + org.tensorflow.TensorFlow.version()
+                + " (its default thread pools), work dir " + work);
         System.out.println("| model | params | TF FP32 (original) median / p90 ms | ORT FP32 | ORT FP16 | ORT INT8 QDQ "
                 + "| INT8 speed-up vs TF |");
         System.out.println("|---|---|---|---|---|---|---|");
@@ -107,7 +111,7 @@ public final class OnnxLatencyBenchmark {
     }
 
     private static double[] ort(Path p, Map<String, Tensor> in, int runs, int threads) {
-        try (OnnxRunner r = OnnxRunner.open(p, threads)) {
+        try (OnnxRunner r = OnnxRunner.open(p, threads, SPINNING)) {
             return time(() -> r.run(in), runs);
         }
     }
