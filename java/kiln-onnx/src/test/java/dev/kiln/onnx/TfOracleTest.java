@@ -140,6 +140,8 @@ class TfOracleTest {
         Path f32 = work.resolve("fp32.onnx");
         ExportResult r32 = OnnxExporter.fp32().export(optimized, f32);
         double err32 = worst(tf, run(f32, in), name + " FP32");
+        double viaApi = OnnxVerification.maxRelError(OnnxVerification.compare(f32, in, tf, 1));
+        assertTrue(viaApi == err32, "OnnxVerification agrees: " + viaApi + " vs " + err32);
 
         Path f16 = work.resolve("fp16.onnx");
         OnnxExporter.builder().precision(Precision.FP16).build().export(optimized, f16);
