@@ -745,8 +745,9 @@ public final class ConstantEvaluator {
         for (long x : dims) {
             n = Math.multiplyExact(n, x);
         }
-        if (n > Integer.MAX_VALUE / 8) {
-            throw new IllegalArgumentException("tensor of " + n + " elements is too large to fold");
+        if (n > FoldConstants.MAX_ELEMENTS) {
+            throw new IllegalArgumentException("tensor of " + n + " elements is larger than "
+                    + FoldConstants.MAX_ELEMENTS + ", not folded");
         }
         return n;
     }

@@ -4,7 +4,6 @@ import dev.kiln.graph.AttrValue;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Graph;
 import dev.kiln.graph.Node;
-import dev.kiln.graph.SignatureTensor;
 import dev.kiln.graph.Shape;
 import dev.kiln.graph.Tensor;
 import dev.kiln.graph.TensorRef;
@@ -53,8 +52,9 @@ public final class FoldBatchNorm implements GraphPass {
     /** Every batch-norm pattern the pass recognises, with whether (and why not) it can be folded. */
     public static List<Match> findPatterns(Graph graph) {
         List<Match> out = new ArrayList<>();
+        GraphEdits.Uses uses = new GraphEdits.Uses(graph);
         for (Node n : graph.nodes()) {
-            Match m = match(graph, n);
+            Match m = match(graph, n, uses);
             if (m != null) {
                 out.add(m);
             }
@@ -65,11 +65,13 @@ public final class FoldBatchNorm implements GraphPass {
     @Override
     public PassResult apply(Graph graph) {
         Report r = new Report(name(), graph);
+        // valid throughout: a fold keeps the readers of every tensor a later match asks about
+        GraphEdits.Uses uses = new GraphEdits.Uses(graph);
         for (Node n : new ArrayList<>(graph.nodes())) {
             if (graph.find(n.name()) == null) {
                 continue;
             }
-            Match m = match(graph, graph.node(n.name()));
+            Match m = match(graph, graph.node(n.name()), uses);
             if (m == null) {
                 continue;
             }
@@ -78,7 +80,7 @@ public final class FoldBatchNorm implements GraphPass {
                         + "': " + m.reason());
                 continue;
             }
-            fold(graph, m);
+            fold(graph, m, uses);
             r.folded("folded " + m.bnOp() + " '" + m.bn() + "' into " + m.producerOp() + " '" + m.producer() + "'");
         }
         List<String> dead = GraphEdits.removeDead(graph, x -> x.op().equals("Const"));
@@ -88,7 +90,7 @@ public final class FoldBatchNorm implements GraphPass {
 
     // ------------------------------------------------------------------ matching
 
-    private static Match match(Graph g, Node bn) {
+    private static Match match(Graph g, Node bn, GraphEdits.Uses uses) {
         String op = bn.op();
         TensorRef x;
         String mul = null;
@@ -111,8 +113,8 @@ public final class FoldBatchNorm implements GraphPass {
                 return null;
             }
             // a Mul that feeds an Add-of-constant is matched from the Add
-            List<Node> readers = g.dataConsumers(TensorRef.of(bn.name(), 0));
-            if (readers.size() == 1 && mulSide(g, readers.get(0)) >= 0) {
+            List<String> readers = uses.readers(TensorRef.of(bn.name(), 0));
+            if (readers.size() == 1 && g.find(readers.get(0)) != null && mulSide(g, g.node(readers.get(0))) >= 0) {
                 return null;
             }
             x = bn.input(side);
@@ -139,7 +141,7 @@ public final class FoldBatchNorm implements GraphPass {
             return null;
         }
         Match m = new Match(bn.name(), op, producer.name(), producer.op(), biasAdd, mul, null);
-        String reason = whyNot(g, bn, m);
+        String reason = whyNot(g, bn, m, uses);
         return reason == null ? m : new Match(bn.name(), op, producer.name(), producer.op(), biasAdd, mul, reason);
     }
 
@@ -207,22 +209,14 @@ public final class FoldBatchNorm implements GraphPass {
         return true;
     }
 
-    private static String whyNot(Graph g, Node bn, Match m) {
+    private static String whyNot(Graph g, Node bn, Match m, GraphEdits.Uses uses) {
         Node producer = g.node(m.producer());
         if (FUSED.contains(bn.op()) && bn.attrBool("is_training", true)) {
             return "is_training is true";
         }
-        for (Node n : g.nodes()) {
-            for (TensorRef in : n.dataInputs()) {
-                if (in.node().equals(bn.name()) && in.index() != 0) {
-                    return "its output " + in.index() + " is read by '" + n.name() + "'";
-                }
-            }
-        }
-        for (SignatureTensor s : g.outputs()) {
-            if (s.tensor().node().equals(bn.name()) && s.tensor().index() != 0) {
-                return "its output " + s.tensor().index() + " is a signature output";
-            }
+        int other = uses.nonZeroOutputRead(bn.name());
+        if (other > 0) {
+            return "its output " + other + " is read";
         }
         List<String> chain = new ArrayList<>();
         chain.add(m.producer());
@@ -233,7 +227,7 @@ public final class FoldBatchNorm implements GraphPass {
             chain.add(m.mul());
         }
         for (String c : chain) {
-            if (GraphEdits.dataUseCount(g, TensorRef.of(c, 0)) != 1) {
+            if (uses.count(TensorRef.of(c, 0)) != 1) {
                 return "the output of '" + c + "' has other readers";
             }
         }
@@ -380,7 +374,7 @@ public final class FoldBatchNorm implements GraphPass {
 
     // ------------------------------------------------------------------ folding
 
-    private static void fold(Graph g, Match m) {
+    private static void fold(Graph g, Match m, GraphEdits.Uses uses) {
         Node bn = g.node(m.bn());
         Node producer = g.node(m.producer());
         Tensor w = g.constantValue(producer.input(1));
@@ -433,11 +427,15 @@ public final class FoldBatchNorm implements GraphPass {
             b.outputType(outType);
         }
         g.replace(b.build());
-        if (m.mul() != null) {
-            GraphEdits.removeForwardingControl(g, m.mul(), true);
-        }
-        if (m.biasAdd() != null) {
-            GraphEdits.removeForwardingControl(g, m.biasAdd(), true);
+        for (String gone : new String[] {m.mul(), m.biasAdd()}) {
+            if (gone == null) {
+                continue;
+            }
+            if (uses.isControlTarget(gone)) {
+                GraphEdits.removeForwardingControl(g, gone, true);
+            } else {
+                g.remove(gone);
+            }
         }
     }
 }

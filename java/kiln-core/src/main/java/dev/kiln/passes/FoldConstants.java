@@ -21,8 +21,8 @@ import java.util.TreeMap;
  * op or type, random and stateful ops) are left alone and listed in the notes.
  */
 public final class FoldConstants implements GraphPass {
-    /** Results larger than this many elements are not materialised. */
-    public static final long MAX_ELEMENTS = 1L << 24;
+    /** Results (and intermediate index tables) larger than this many elements are not materialised. */
+    public static final long MAX_ELEMENTS = 1L << 26;
 
     private static final Set<String> NEVER = Set.of("Placeholder", "PlaceholderWithDefault", "RandomUniform",
             "RandomStandardNormal", "TruncatedNormal", "RandomUniformInt", "Multinomial", "VarHandleOp",

@@ -9,7 +9,9 @@ import dev.kiln.graph.TensorRef;
 import dev.kiln.graph.TensorType;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -43,12 +45,19 @@ public final class FuseBiasActivation implements GraphPass {
     @Override
     public PassResult apply(Graph graph) {
         Report r = new Report(name(), graph);
+        // readers of each tensor (by node name), built once: this pass changes attributes and op types only
+        Map<TensorRef, List<String>> readers = new HashMap<>();
+        for (Node n : graph.nodes()) {
+            for (TensorRef in : n.dataInputs()) {
+                readers.computeIfAbsent(in, k -> new ArrayList<>()).add(n.name());
+            }
+        }
         for (Node n : new ArrayList<>(graph.nodes())) {
             Node p = graph.find(n.name());
             if (p == null || !PRODUCERS.contains(p.op())) {
                 continue;
             }
-            Node next = soleReader(graph, p);
+            Node next = soleReader(graph, p, readers);
             Node bias = null;
             if (next != null && next.op().equals("BiasAdd") && next.input(0).equals(TensorRef.of(p.name(), 0))) {
                 bias = next;
@@ -56,7 +65,7 @@ public final class FuseBiasActivation implements GraphPass {
                 bias = addToBiasAdd(graph, p, next, r);
             }
             Node act = null;
-            Node afterBias = bias != null ? soleReader(graph, bias) : next;
+            Node afterBias = bias != null ? soleReader(graph, bias, readers) : next;
             if (afterBias != null && ACTIVATIONS.contains(afterBias.op())) {
                 act = afterBias;
             }
@@ -80,16 +89,13 @@ public final class FuseBiasActivation implements GraphPass {
     }
 
     /** The only node reading output 0 of {@code n}, when there is exactly one and it is not a signature output. */
-    private static Node soleReader(Graph g, Node n) {
+    private static Node soleReader(Graph g, Node n, Map<TensorRef, List<String>> readers) {
         TensorRef ref = TensorRef.of(n.name(), 0);
         if (g.isOutput(ref)) {
             return null;
         }
-        List<Node> readers = g.dataConsumers(ref);
-        if (readers.size() != 1 || GraphEdits.dataUseCount(g, ref) != 1) {
-            return null;
-        }
-        return readers.get(0);
+        List<String> rs = readers.getOrDefault(ref, List.of());
+        return rs.size() == 1 ? g.node(rs.get(0)) : null;
     }
 
     private static Node addToBiasAdd(Graph g, Node p, Node add, Report r) {

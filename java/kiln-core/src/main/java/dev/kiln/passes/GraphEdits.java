@@ -164,4 +164,58 @@ final class GraphEdits {
         }
         return removed;
     }
+
+    /**
+     * Who reads what, computed once (linear in the graph) so passes do not rescan the graph per query. Valid while
+     * the edits keep the queried tensors' readers unchanged (e.g. replacing a node by one of the same name).
+     */
+    static final class Uses {
+        private final Map<TensorRef, Integer> counts = new java.util.HashMap<>();
+        private final Map<TensorRef, List<String>> readers = new java.util.HashMap<>();
+        private final Map<String, Set<Integer>> indicesRead = new java.util.HashMap<>();
+        private final Set<String> controlTargets = new HashSet<>();
+
+        Uses(Graph g) {
+            for (Node n : g.nodes()) {
+                for (String in : n.inputs()) {
+                    TensorRef r = TensorRef.parse(in);
+                    if (r.control()) {
+                        controlTargets.add(r.node());
+                        continue;
+                    }
+                    counts.merge(r, 1, Integer::sum);
+                    readers.computeIfAbsent(r, k -> new ArrayList<>()).add(n.name());
+                    indicesRead.computeIfAbsent(r.node(), k -> new HashSet<>()).add(r.index());
+                }
+            }
+            for (SignatureTensor s : g.outputs()) {
+                counts.merge(s.tensor(), 1, Integer::sum);
+                indicesRead.computeIfAbsent(s.tensor().node(), k -> new HashSet<>()).add(s.tensor().index());
+            }
+        }
+
+        /** Data reads of {@code ref}, signature outputs included. */
+        int count(TensorRef ref) {
+            return counts.getOrDefault(ref, 0);
+        }
+
+        /** Names of the nodes reading {@code ref} (a node reading it twice appears twice). */
+        List<String> readers(TensorRef ref) {
+            return readers.getOrDefault(ref, List.of());
+        }
+
+        /** An output index other than 0 of {@code node} that is read (by a node or the signature), or -1. */
+        int nonZeroOutputRead(String node) {
+            for (int i : indicesRead.getOrDefault(node, Set.of())) {
+                if (i != 0) {
+                    return i;
+                }
+            }
+            return -1;
+        }
+
+        boolean isControlTarget(String node) {
+            return controlTargets.contains(node);
+        }
+    }
 }

@@ -36,9 +36,10 @@ public final class RemoveRedundantReshapeTranspose implements GraphPass {
     @Override
     public PassResult apply(Graph graph) {
         Report r = new Report(name(), graph);
+        Set<String> sigInputs = GraphEdits.signatureInputNodes(graph);
         for (Node n : graph.topologicalOrder()) {
             Node cur = graph.find(n.name());
-            if (cur == null || !OPS.contains(cur.op()) || GraphEdits.signatureInputNodes(graph).contains(cur.name())) {
+            if (cur == null || !OPS.contains(cur.op()) || sigInputs.contains(cur.name())) {
                 continue;
             }
             switch (cur.op()) {

@@ -6,8 +6,14 @@ import dev.kiln.graph.Tensor;
 import dev.kiln.graph.TensorRef;
 import dev.kiln.graph.TensorType;
 
+import dev.kiln.graph.SignatureTensor;
+
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -21,7 +27,8 @@ import java.util.Set;
  *       for bypassed nodes, a control dependency on the node of its input) instead.</li>
  *   <li>Control dependencies on Const and Placeholder nodes (which order nothing) are dropped.</li>
  *   <li>Dropout in inference form: TF1 {@code tf.nn.dropout} with keep_prob 1 ({@code x / 1 * floor(1 + U)}, U a
- *       RandomUniform in [0,1) of x's shape) becomes x; so do {@code RealDiv(x, 1)}, {@code Mul(x, 1)},
+ *       RandomUniform in [0,1) of x's shape) and tf.nn.dropout v2 with rate 0 ({@code x * 1 * cast(U >= 0)})
+ *       become x; so do {@code RealDiv(x, 1)}, {@code Mul(x, 1)},
  *       {@code Add(x, 0)} and {@code Sub(x, 0)} with a scalar float constant.</li>
  * </ul>
  * Signature inputs are never removed.
@@ -41,30 +48,121 @@ public final class StripTrainingOps implements GraphPass {
         Report r = new Report(name(), graph);
         Set<String> sigInputs = GraphEdits.signatureInputNodes(graph);
         Set<String> sigOutputs = GraphEdits.signatureOutputNodes(graph);
-        for (Node n : new ArrayList<>(graph.nodes())) {
-            if (sigInputs.contains(n.name()) || graph.find(n.name()) == null) {
+        Map<String, Node> gone = new LinkedHashMap<>();
+        for (Node n : graph.nodes()) {
+            if (sigInputs.contains(n.name())) {
                 continue;
             }
-            Node cur = graph.node(n.name());
-            if (BYPASS.contains(cur.op()) && cur.numDataInputs() >= 1) {
-                graph.rewire(TensorRef.of(cur.name(), 0), cur.input(0));
-                GraphEdits.removeForwardingControl(graph, cur.name(), true);
-                r.removed("bypassed " + cur.op() + " '" + cur.name() + "'");
-            } else if (cur.op().equals("IdentityN")) {
-                List<TensorRef> ins = cur.dataInputs();
-                for (int i = 0; i < ins.size(); i++) {
-                    graph.rewire(TensorRef.of(cur.name(), i), ins.get(i));
-                }
-                GraphEdits.removeForwardingControl(graph, cur.name(), true);
-                r.removed("bypassed IdentityN '" + cur.name() + "'");
-            } else if (DROP.contains(cur.op()) && !sigOutputs.contains(cur.name())) {
-                GraphEdits.removeForwardingControl(graph, cur.name(), false);
-                r.removed("dropped " + cur.op() + " '" + cur.name() + "'");
+            if ((BYPASS.contains(n.op()) && n.numDataInputs() >= 1) || n.op().equals("IdentityN")
+                    || (DROP.contains(n.op()) && !sigOutputs.contains(n.name()))) {
+                gone.put(n.name(), n);
+            }
+        }
+        if (!gone.isEmpty()) {
+            removeAll(graph, gone);
+            for (Node n : gone.values()) {
+                r.removed((DROP.contains(n.op()) ? "dropped " : "bypassed ") + n.op() + " '" + n.name() + "'");
             }
         }
         dropPointlessControlEdges(graph, r);
         simplifyDropout(graph, r);
         return r.finish(graph);
+    }
+
+    /**
+     * Removes all of {@code gone} in one sweep (linear in the graph): readers of a bypassed node's output i read its
+     * data input i (0 for single-output ops) instead, resolved through chains; control dependencies on a removed
+     * node become its control inputs and, for bypassed nodes, the nodes of its resolved data inputs.
+     */
+    private static void removeAll(Graph graph, Map<String, Node> gone) {
+        Map<String, Set<String>> forwarded = new HashMap<>();
+        for (Node n : new ArrayList<>(graph.nodes())) {
+            if (gone.containsKey(n.name())) {
+                continue;
+            }
+            List<String> data = new ArrayList<>();
+            Set<String> ctl = new LinkedHashSet<>();
+            boolean changed = false;
+            for (String in : n.inputs()) {
+                if (in.startsWith("^")) {
+                    String c = in.substring(1);
+                    if (gone.containsKey(c)) {
+                        ctl.addAll(forwardedControls(c, gone, forwarded));
+                        changed = true;
+                    } else {
+                        ctl.add(c);
+                    }
+                } else {
+                    TensorRef ref = TensorRef.parse(in);
+                    TensorRef to = resolve(ref, gone);
+                    changed |= !to.equals(ref);
+                    data.add(to.equals(ref) ? in : to.toString());
+                }
+            }
+            if (changed) {
+                ctl.remove(n.name());
+                for (String c : ctl) {
+                    data.add("^" + c);
+                }
+                graph.replace(n.withInputs(data));
+            }
+        }
+        List<SignatureTensor> outs = new ArrayList<>();
+        for (SignatureTensor o : graph.outputs()) {
+            outs.add(o.withTensor(resolve(o.tensor(), gone)));
+        }
+        graph.setOutputs(outs);
+        for (String key : new ArrayList<>(graph.quantization().keySet())) {
+            TensorRef ref = TensorRef.parse(key);
+            if (gone.containsKey(ref.node())) {
+                var q = graph.quantization().remove(key);
+                graph.quantization().putIfAbsent(resolve(ref, gone).toString(), q);
+            }
+        }
+        for (String name : gone.keySet()) {
+            graph.remove(name);
+        }
+    }
+
+    private static TensorRef resolve(TensorRef ref, Map<String, Node> gone) {
+        TensorRef cur = ref;
+        for (int guard = 0; guard <= gone.size(); guard++) {
+            Node x = gone.get(cur.node());
+            if (x == null || DROP.contains(x.op())) {
+                return cur;
+            }
+            int i = x.op().equals("IdentityN") ? cur.index() : 0;
+            cur = x.input(i);
+        }
+        return cur;
+    }
+
+    private static Set<String> forwardedControls(String name, Map<String, Node> gone, Map<String, Set<String>> memo) {
+        Set<String> done = memo.get(name);
+        if (done != null) {
+            return done;
+        }
+        Node x = gone.get(name);
+        Set<String> out = new LinkedHashSet<>();
+        memo.put(name, out); // guards against cycles
+        for (String c : x.controlInputs()) {
+            if (gone.containsKey(c)) {
+                out.addAll(forwardedControls(c, gone, memo));
+            } else {
+                out.add(c);
+            }
+        }
+        if (!DROP.contains(x.op())) {
+            for (TensorRef in : x.dataInputs()) {
+                TensorRef to = resolve(in, gone);
+                if (gone.containsKey(to.node())) {
+                    out.addAll(forwardedControls(to.node(), gone, memo));
+                } else {
+                    out.add(to.node());
+                }
+            }
+        }
+        return out;
     }
 
     private static void dropPointlessControlEdges(Graph graph, Report r) {
@@ -123,7 +221,7 @@ public final class StripTrainingOps implements GraphPass {
                     TensorRef a = cur.input(1 - side);
                     Node floor = graph.find(cur.input(side).node());
                     TensorRef noiseShapeOf = floor == null ? null : keepOneDropoutShape(graph, floor);
-                    if (noiseShapeOf != null && sameShapeSource(graph, a, noiseShapeOf)) {
+                    if (noiseShapeOf != null && hasShape(graph, a, noiseShapeOf)) {
                         graph.rewire(TensorRef.of(cur.name(), 0), a);
                         GraphEdits.removeForwardingControl(graph, cur.name(), true);
                         r.removed("removed dropout with keep probability 1 at '" + cur.name() + "'");
@@ -134,8 +232,26 @@ public final class StripTrainingOps implements GraphPass {
         }
     }
 
-    /** For Floor(k + U) with k = 1 and U uniform in [0,1) of shape Shape(t): t; otherwise null. */
+    /**
+     * For a dropout mask that is all ones: the tensor giving its shape (RandomUniform's input); otherwise null. Recognised: Floor(k + U) with k = 1
+     * (TF1 tf.nn.dropout, keep_prob 1) and Cast(GreaterEqual(U, r)) with r ≤ 0 (tf.nn.dropout v2, rate 0), U a
+     * RandomUniform in [0,1).
+     */
     private static TensorRef keepOneDropoutShape(Graph graph, Node floor) {
+        if (floor.op().equals("Cast") && floor.numDataInputs() == 1) {
+            Node ge = graph.find(floor.input(0).node());
+            if (ge != null && ge.op().equals("GreaterEqual") && ge.numDataInputs() == 2) {
+                Tensor rate = graph.constantValue(ge.input(1));
+                Node u = uniform01(graph, graph.find(ge.input(0).node()));
+                if (rate != null && rate.numElements() == 1 && rate.asDoubles()[0] <= 0 && u != null) {
+                    Node shape = graph.find(u.input(0).node());
+                    if (shape != null) {
+                        return TensorRef.of(shape.name(), 0);
+                    }
+                }
+            }
+            return null;
+        }
         if (!floor.op().equals("Floor") || floor.numDataInputs() != 1) {
             return null;
         }
@@ -148,10 +264,7 @@ public final class StripTrainingOps implements GraphPass {
             if (k != null && k.numElements() == 1 && k.dtype().isFloatingPoint() && allEqual(k, 1.0)) {
                 Node u = uniform01(graph, graph.find(add.input(1 - side).node()));
                 if (u != null) {
-                    Node shape = graph.find(u.input(0).node());
-                    if (shape != null && shape.op().equals("Shape")) {
-                        return shape.input(0);
-                    }
+                    return u.input(0);
                 }
             }
         }
@@ -184,6 +297,24 @@ public final class StripTrainingOps implements GraphPass {
             }
         }
         return null;
+    }
+
+    /**
+     * Whether {@code a} has the shape given by {@code shapeRef}: Shape(t) with a = t, t / c or t * c (c a scalar
+     * constant), or a constant equal to a's fully known shape.
+     */
+    private static boolean hasShape(Graph graph, TensorRef a, TensorRef shapeRef) {
+        Node shape = graph.find(shapeRef.node());
+        if (shape == null) {
+            return false;
+        }
+        if (shape.op().equals("Shape") && shape.numDataInputs() == 1) {
+            return sameShapeSource(graph, a, shape.input(0));
+        }
+        Tensor dims = graph.constantValue(shapeRef);
+        TensorType at = graph.typeOf(a);
+        return dims != null && at != null && at.shape().isFullyDefined()
+                && java.util.Arrays.equals(dims.asLongs(), at.shape().dims());
     }
 
     /** Whether {@code a} has the shape of {@code t}: a is t, or a = t / c or t * c with c a scalar constant. */

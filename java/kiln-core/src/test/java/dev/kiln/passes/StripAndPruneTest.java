@@ -185,4 +185,39 @@ class StripAndPruneTest {
         assertFalse(g.contains("sw"));
         assertFalse(g.contains("id"));
     }
+
+    @Test
+    void dropoutV2WithRateZeroDisappears() {
+        dropoutV2(false);
+    }
+
+    @Test
+    void dropoutV2WithAFoldedNoiseShapeDisappears() {
+        dropoutV2(true);
+    }
+
+    private void dropoutV2(boolean shapeAlreadyFolded) {
+        // x * (1 / (1 - rate)) * cast(RandomUniform(shape(x)) >= rate), rate defaulting to 0
+        Graph g = new Graph();
+        placeholder(g, "x", 4, 3);
+        constant(g, "zero", Tensor.scalar(0f));
+        g.add(Node.builder("rate", "PlaceholderWithDefault").input("zero").build());
+        constant(g, "one", Tensor.scalar(1f));
+        op(g, "keep", "Sub", "one", "rate");
+        op(g, "scale", "RealDiv", "one", "keep");
+        op(g, "scaled", "Mul", "x", "scale");
+        if (shapeAlreadyFolded) {
+            constant(g, "shape", Tensor.ofInts(Shape.of(2), 4, 3));
+        } else {
+            op(g, "shape", "Shape", "x");
+        }
+        g.add(Node.builder("ru", "RandomUniform").input("shape").attr("dtype", DType.FLOAT).build());
+        op(g, "ge", "GreaterEqual", "ru", "rate");
+        g.add(Node.builder("mask", "Cast").input("ge").attr("SrcT", DType.BOOL).attr("DstT", DType.FLOAT).build());
+        op(g, "dropped", "Mul", "scaled", "mask");
+        op(g, "y", "Relu", "dropped");
+        TestGraphs.signature(g, "x", "y");
+        List<PassResult> r = Passes.optimizeForInference().run(g);
+        assertEquals(List.of("x", "y"), g.nodes().stream().map(Node::name).toList(), r.toString());
+    }
 }
