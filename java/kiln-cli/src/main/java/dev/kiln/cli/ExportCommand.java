@@ -1,0 +1,145 @@
+package dev.kiln.cli;
+
+import dev.kiln.KilnArgumentException;
+import dev.kiln.eval.RandomInputs;
+import dev.kiln.eval.TensorComparison;
+import dev.kiln.graph.Graph;
+import dev.kiln.graph.Tensor;
+import dev.kiln.onnx.ExportResult;
+import dev.kiln.onnx.MinMaxCalibration;
+import dev.kiln.onnx.OnnxExporter;
+import dev.kiln.onnx.OnnxRunner;
+import dev.kiln.onnx.Precision;
+import dev.kiln.passes.PassResult;
+import dev.kiln.passes.Passes;
+import dev.kiln.tensorflow.TfExporter;
+import dev.kiln.tensorflow.TfImporter;
+import dev.kiln.tensorflow.TfRunner;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code kiln export}: one model, one format, one precision, written atomically, optionally verified. */
+@Command(name = "export", mixinStandardHelpOptions = true,
+        description = "Import, optimize for inference and write one output: ONNX (fp32, fp16, int8 QDQ, "
+                + "int8-weights), SavedModel or frozen GraphDef.")
+final class ExportCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "SavedModel directory or frozen GraphDef .pb")
+    Path model;
+
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "PATH",
+            description = "output file (.onnx, .pb) or directory (savedmodel)")
+    Path output;
+
+    @Option(names = "--format", description = "onnx, savedmodel or frozen (default: ${DEFAULT-VALUE})")
+    String format = "onnx";
+
+    @Option(names = "--precision", description = "ONNX precision: fp32, fp16, int8 (QDQ weights and activations), "
+            + "int8-weights (dynamic range) (default: ${DEFAULT-VALUE})")
+    String precision = "fp32";
+
+    @Option(names = "--opset", description = "ONNX opset, 13..23 (default: ${DEFAULT-VALUE})")
+    int opset = 17;
+
+    @Option(names = "--keep-fp32", split = ",", paramLabel = "NODE_OR_OP",
+            description = "fp16: node names or op types kept in float32")
+    Set<String> keepFloat32 = Set.of();
+
+    @Option(names = "--half-io", description = "fp16: float16 graph inputs and outputs (default: float32 with casts)")
+    boolean halfIO;
+
+    @Option(names = "--no-optimize", description = "export the imported graph without optimize_for_inference")
+    boolean noOptimize;
+
+    @Option(names = "--calibration-samples", description = "int8: random-input batches for min-max activation "
+            + "ranges (default: ${DEFAULT-VALUE})")
+    int calibrationSamples = 8;
+
+    @Option(names = "--verify", description = "run the output on its runtime and compare with TensorFlow on the "
+            + "original (random inputs)")
+    boolean verify;
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Override
+    public Integer call() {
+        Graph graph = TfImporter.load(model, modelOptions.importOptions());
+        int before = graph.size();
+        if (!noOptimize) {
+            List<PassResult> results = Passes.optimizeForInference().run(graph);
+            System.err.printf(Locale.ROOT, "kiln: optimize_for_inference %d -> %d nodes (%d passes)%n", before,
+                    graph.size(), results.size());
+        }
+        switch (format.toLowerCase(Locale.ROOT)) {
+            case "onnx" -> exportOnnx(graph);
+            case "savedmodel" -> {
+                TfExporter.writeSavedModel(graph, output);
+                System.err.println("kiln: wrote SavedModel " + output);
+            }
+            case "frozen", "pb" -> {
+                TfExporter.writeFrozenGraph(graph, output);
+                System.err.println("kiln: wrote frozen graph " + output);
+            }
+            default -> throw new KilnArgumentException("--format: unknown format '" + format
+                    + "' (known: onnx, savedmodel, frozen)");
+        }
+        return 0;
+    }
+
+    private void exportOnnx(Graph graph) {
+        Precision p = switch (precision.toLowerCase(Locale.ROOT)) {
+            case "fp32" -> Precision.FP32;
+            case "fp16" -> Precision.FP16;
+            case "int8" -> Precision.INT8;
+            case "int8-weights" -> Precision.INT8_WEIGHTS_ONLY;
+            default -> throw new KilnArgumentException("--precision: unknown precision '" + precision
+                    + "' (known: fp32, fp16, int8, int8-weights)");
+        };
+        if (p == Precision.INT8) {
+            calibrateOnRandomInputs(graph);
+        }
+        ExportResult result = OnnxExporter.builder().opset(opset).precision(p).keepFloat32(keepFloat32)
+                .halfIO(halfIO).build().export(graph, output);
+        System.err.println("kiln: wrote " + result);
+        if (verify) {
+            verifyOnnx(graph);
+        }
+    }
+
+    /**
+     * Min-max activation ranges over random inputs. Random data is not representative data: this gives a
+     * structurally correct INT8 QDQ model (what TensorRT needs to build) whose accuracy on real data is not measured.
+     */
+    private void calibrateOnRandomInputs(Graph graph) {
+        KilnArgumentException.check(calibrationSamples >= 1, "--calibration-samples must be >= 1");
+        System.err.println("kiln: int8: activation ranges by min-max over " + calibrationSamples
+                + " random-input batches (not representative data)");
+        Map<String, Tensor> inputs = RandomInputs.forSignature(graph.inputs(), 7, calibrationSamples);
+        MinMaxCalibration.minMax(graph, inputs, MinMaxCalibration.ortFp32(inputs));
+    }
+
+    private void verifyOnnx(Graph graph) {
+        Map<String, Tensor> inputs = RandomInputs.forSignature(graph.inputs(), 42, 2);
+        try (TfRunner tf = TfRunner.open(model, modelOptions.importOptions());
+             OnnxRunner ort = OnnxRunner.open(output, 1)) {
+            Map<String, Tensor> expected = tf.run(inputs);
+            Map<String, Tensor> actual = ort.run(inputs);
+            for (Map.Entry<String, Tensor> e : expected.entrySet()) {
+                TensorComparison c = TensorComparison.compare(e.getValue(), actual.get(e.getKey()));
+                System.out.printf(Locale.ROOT, "verify  %-24s max abs %.3e  max rel %.3e%n", e.getKey(),
+                        c.maxAbsError(), c.maxRelError());
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+package dev.kiln.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.graph.Tensor;
+import dev.kiln.onnx.OnnxRunner;
+import dev.kiln.eval.RandomInputs;
+import dev.kiln.tensorflow.ExampleModels;
+import dev.kiln.tensorflow.TfImporter;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** The kiln command end to end: real models in, files and reports out, clear errors for bad input. */
+class CliTest {
+    @TempDir
+    static Path tmp;
+
+    static Path example;
+
+    @BeforeAll
+    static void buildExample() {
+        example = ExampleModels.exampleCnn(tmp.resolve("example_cnn"));
+    }
+
+    /** Runs the CLI capturing stdout and stderr. */
+    record Run(int status, String out, String err) { }
+
+    static synchronized Run kiln(String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int status = Main.execute(args);
+            return new Run(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    static Path sharedModels() {
+        Path p = Path.of(System.getProperty("kiln.repo.root", "../.."), "..", "shared", "models").normalize();
+        assumeTrue(Files.isDirectory(p), "../shared/models is absent: skipping tests on the shared real models");
+        return p;
+    }
+
+    @Test
+    void optimizeWritesVerifiedSavedModelOnnxAndReports() throws Exception {
+        Path out = tmp.resolve("opt");
+        Run r = kiln("optimize", example.toString(), "-o", out.toString(), "--precision", "fp32,fp16");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(Files.isRegularFile(out.resolve("saved_model/saved_model.pb")));
+        assertTrue(Files.isRegularFile(out.resolve("model.onnx")));
+        assertTrue(Files.isRegularFile(out.resolve("model_fp16.onnx")));
+        assertTrue(Files.readString(out.resolve("report.html")).contains("<svg"));
+        JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
+        assertTrue(report.get("optimized").get("nodes").asInt() < report.get("original").get("nodes").asInt(),
+                "optimize_for_inference should shrink the example CNN");
+        assertFalse(report.get("optimized").get("ops").has("FusedBatchNormV3"), "BatchNorm should be folded");
+        int verified = 0;
+        for (JsonNode v : report.get("verifications")) {
+            assertTrue(v.get("passed").asBoolean(), v.toString());
+            if (!v.get("artifact").asText().equals("original")) {
+                verified++;
+                assertTrue(v.get("maxRelError").asDouble() <= v.get("tolerance").asDouble());
+            }
+        }
+        assertEquals(3, verified, "SavedModel, ONNX fp32 and ONNX fp16 are each verified");
+        assertTrue(r.out().contains("PASS"), r.out());
+    }
+
+    @Test
+    void optimizeOnRealKerasCnnWithBatchNormAndDepthwise() throws Exception {
+        Path model = sharedModels().resolve("mlperf_tiny_kws_dscnn");
+        Path out = tmp.resolve("kws");
+        Run r = kiln("optimize", model.toString(), "-o", out.toString(), "--samples", "2");
+        assertEquals(0, r.status(), r.err() + r.out());
+        JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
+        assertFalse(report.get("optimized").get("ops").has("FusedBatchNormV3"));
+        assertTrue(report.get("optimized").get("ops").has("DepthwiseConv2dNative"));
+    }
+
+    @Test
+    void exportInt8QdqRunsOnOnnxRuntime() {
+        Path onnx = tmp.resolve("int8.onnx");
+        Run r = kiln("export", example.toString(), "--precision", "int8", "-o", onnx.toString(),
+                "--calibration-samples", "2");
+        assertEquals(0, r.status(), r.err());
+        var graph = TfImporter.load(example);
+        Map<String, Tensor> in = RandomInputs.forSignature(graph.inputs(), 1, 2);
+        try (OnnxRunner ort = OnnxRunner.open(onnx, 1)) {
+            Map<String, Tensor> out = ort.run(in);
+            assertEquals(graph.outputs().size(), out.size());
+        }
+    }
+
+    @Test
+    void inspectListsSignaturesOpsAndExporterSupport() {
+        Run r = kiln("inspect", example.toString());
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("serving_default"), r.out());
+        assertTrue(r.out().contains("Conv2D"), r.out());
+        assertTrue(r.out().contains("DepthwiseConv2dNative"), r.out());
+        Run json = kiln("inspect", example.toString(), "--json");
+        assertEquals(0, json.status(), json.err());
+        assertTrue(json.out().contains("\"onnx\" : true"), json.out());
+    }
+
+    @Test
+    void inspectOfGraphOnlyModelSaysWeightsAreMissing() {
+        Path model = sharedModels().resolve("PARTIAL_kotlindl_lenet_batchnorm_graph_only");
+        Run r = kiln("inspect", model.toString());
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("FusedBatchNormV3"), r.out());
+        assertTrue(r.out().contains("not loaded"), r.out());
+    }
+
+    @Test
+    void missingModelIsAClearErrorWithNoStackTrace() {
+        Run r = kiln("optimize", tmp.resolve("no-such-model").toString(), "-o", tmp.resolve("x").toString());
+        assertEquals(3, r.status());
+        assertTrue(r.err().startsWith("kiln: error: "), r.err());
+        assertFalse(r.err().contains("\tat "), "no stack trace: " + r.err());
+        assertFalse(Files.exists(tmp.resolve("x")), "nothing written on failure");
+    }
+
+    @Test
+    void unknownFormatAndPrecisionAreArgumentErrors() {
+        assertEquals(2, kiln("optimize", example.toString(), "--format", "tflite-ish").status());
+        assertEquals(2, kiln("export", example.toString(), "--precision", "int3", "-o",
+                tmp.resolve("p.onnx").toString()).status());
+    }
+
+    @Test
+    void unwritableOutputLeavesNoPartialFile() throws Exception {
+        Path blocker = tmp.resolve("blocker");
+        Files.writeString(blocker, "a file, not a directory");
+        Run r = kiln("export", example.toString(), "-o", blocker.resolve("model.onnx").toString());
+        assertTrue(r.status() != 0);
+        assertTrue(r.err().startsWith("kiln: error: "), r.err());
+        assertEquals("a file, not a directory", Files.readString(blocker));
+    }
+
+    @Test
+    void doctorReportsEveryBackendProbe() {
+        Run r = kiln("doctor");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("java"), r.out());
+        assertTrue(r.out().contains("cpu"), r.out());
+        assertTrue(r.out().contains("cuda"), r.out());
+        assertTrue(r.out().contains("tensorflow"), r.out());
+    }
+}
