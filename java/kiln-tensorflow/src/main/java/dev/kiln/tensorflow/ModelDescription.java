@@ -25,11 +25,14 @@ public record ModelDescription(Path path, String format, List<MetaGraph> metaGra
     public record SignatureInfo(String key, String methodName, List<TensorInfo> inputs, List<TensorInfo> outputs) {
     }
 
-    /** A signature tensor: public name, tensor name inside the graph ("x:0"), dtype and shape. */
+    /**
+     * A signature tensor: public name, tensor name inside the graph ("x:0"), dtype and shape ({@code type} is null for
+     * a tensor declared without a dtype: a composite or sparse tensor).
+     */
     public record TensorInfo(String name, String tensorName, TensorType type) {
         @Override
         public String toString() {
-            return name + " (" + tensorName + ") " + type;
+            return name + " (" + tensorName + ") " + (type == null ? "<no dtype: composite or sparse tensor>" : type);
         }
     }
 }

@@ -118,9 +118,10 @@ public final class TfImporter {
 
     private static List<ModelDescription.TensorInfo> infos(Map<String, TensorInfo> m) {
         List<ModelDescription.TensorInfo> out = new ArrayList<>();
+        // A TensorInfo without a dtype (DT_INVALID: a composite or sparse tensor) is described, not refused.
         new TreeMap<>(m).forEach((k, v) -> out.add(new ModelDescription.TensorInfo(k, v.getName(),
-                new TensorType(dtypeOf(v.getDtypeValue()), v.hasTensorShape() ? GraphDefs.fromProto(v.getTensorShape())
-                        : Shape.unknown()))));
+                v.getDtypeValue() == 0 ? null : new TensorType(dtypeOf(v.getDtypeValue()), v.hasTensorShape()
+                        ? GraphDefs.fromProto(v.getTensorShape()) : Shape.unknown()))));
         return out;
     }
 
