@@ -1,0 +1,105 @@
+package dev.kiln.passes;
+
+import dev.kiln.graph.Graph;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * An ordered list of passes. A step is either one pass, run once, or a group of passes repeated in order until a
+ * round changes nothing (bounded by {@link #MAX_ROUNDS}); a repeated group reports one {@link PassResult} per pass
+ * with the counts of all rounds summed. Immutable; build with {@link #of} and {@link #then} / {@link #thenRepeat}.
+ *
+ * <pre>{@code
+ * List<PassResult> results = Passes.optimizeForInference().run(graph);
+ * }</pre>
+ */
+public final class PassPipeline {
+    /** Upper bound on rounds of a repeated group. */
+    public static final int MAX_ROUNDS = 8;
+
+    private record Step(List<GraphPass> passes, boolean repeat) {
+    }
+
+    private final List<Step> steps;
+
+    private PassPipeline(List<Step> steps) {
+        this.steps = List.copyOf(steps);
+    }
+
+    /** A pipeline running {@code passes} once each, in order. */
+    public static PassPipeline of(GraphPass... passes) {
+        List<Step> s = new ArrayList<>();
+        for (GraphPass p : passes) {
+            s.add(new Step(List.of(Objects.requireNonNull(p, "pass")), false));
+        }
+        return new PassPipeline(s);
+    }
+
+    /** This pipeline followed by {@code pass}, run once. */
+    public PassPipeline then(GraphPass pass) {
+        List<Step> s = new ArrayList<>(steps);
+        s.add(new Step(List.of(Objects.requireNonNull(pass, "pass")), false));
+        return new PassPipeline(s);
+    }
+
+    /** This pipeline followed by {@code passes} repeated in order until a round changes nothing. */
+    public PassPipeline thenRepeat(GraphPass... passes) {
+        List<Step> s = new ArrayList<>(steps);
+        s.add(new Step(List.copyOf(Arrays.asList(passes)), true));
+        return new PassPipeline(s);
+    }
+
+    /** The passes in the order they first run. */
+    public List<GraphPass> passes() {
+        List<GraphPass> out = new ArrayList<>();
+        for (Step s : steps) {
+            out.addAll(s.passes());
+        }
+        return out;
+    }
+
+    /** Runs every step on {@code graph} (changed in place) and returns what each pass did, in order. */
+    public List<PassResult> run(Graph graph) {
+        List<PassResult> results = new ArrayList<>();
+        for (Step step : steps) {
+            if (!step.repeat()) {
+                results.add(step.passes().get(0).apply(graph));
+                continue;
+            }
+            PassResult[] sums = new PassResult[step.passes().size()];
+            for (int round = 0; round < MAX_ROUNDS; round++) {
+                boolean changed = false;
+                for (int i = 0; i < sums.length; i++) {
+                    PassResult r = step.passes().get(i).apply(graph);
+                    changed |= r.changed();
+                    sums[i] = sums[i] == null ? r : merge(sums[i], r);
+                }
+                if (!changed) {
+                    break;
+                }
+            }
+            results.addAll(Arrays.asList(sums));
+        }
+        return results;
+    }
+
+    private static PassResult merge(PassResult a, PassResult b) {
+        List<String> notes = new ArrayList<>(a.notes());
+        notes.addAll(b.notes());
+        return new PassResult(a.pass(), a.nodesBefore(), b.nodesAfter(), a.removed() + b.removed(),
+                a.folded() + b.folded(), a.fused() + b.fused(), a.added() + b.added(), notes);
+    }
+
+    @Override
+    public String toString() {
+        List<String> names = new ArrayList<>();
+        for (Step s : steps) {
+            List<String> n = s.passes().stream().map(GraphPass::name).toList();
+            names.add(s.repeat() ? "repeat" + n : n.get(0));
+        }
+        return "PassPipeline" + names;
+    }
+}
