@@ -1,0 +1,167 @@
+package dev.kiln.onnx;
+
+import dev.kiln.KilnArgumentException;
+import dev.kiln.KilnException;
+import dev.kiln.graph.Graph;
+import dev.kiln.onnx.proto.Onnx.ModelProto;
+import dev.kiln.onnx.proto.Onnx.NodeProto;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Writes a Kiln {@link Graph} as ONNX: FP32, FP16 or INT8 with explicit QuantizeLinear/DequantizeLinear.
+ *
+ * <pre>{@code
+ * OnnxExporter.builder().opset(17).precision(Precision.FP16).build().export(graph, Path.of("model.onnx"));
+ * }</pre>
+ *
+ * Immutable and thread-safe. Every op without a mapping (or needing a newer opset) is reported in one error naming
+ * op and node before anything is written; the file is written to a temporary file beside the target and renamed.
+ */
+public final class OnnxExporter {
+    private final int opset;
+    private final Precision precision;
+    private final Set<String> keepFloat32;
+    private final boolean halfIO;
+
+    private OnnxExporter(Builder b) {
+        this.opset = b.opset;
+        this.precision = b.precision;
+        this.keepFloat32 = Set.copyOf(b.keepFloat32);
+        this.halfIO = b.halfIO;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** FP32 at the default opset. */
+    public static OnnxExporter fp32() {
+        return builder().build();
+    }
+
+    public int opset() {
+        return opset;
+    }
+
+    public Precision precision() {
+        return precision;
+    }
+
+    public Set<String> keepFloat32() {
+        return keepFloat32;
+    }
+
+    public boolean halfIO() {
+        return halfIO;
+    }
+
+    /** The ONNX model for {@code g} (the graph is not changed). */
+    public ModelProto toModel(Graph g) {
+        return new OnnxEmitter(this, g).emit();
+    }
+
+    /** Converts and writes {@code g} to {@code out} atomically (temporary file + rename). */
+    public ExportResult export(Graph g, Path out) {
+        long t0 = System.nanoTime();
+        ModelProto m = toModel(g);
+        Path abs = out.toAbsolutePath();
+        Path dir = abs.getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw KilnException.io("cannot write ONNX to " + out + ": directory " + dir + " does not exist", null);
+        }
+        if (Files.isDirectory(abs)) {
+            throw KilnException.io("cannot write ONNX to " + out + ": it is a directory", null);
+        }
+        Path tmp = null;
+        try {
+            tmp = Files.createTempFile(dir, "." + abs.getFileName(), ".tmp");
+            try (OutputStream os = Files.newOutputStream(tmp)) {
+                m.writeTo(os);
+            }
+            try {
+                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (java.nio.file.AtomicMoveNotSupportedException e) {
+                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
+            }
+            tmp = null;
+            Map<String, Integer> ops = new TreeMap<>();
+            int transposes = 0;
+            for (NodeProto n : m.getGraph().getNodeList()) {
+                ops.merge(n.getOpType(), 1, Integer::sum);
+                if (n.getName().endsWith(OnnxEmitter.LAYOUT_SUFFIX)) {
+                    transposes++;
+                }
+            }
+            return new ExportResult(abs, Files.size(abs), opset, (int) m.getIrVersion(), precision,
+                    m.getGraph().getNodeCount(), m.getGraph().getInitializerCount(), ops, transposes,
+                    (System.nanoTime() - t0) / 1_000_000);
+        } catch (IOException e) {
+            throw KilnException.io("cannot write ONNX to " + out + ": " + e.getMessage(), e);
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // the original error is what matters
+                }
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "OnnxExporter[opset " + opset + ", " + precision + (halfIO ? ", half IO" : "")
+                + (keepFloat32.isEmpty() ? "" : ", keep float32 " + keepFloat32) + "]";
+    }
+
+    /** Builds an {@link OnnxExporter}; defaults: opset 17, FP32, float32 I/O. */
+    public static final class Builder {
+        private int opset = OnnxOpSupport.DEFAULT_OPSET;
+        private Precision precision = Precision.FP32;
+        private Set<String> keepFloat32 = Set.of();
+        private boolean halfIO;
+
+        private Builder() {
+        }
+
+        /** The ai.onnx opset, {@value OnnxOpSupport#MIN_OPSET} to {@value OnnxOpSupport#MAX_OPSET}. */
+        public Builder opset(int v) {
+            KilnArgumentException.check(v >= OnnxOpSupport.MIN_OPSET && v <= OnnxOpSupport.MAX_OPSET,
+                    "opset must be in " + OnnxOpSupport.MIN_OPSET + ".." + OnnxOpSupport.MAX_OPSET
+                            + " (the range Kiln writes and the bundled ONNX Runtime runs), got " + v);
+            this.opset = v;
+            return this;
+        }
+
+        public Builder precision(Precision p) {
+            KilnArgumentException.check(p != null, "precision must not be null");
+            this.precision = p;
+            return this;
+        }
+
+        /** FP16 only: node names or TF op types (e.g. "Softmax") computed in float32, with Casts around them. */
+        public Builder keepFloat32(Set<String> nodeNamesOrOpTypes) {
+            KilnArgumentException.check(nodeNamesOrOpTypes != null, "keepFloat32 must not be null");
+            this.keepFloat32 = Set.copyOf(nodeNamesOrOpTypes);
+            return this;
+        }
+
+        /** FP16 only: float16 graph inputs and outputs instead of float32 ones with Casts at the edges. */
+        public Builder halfIO(boolean v) {
+            this.halfIO = v;
+            return this;
+        }
+
+        public OnnxExporter build() {
+            return new OnnxExporter(this);
+        }
+    }
+}

@@ -1,0 +1,120 @@
+package dev.kiln.onnx;
+
+import dev.kiln.KilnException;
+import dev.kiln.graph.Tensor;
+import dev.kiln.onnx.proto.Onnx.GraphProto;
+import dev.kiln.onnx.proto.Onnx.ModelProto;
+import dev.kiln.onnx.proto.Onnx.NodeProto;
+import dev.kiln.onnx.proto.Onnx.OperatorSetIdProto;
+import dev.kiln.onnx.proto.Onnx.TensorProto;
+import dev.kiln.onnx.proto.Onnx.TensorShapeProto;
+import dev.kiln.onnx.proto.Onnx.ValueInfoProto;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** Reads ONNX files: the model proto, a summary of it, its initializers, and single TensorProto (.pb) files. */
+public final class OnnxReader {
+    private OnnxReader() {
+    }
+
+    /** Parses an .onnx file; throws naming the file when it is missing or not an ONNX model. */
+    public static ModelProto read(Path onnx) {
+        try (InputStream in = Files.newInputStream(onnx)) {
+            ModelProto m = ModelProto.parseFrom(in);
+            if (!m.hasGraph() || m.getOpsetImportCount() == 0) {
+                throw KilnException.invalidModel(onnx + " is not an ONNX model (no graph or no opset_import)");
+            }
+            return m;
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw KilnException.invalidModel("ONNX model " + onnx + " does not exist", e);
+        } catch (IOException e) {
+            throw KilnException.invalidModel("cannot read ONNX model " + onnx + ": " + e.getMessage(), e);
+        }
+    }
+
+    public static OnnxModelSummary summarize(Path onnx) {
+        return summarize(read(onnx));
+    }
+
+    public static OnnxModelSummary summarize(ModelProto m) {
+        Map<String, Long> opsets = new LinkedHashMap<>();
+        for (OperatorSetIdProto o : m.getOpsetImportList()) {
+            opsets.put(o.getDomain(), o.getVersion());
+        }
+        GraphProto g = m.getGraph();
+        List<String> inits = new ArrayList<>();
+        for (TensorProto t : g.getInitializerList()) {
+            inits.add(t.getName());
+        }
+        List<String> ins = new ArrayList<>();
+        for (ValueInfoProto v : g.getInputList()) {
+            if (!inits.contains(v.getName())) {
+                ins.add(describe(v));
+            }
+        }
+        List<String> outs = new ArrayList<>();
+        for (ValueInfoProto v : g.getOutputList()) {
+            outs.add(describe(v));
+        }
+        Map<String, Integer> ops = new TreeMap<>();
+        for (NodeProto n : g.getNodeList()) {
+            ops.merge(n.getDomain().isEmpty() ? n.getOpType() : n.getDomain() + "." + n.getOpType(), 1, Integer::sum);
+        }
+        return new OnnxModelSummary(m.getIrVersion(), opsets, m.getProducerName() + " " + m.getProducerVersion(),
+                ins, outs, inits, ops);
+    }
+
+    /** Every initializer as a Kiln tensor; throws naming the first one without data (e.g. a weightless model). */
+    public static Map<String, Tensor> initializers(ModelProto m) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (TensorProto t : m.getGraph().getInitializerList()) {
+            out.put(t.getName(), OnnxTensors.fromProto(t));
+        }
+        return out;
+    }
+
+    /** A single serialized TensorProto, as in ONNX's test_data_set_N/input_K.pb files. */
+    public static Tensor readTensor(Path pb) {
+        try (InputStream in = Files.newInputStream(pb)) {
+            return OnnxTensors.fromProto(TensorProto.parseFrom(in));
+        } catch (IOException e) {
+            throw KilnException.invalidModel("cannot read tensor " + pb + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The name stored in a serialized TensorProto. */
+    public static String tensorName(Path pb) {
+        try (InputStream in = Files.newInputStream(pb)) {
+            return TensorProto.parseFrom(in).getName();
+        } catch (IOException e) {
+            throw KilnException.invalidModel("cannot read tensor " + pb + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String describe(ValueInfoProto v) {
+        StringBuilder b = new StringBuilder(v.getName()).append(": ");
+        if (!v.getType().hasTensorType()) {
+            return b.append("non-tensor").toString();
+        }
+        b.append(OnnxTensors.typeName(v.getType().getTensorType().getElemType()));
+        if (v.getType().getTensorType().hasShape()) {
+            b.append('[');
+            List<TensorShapeProto.Dimension> dims = v.getType().getTensorType().getShape().getDimList();
+            for (int i = 0; i < dims.size(); i++) {
+                TensorShapeProto.Dimension d = dims.get(i);
+                b.append(i == 0 ? "" : ",").append(d.hasDimValue() ? Long.toString(d.getDimValue())
+                        : d.hasDimParam() ? d.getDimParam() : "?");
+            }
+            b.append(']');
+        }
+        return b.toString();
+    }
+}

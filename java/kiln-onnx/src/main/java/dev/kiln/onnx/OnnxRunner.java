@@ -1,0 +1,178 @@
+package dev.kiln.onnx;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import dev.kiln.KilnArgumentException;
+import dev.kiln.KilnException;
+import dev.kiln.graph.DType;
+import dev.kiln.graph.Shape;
+import dev.kiln.graph.Tensor;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs an ONNX model with ONNX Runtime on the CPU. Inputs and outputs are Kiln {@link Tensor}s (float32, float16,
+ * double, int8/uint8, int32, int64, bool). Owns one session; {@link #close()} is idempotent.
+ */
+public final class OnnxRunner implements AutoCloseable {
+    private final OrtEnvironment env;
+    private final OrtSession session;
+    private final Path path;
+    private boolean closed;
+
+    private OnnxRunner(OrtEnvironment env, OrtSession session, Path path) {
+        this.env = env;
+        this.session = session;
+        this.path = path;
+    }
+
+    /** Opens {@code onnx} with {@code threads} intra-op threads (0: ONNX Runtime's default), all optimizations on. */
+    public static OnnxRunner open(Path onnx, int threads) {
+        KilnArgumentException.check(threads >= 0, "threads must be >= 0, got " + threads);
+        if (!Files.isRegularFile(onnx)) {
+            throw KilnException.invalidModel("ONNX model " + onnx + " does not exist");
+        }
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
+            o.setIntraOpNumThreads(threads);
+            o.setInterOpNumThreads(1);
+            o.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
+            o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            return new OnnxRunner(env, env.createSession(onnx.toString(), o), onnx);
+        } catch (OrtException e) {
+            throw KilnException.invalidModel("ONNX Runtime cannot load " + onnx + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The ONNX Runtime version in use. */
+    public static String ortVersion() {
+        return OrtEnvironment.getEnvironment().getVersion();
+    }
+
+    public List<String> inputNames() {
+        return new ArrayList<>(session.getInputNames());
+    }
+
+    public List<String> outputNames() {
+        return new ArrayList<>(session.getOutputNames());
+    }
+
+    /** Runs the model on {@code inputs} (by input name) and returns every output by name. */
+    public Map<String, Tensor> run(Map<String, Tensor> inputs) {
+        if (closed) {
+            throw new IllegalStateException("OnnxRunner for " + path + " is closed");
+        }
+        Map<String, OnnxTensor> feed = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, Tensor> e : inputs.entrySet()) {
+                if (!session.getInputNames().contains(e.getKey())) {
+                    throw new KilnArgumentException("model " + path + " has no input '" + e.getKey() + "'; inputs: "
+                            + session.getInputNames());
+                }
+                feed.put(e.getKey(), toOrt(e.getValue()));
+            }
+            for (String name : session.getInputNames()) {
+                if (!feed.containsKey(name)) {
+                    throw new KilnArgumentException("input '" + name + "' of " + path + " was not given");
+                }
+            }
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            try (OrtSession.Result r = session.run(feed)) {
+                for (Map.Entry<String, OnnxValue> e : r) {
+                    out.put(e.getKey(), fromOrt(e.getKey(), e.getValue()));
+                }
+            }
+            return out;
+        } catch (OrtException e) {
+            throw new KilnException(dev.kiln.ErrorCode.INTERNAL, "ONNX Runtime failed running " + path + ": "
+                    + e.getMessage(), e);
+        } finally {
+            feed.values().forEach(OnnxTensor::close);
+        }
+    }
+
+    /** Declared input types by name (for random inputs). */
+    public Map<String, TensorInfo> inputInfo() {
+        try {
+            Map<String, TensorInfo> m = new LinkedHashMap<>();
+            for (Map.Entry<String, NodeInfo> e : session.getInputInfo().entrySet()) {
+                m.put(e.getKey(), (TensorInfo) e.getValue().getInfo());
+            }
+            return m;
+        } catch (OrtException e) {
+            throw KilnException.internal("cannot read inputs of " + path, e);
+        }
+    }
+
+    private OnnxTensor toOrt(Tensor t) throws OrtException {
+        long[] shape = t.shape().dims();
+        OnnxJavaType jt = switch (t.dtype()) {
+            case FLOAT -> OnnxJavaType.FLOAT;
+            case DOUBLE -> OnnxJavaType.DOUBLE;
+            case HALF -> OnnxJavaType.FLOAT16;
+            case INT8 -> OnnxJavaType.INT8;
+            case UINT8 -> OnnxJavaType.UINT8;
+            case INT16 -> OnnxJavaType.INT16;
+            case INT32 -> OnnxJavaType.INT32;
+            case INT64 -> OnnxJavaType.INT64;
+            case BOOL -> OnnxJavaType.BOOL;
+            default -> throw KilnException.unsupported("ONNX Runtime input of dtype " + t.dtype() + " is not supported");
+        };
+        ByteBuffer src = t.bytes();
+        ByteBuffer b = ByteBuffer.allocateDirect(src.remaining()).order(ByteOrder.nativeOrder());
+        if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+            throw KilnException.unsupported("big-endian platforms are not supported");
+        }
+        b.put(src).flip();
+        return OnnxTensor.createTensor(env, b, shape, jt);
+    }
+
+    private static Tensor fromOrt(String name, OnnxValue v) {
+        if (!(v instanceof OnnxTensor t)) {
+            throw KilnException.unsupported("output '" + name + "' is not a tensor (" + v.getType() + ")");
+        }
+        TensorInfo info = t.getInfo();
+        DType dt = switch (info.type) {
+            case FLOAT -> DType.FLOAT;
+            case DOUBLE -> DType.DOUBLE;
+            case FLOAT16 -> DType.HALF;
+            case INT8 -> DType.INT8;
+            case UINT8 -> DType.UINT8;
+            case INT16 -> DType.INT16;
+            case INT32 -> DType.INT32;
+            case INT64 -> DType.INT64;
+            case BOOL -> DType.BOOL;
+            default -> throw KilnException.unsupported("output '" + name + "' has type " + info.type);
+        };
+        ByteBuffer b = t.getByteBuffer();
+        ByteBuffer copy = ByteBuffer.allocate(b.remaining()).order(ByteOrder.LITTLE_ENDIAN);
+        copy.put(b.order(ByteOrder.nativeOrder())).flip();
+        return Tensor.wrap(dt, Shape.of(info.getShape()), copy);
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            session.close();
+        } catch (OrtException e) {
+            throw KilnException.internal("closing ONNX Runtime session for " + path, e);
+        }
+    }
+}

@@ -1,0 +1,229 @@
+package dev.kiln.onnx;
+
+import com.google.protobuf.ByteString;
+import dev.kiln.KilnException;
+import dev.kiln.graph.DType;
+import dev.kiln.graph.Shape;
+import dev.kiln.graph.Tensor;
+import dev.kiln.onnx.proto.Onnx.TensorProto;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Conversions between Kiln tensors and ONNX TensorProtos, ONNX element types, and IEEE float16. */
+public final class OnnxTensors {
+    private OnnxTensors() {
+    }
+
+    /** The ONNX TensorProto.DataType for a Kiln dtype; throws for types ONNX cannot hold. */
+    public static int onnxType(DType t) {
+        return switch (t) {
+            case FLOAT -> TensorProto.DataType.FLOAT_VALUE;
+            case DOUBLE -> TensorProto.DataType.DOUBLE_VALUE;
+            case HALF -> TensorProto.DataType.FLOAT16_VALUE;
+            case BFLOAT16 -> TensorProto.DataType.BFLOAT16_VALUE;
+            case INT8, QINT8 -> TensorProto.DataType.INT8_VALUE;
+            case UINT8, QUINT8 -> TensorProto.DataType.UINT8_VALUE;
+            case INT16 -> TensorProto.DataType.INT16_VALUE;
+            case UINT16 -> TensorProto.DataType.UINT16_VALUE;
+            case INT32, QINT32 -> TensorProto.DataType.INT32_VALUE;
+            case UINT32 -> TensorProto.DataType.UINT32_VALUE;
+            case INT64 -> TensorProto.DataType.INT64_VALUE;
+            case UINT64 -> TensorProto.DataType.UINT64_VALUE;
+            case BOOL -> TensorProto.DataType.BOOL_VALUE;
+            case STRING -> TensorProto.DataType.STRING_VALUE;
+            default -> throw KilnException.unsupported("dtype " + t + " has no ONNX equivalent");
+        };
+    }
+
+    /** The Kiln dtype for an ONNX TensorProto.DataType. */
+    public static DType kilnType(int onnxType) {
+        return switch (onnxType) {
+            case TensorProto.DataType.FLOAT_VALUE -> DType.FLOAT;
+            case TensorProto.DataType.DOUBLE_VALUE -> DType.DOUBLE;
+            case TensorProto.DataType.FLOAT16_VALUE -> DType.HALF;
+            case TensorProto.DataType.BFLOAT16_VALUE -> DType.BFLOAT16;
+            case TensorProto.DataType.INT8_VALUE -> DType.INT8;
+            case TensorProto.DataType.UINT8_VALUE -> DType.UINT8;
+            case TensorProto.DataType.INT16_VALUE -> DType.INT16;
+            case TensorProto.DataType.UINT16_VALUE -> DType.UINT16;
+            case TensorProto.DataType.INT32_VALUE -> DType.INT32;
+            case TensorProto.DataType.UINT32_VALUE -> DType.UINT32;
+            case TensorProto.DataType.INT64_VALUE -> DType.INT64;
+            case TensorProto.DataType.UINT64_VALUE -> DType.UINT64;
+            case TensorProto.DataType.BOOL_VALUE -> DType.BOOL;
+            case TensorProto.DataType.STRING_VALUE -> DType.STRING;
+            default -> throw KilnException.unsupported("ONNX element type " + onnxType + " is not supported by Kiln");
+        };
+    }
+
+    public static String typeName(int onnxType) {
+        TensorProto.DataType t = TensorProto.DataType.forNumber(onnxType);
+        return t == null ? "type" + onnxType : t.name().toLowerCase();
+    }
+
+    /** A TensorProto holding {@code t} as raw little-endian data (strings as string_data). */
+    public static TensorProto toProto(String name, Tensor t) {
+        TensorProto.Builder b = TensorProto.newBuilder().setName(name).setDataType(onnxType(t.dtype()));
+        for (long d : t.shape().dims()) {
+            b.addDims(d);
+        }
+        if (t.dtype() == DType.STRING) {
+            for (byte[] s : t.strings()) {
+                b.addStringData(ByteString.copyFrom(s));
+            }
+        } else {
+            b.setRawData(ByteString.copyFrom(t.bytes()));
+        }
+        return b.build();
+    }
+
+    /**
+     * The Kiln tensor held by a TensorProto, from raw_data or the typed repeated fields. Throws naming the tensor when
+     * it holds no data (external data, or stripped weights as in a "weightless" model).
+     */
+    public static Tensor fromProto(TensorProto p) {
+        DType dt = kilnType(p.getDataType());
+        long[] dims = new long[p.getDimsCount()];
+        for (int i = 0; i < dims.length; i++) {
+            dims[i] = p.getDims(i);
+        }
+        Shape shape = Shape.of(dims);
+        long n = shape.numElements();
+        if (p.getDataLocation() == TensorProto.DataLocation.EXTERNAL || p.getExternalDataCount() > 0) {
+            throw KilnException.invalidModel("tensor '" + p.getName() + "' keeps its data in an external file, "
+                    + "which Kiln does not read");
+        }
+        if (dt == DType.STRING) {
+            List<byte[]> s = new ArrayList<>();
+            p.getStringDataList().forEach(bs -> s.add(bs.toByteArray()));
+            return Tensor.ofStrings(shape, s);
+        }
+        int es = dt.byteSize();
+        ByteBuffer out = ByteBuffer.allocate(Math.toIntExact(n * es)).order(ByteOrder.LITTLE_ENDIAN);
+        if (p.hasRawData()) {
+            if (p.getRawData().size() != n * es) {
+                throw KilnException.invalidModel("tensor '" + p.getName() + "' " + dt + shape + " needs " + n * es
+                        + " bytes of raw_data, has " + p.getRawData().size() + " (weights stripped?)");
+            }
+            out.put(p.getRawData().asReadOnlyByteBuffer());
+        } else {
+            long have = switch (dt) {
+                case FLOAT -> p.getFloatDataCount();
+                case DOUBLE -> p.getDoubleDataCount();
+                case INT64 -> p.getInt64DataCount();
+                case UINT32, UINT64 -> p.getUint64DataCount();
+                default -> p.getInt32DataCount();
+            };
+            if (have != n) {
+                throw KilnException.invalidModel("tensor '" + p.getName() + "' " + dt + shape + " has no data ("
+                        + have + " of " + n + " elements present; weights stripped?)");
+            }
+            for (int i = 0; i < n; i++) {
+                switch (dt) {
+                    case FLOAT -> out.putFloat(p.getFloatData(i));
+                    case DOUBLE -> out.putDouble(p.getDoubleData(i));
+                    case INT64 -> out.putLong(p.getInt64Data(i));
+                    case UINT64 -> out.putLong(p.getUint64Data(i));
+                    case UINT32 -> out.putInt((int) p.getUint64Data(i));
+                    case INT32 -> out.putInt(p.getInt32Data(i));
+                    case INT16, UINT16, HALF, BFLOAT16 -> out.putShort((short) p.getInt32Data(i));
+                    default -> out.put((byte) p.getInt32Data(i));
+                }
+            }
+        }
+        out.flip();
+        return Tensor.wrap(dt, shape, out);
+    }
+
+    // ---- float16 ----
+
+    /** IEEE 754 binary16 bits of {@code f}, rounding to nearest even (overflow to infinity, NaN kept). */
+    public static short floatToHalf(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        int sign = (bits >>> 16) & 0x8000;
+        int exp = (bits >>> 23) & 0xFF;
+        int mant = bits & 0x7FFFFF;
+        if (exp == 0xFF) {
+            return (short) (sign | 0x7C00 | (mant != 0 ? 0x200 | (mant >>> 13) : 0));
+        }
+        int e = exp - 127 + 15;
+        if (e >= 0x1F) {
+            return (short) (sign | 0x7C00);
+        }
+        if (e <= 0) {
+            if (e < -10) {
+                return (short) sign;
+            }
+            mant |= 0x800000;
+            int shift = 14 - e;
+            int half = mant >>> shift;
+            int rem = mant & ((1 << shift) - 1);
+            int mid = 1 << (shift - 1);
+            if (rem > mid || (rem == mid && (half & 1) != 0)) {
+                half++;
+            }
+            return (short) (sign | half);
+        }
+        int half = (e << 10) | (mant >>> 13);
+        int rem = mant & 0x1FFF;
+        if (rem > 0x1000 || (rem == 0x1000 && (half & 1) != 0)) {
+            half++; // may carry into the exponent, which is correct (up to infinity)
+        }
+        return (short) (sign | half);
+    }
+
+    /** The float value of IEEE binary16 bits. */
+    public static float halfToFloat(short h) {
+        int bits = h & 0xFFFF;
+        int sign = (bits & 0x8000) << 16;
+        int exp = (bits >>> 10) & 0x1F;
+        int mant = bits & 0x3FF;
+        if (exp == 0x1F) {
+            return Float.intBitsToFloat(sign | 0x7F800000 | (mant << 13));
+        }
+        if (exp == 0) {
+            float v = mant * 0x1p-24f;
+            return sign != 0 ? -v : v;
+        }
+        return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
+    }
+
+    /** A HALF tensor from a FLOAT (or DOUBLE) tensor. */
+    public static Tensor toHalf(Tensor t) {
+        double[] v = t.asDoubles();
+        short[] h = new short[v.length];
+        for (int i = 0; i < v.length; i++) {
+            h[i] = floatToHalf((float) v[i]);
+        }
+        return Tensor.ofShorts(DType.HALF, t.shape(), h);
+    }
+
+    /** A FLOAT tensor from a HALF tensor. */
+    public static Tensor halfToFloat(Tensor t) {
+        ByteBuffer b = t.bytes();
+        float[] f = new float[(int) t.numElements()];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = halfToFloat(b.getShort(2 * i));
+        }
+        return Tensor.ofFloats(t.shape(), f);
+    }
+
+    /** Float values of a FLOAT, DOUBLE, HALF or integer tensor. */
+    public static float[] floats(Tensor t) {
+        if (t.dtype() == DType.FLOAT) {
+            return t.floats();
+        }
+        if (t.dtype() == DType.HALF) {
+            return halfToFloat(t).floats();
+        }
+        double[] d = t.asDoubles();
+        float[] f = new float[d.length];
+        for (int i = 0; i < d.length; i++) {
+            f[i] = (float) d[i];
+        }
+        return f;
+    }
+}

@@ -1,0 +1,59 @@
+package dev.kiln.onnx;
+
+/**
+ * The quantization arithmetic Kiln writes into ONNX, in plain Java with ONNX's formulas: QuantizeLinear
+ * {@code q = saturate(rint(x / scale) + zeroPoint)} (round half to even), DequantizeLinear
+ * {@code x = (q - zeroPoint) * scale}, and symmetric per-channel weight scales {@code amax / 127}.
+ */
+public final class QuantMath {
+    private QuantMath() {
+    }
+
+    /** ONNX QuantizeLinear of one value, saturating to [qmin, qmax]. */
+    public static int quantize(float x, float scale, int zeroPoint, int qmin, int qmax) {
+        double q = Math.rint(x / scale) + zeroPoint; // x / scale in float, as ONNX does
+        return (int) Math.max(qmin, Math.min(qmax, q));
+    }
+
+    /** ONNX DequantizeLinear of one value. */
+    public static float dequantize(int q, float scale, int zeroPoint) {
+        return (q - zeroPoint) * scale;
+    }
+
+    /**
+     * Per-channel symmetric scales along {@code axis} of a tensor with {@code dims}: amax over each channel / 127;
+     * an all-zero channel gets scale 1 so that the scale stays valid (its codes are all 0).
+     */
+    public static float[] symmetricScales(float[] w, long[] dims, int axis) {
+        int channels = (int) dims[axis];
+        long inner = 1;
+        for (int i = axis + 1; i < dims.length; i++) {
+            inner *= dims[i];
+        }
+        float[] amax = new float[channels];
+        for (int i = 0; i < w.length; i++) {
+            int c = (int) ((i / inner) % channels);
+            amax[c] = Math.max(amax[c], Math.abs(w[i]));
+        }
+        float[] s = new float[channels];
+        for (int c = 0; c < channels; c++) {
+            s[c] = amax[c] > 0 ? amax[c] / 127f : 1f;
+        }
+        return s;
+    }
+
+    /** Symmetric int8 codes in [-127, 127] of {@code w} with per-channel {@code scales} along {@code axis}. */
+    public static byte[] quantizeSymmetric(float[] w, long[] dims, int axis, float[] scales) {
+        int channels = (int) dims[axis];
+        long inner = 1;
+        for (int i = axis + 1; i < dims.length; i++) {
+            inner *= dims[i];
+        }
+        byte[] q = new byte[w.length];
+        for (int i = 0; i < w.length; i++) {
+            int c = (int) ((i / inner) % channels);
+            q[i] = (byte) quantize(w[i], scales[c], 0, -127, 127);
+        }
+        return q;
+    }
+}
