@@ -70,7 +70,7 @@ public final class MinMaxCalibration {
         }
         for (TensorRef r : quantizable(g)) {
             if (inputRefs.containsKey(r.toString())) { // a graph input: its range is that of the fed data
-                g.quantization().put(r.toString(), QuantParams.symmetricInt8(amax(inputs.get(inputRefs.get(r.toString())))));
+                g.quantization().put(r.toString(), QuantParams.int8Symmetric(amax(inputs.get(inputRefs.get(r.toString())))));
                 continue;
             }
             String name = "kiln_calib_" + (i++);
@@ -83,7 +83,7 @@ public final class MinMaxCalibration {
             float amax = amax(e.getValue());
             TensorRef r = names.get(e.getKey());
             if (r != null) {
-                g.quantization().put(r.toString(), QuantParams.symmetricInt8(amax));
+                g.quantization().put(r.toString(), QuantParams.int8Symmetric(amax));
             } else {
                 amaxOut.put(e.getKey(), amax);
             }
