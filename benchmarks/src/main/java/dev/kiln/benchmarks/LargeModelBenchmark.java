@@ -257,6 +257,9 @@ public final class LargeModelBenchmark {
                     if (n.getType().equals(GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION)) {
                         GarbageCollectionNotificationInfo info =
                                 GarbageCollectionNotificationInfo.from((CompositeData) n.getUserData());
+                        if (info.getGcCause().equals("System.gc()")) {
+                            return; // our own GC between phases: arrives late and would count the last phase's garbage
+                        }
                         // heap pools only (metaspace and code cache are not heap)
                         long before = info.getGcInfo().getMemoryUsageBeforeGc().entrySet().stream()
                                 .filter(e -> isHeapPool(e.getKey())).mapToLong(e -> e.getValue().getUsed()).sum();
