@@ -35,7 +35,7 @@ import java.util.stream.Stream;
  * -DskipTests -Dnative.skip=true -pl benchmarks}):
  * <pre>
  * java -Xmx320m -Xms320m -cp "benchmarks/target/classes:$(cat benchmarks/target/classpath.txt)" \
- *     dev.kiln.benchmarks.LargeModelBenchmark [--mb 100] [--runs 3] [--work /tmp/kiln-large] \
+ *     dev.kiln.benchmarks.LargeModelBenchmark [--mb 100] [--runs 3] [--work benchmarks/target/large-model] \
  *     [--json benchmarks/results/large-model.json]
  * </pre>
  * The model ({@link ExampleModels#largeModel}) is built once into the work directory and reused; one pass over a
@@ -56,7 +56,7 @@ public final class LargeModelBenchmark {
         Map<String, String> o = options(args);
         int mb = Integer.parseInt(o.getOrDefault("mb", "100"));
         int runs = Integer.parseInt(o.getOrDefault("runs", "3"));
-        Path work = Path.of(o.getOrDefault("work", System.getProperty("java.io.tmpdir") + "/kiln-large-model"));
+        Path work = Path.of(o.getOrDefault("work", "benchmarks/target/large-model"));
         Path json = Path.of(o.getOrDefault("json", "benchmarks/results/large-model.json"));
         Path model = work.resolve("model-" + mb + "mb");
         if (!Files.isDirectory(model)) {
