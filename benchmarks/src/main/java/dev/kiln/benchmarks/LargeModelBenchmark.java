@@ -31,10 +31,11 @@ import java.util.stream.Stream;
  * variables), optimize_for_inference, export as frozen .pb, SavedModel and ONNX FP32 — each phase timed and its peak
  * Java heap measured, beside a plain {@code Files.copy} of the checkpoint's data file (the same bytes).
  *
- * <p>Run (after {@code mvn -o -B -q install -DskipTests -Dnative.skip=true} and {@code mvn -o -B -q package
- * -DskipTests -Dnative.skip=true -pl benchmarks}):
+ * <p>Run from the repository root, after {@code mvn -o -B -q package -DskipTests -Dnative.skip=true
+ * -pl java/kiln-core,java/kiln-tensorflow,java/kiln-onnx,benchmarks} (together, so classpath.txt names the modules'
+ * own jars):
  * <pre>
- * java -Xmx320m -Xms320m -cp "benchmarks/target/classes:$(cat benchmarks/target/classpath.txt)" \
+ * java -Xmx256m -Xms256m -cp "benchmarks/target/classes:$(cat benchmarks/target/classpath.txt)" \
  *     dev.kiln.benchmarks.LargeModelBenchmark [--mb 100] [--runs 3] [--work benchmarks/target/large-model] \
  *     [--json benchmarks/results/large-model.json]
  * </pre>
