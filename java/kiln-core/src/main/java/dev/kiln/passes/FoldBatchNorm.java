@@ -9,6 +9,9 @@ import dev.kiln.graph.Tensor;
 import dev.kiln.graph.TensorRef;
 import dev.kiln.graph.TensorType;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -383,13 +386,17 @@ public final class FoldBatchNorm implements GraphPass {
         double[] scale = p[0];
         double[] offset = p[1];
 
-        float[] wv = w.floats();
+        // read the weights in place and write the folded ones straight into the new tensor's buffer: the weights may
+        // be large, and float[] round trips would hold them three times
+        FloatBuffer wv = w.bytes().asFloatBuffer();
+        int n = wv.remaining();
         boolean rowMajorOut = producer.op().equals("MatMul") && producer.attrBool("transpose_b", false);
-        int inner = rowMajorOut ? wv.length / c : 1;
-        float[] nw = new float[wv.length];
-        for (int i = 0; i < wv.length; i++) {
+        int inner = rowMajorOut ? n / c : 1;
+        ByteBuffer folded = ByteBuffer.allocate(Math.multiplyExact(n, 4)).order(ByteOrder.LITTLE_ENDIAN);
+        FloatBuffer nw = folded.asFloatBuffer();
+        for (int i = 0; i < n; i++) {
             int ch = rowMajorOut ? i / inner : i % c;
-            nw[i] = (float) (wv[i] * scale[ch]);
+            nw.put(i, (float) (wv.get(i) * scale[ch]));
         }
         double[] bias = new double[c];
         List<String> controls = new ArrayList<>(bn.controlInputs());
@@ -408,7 +415,7 @@ public final class FoldBatchNorm implements GraphPass {
         }
 
         String wName = g.uniqueName(producer.name() + "/kiln_folded_weights");
-        g.add(GraphEdits.constNode(wName, Tensor.ofFloats(w.shape(), nw), List.of()));
+        g.add(GraphEdits.constNode(wName, Tensor.wrap(DType.FLOAT, w.shape(), folded), List.of()));
         List<String> pins = new ArrayList<>(producer.inputs());
         pins.set(1, wName);
         g.replace(producer.withInputs(pins));

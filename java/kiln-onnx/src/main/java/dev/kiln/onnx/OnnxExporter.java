@@ -1,5 +1,6 @@
 package dev.kiln.onnx;
 
+import com.google.protobuf.CodedOutputStream;
 import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
 import dev.kiln.graph.Graph;
@@ -84,7 +85,10 @@ public final class OnnxExporter {
         try {
             tmp = Files.createTempFile(dir, "." + abs.getFileName(), ".tmp");
             try (OutputStream os = Files.newOutputStream(tmp)) {
-                m.writeTo(os);
+                // a 1 MB buffer: the weights stream out in large writes (writeTo(OutputStream) buffers 4 KB)
+                CodedOutputStream c = CodedOutputStream.newInstance(os, 1 << 20);
+                m.writeTo(c);
+                c.flush();
             }
             try {
                 Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

@@ -1,6 +1,7 @@
 package dev.kiln.onnx;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.kiln.KilnException;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Shape;
@@ -75,7 +76,8 @@ public final class OnnxTensors {
                 b.addStringData(ByteString.copyFrom(s));
             }
         } else {
-            b.setRawData(ByteString.copyFrom(t.bytes()));
+            // no copy: a Tensor's bytes are never written after construction
+            b.setRawData(UnsafeByteOperations.unsafeWrap(t.bytes()));
         }
         return b.build();
     }

@@ -11,16 +11,20 @@ import org.tensorflow.Output;
 import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Session;
 import org.tensorflow.Signature;
+import org.tensorflow.ndarray.buffer.FloatDataBuffer;
 import org.tensorflow.proto.DataType;
+import org.tensorflow.types.TFloat32;
 
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * Small real SavedModels built with TF Java, for the default {@code kiln optimize} run and for tests.
@@ -52,6 +56,37 @@ public final class ExampleModels {
         m.put("twoOutputs", ExampleModels::twoOutputs);
         m.put("kerasStyleBatchNorm", ExampleModels::kerasStyleBatchNorm);
         return m;
+    }
+
+    /**
+     * A model with about {@code targetBytes} of float32 weights (at least one dense layer), for memory and speed
+     * benchmarks: input {@code [-1,32,32,3]} → Conv2D 3×3 3→32 + BiasAdd → FusedBatchNormV3 → Relu → Conv2D 3×3 32→64
+     * + BiasAdd → Relu → MaxPool 2×2 → Mean over H,W → dense 64→w + Relu → k × (dense w→w + Relu) → dense w→10 →
+     * Softmax, with {@code w = min(4096, sqrt(targetBytes/4))} rounded down to a multiple of 64 and {@code k} the
+     * number of w×w layers that reaches {@code targetBytes}. Signature {@code serving_default}: {@code input} →
+     * {@code probabilities} [-1,10]. Untrained, weights from {@link #SEED}. The big kernels are fed to their
+     * {@code Assign} at init time from TF tensors filled in chunks, so neither the graph nor the Java heap holds them.
+     */
+    public static Path largeModel(Path dir, long targetBytes) {
+        int w = (int) Math.max(64, Math.min(4096, Math.sqrt(targetBytes / 4.0)) / 64 * 64);
+        long layer = 4L * w * w;
+        int k = (int) Math.max(1, (targetBytes + layer - 1) / layer);
+        return build(dir, b -> {
+            Output<?> x = b.placeholder("input", -1, 32, 32, 3);
+            Output<?> h = b.conv(x, "conv1", 3, 3, 3, 32, 1, true);
+            h = b.batchNorm(h, "bn1", 32);
+            h = b.op("Relu", "relu1", h);
+            h = b.op("Relu", "relu2", b.conv(h, "conv2", 3, 3, 32, 64, 1, true));
+            h = b.pool("MaxPool", "pool", h, 2);
+            h = b.mean(h, "global_pool");
+            h = b.op("Relu", "fc0/relu", b.bigDense(h, "fc0", 64, w));
+            for (int i = 1; i <= k; i++) {
+                h = b.op("Relu", "fc" + i + "/relu", b.bigDense(h, "fc" + i, w, w));
+            }
+            Output<?> y = b.op("Softmax", "probabilities", b.bigDense(h, "logits", w, 10));
+            b.input("input", x);
+            b.output("probabilities", y);
+        });
     }
 
     /**
@@ -201,7 +236,14 @@ public final class ExampleModels {
             body.accept(b);
             try (Session s = new Session(g)) {
                 for (Operation init : b.inits) {
-                    s.runner().addTarget(init).run();
+                    Map.Entry<Output<?>, Supplier<TFloat32>> feed = b.feeds.get(init);
+                    if (feed == null) {
+                        s.runner().addTarget(init).run();
+                        continue;
+                    }
+                    try (TFloat32 value = feed.getValue().get()) {
+                        s.runner().feed(feed.getKey(), value).addTarget(init).run();
+                    }
                 }
                 Signature.Builder sig = Signature.builder(Signature.DEFAULT_KEY).methodName("tensorflow/serving/predict");
                 b.inputs.forEach(sig::input);
@@ -220,6 +262,7 @@ public final class ExampleModels {
         final Graph g;
         final SplittableRandom rnd = new SplittableRandom(SEED);
         final List<Operation> inits = new ArrayList<>();
+        final Map<Operation, Map.Entry<Output<?>, Supplier<TFloat32>>> feeds = new HashMap<>();
         final Map<String, Output<?>> inputs = new LinkedHashMap<>();
         final Map<String, Output<?>> outputs = new LinkedHashMap<>();
 
@@ -267,6 +310,34 @@ public final class ExampleModels {
             inits.add(ob("Assign", name + "/Assign").addInput(var).addInput(init).setAttr("T", DataType.DT_FLOAT)
                     .build());
             return ob("Identity", name + "/read").addInput(var).setAttr("T", DataType.DT_FLOAT).build().output(0);
+        }
+
+        /**
+         * A VariableV2 assigned at init time from a fed placeholder, its value (He-style uniform for fan-in
+         * {@code fanIn}) written into a TF tensor in chunks; returns its {@code name/read} Identity.
+         */
+        Output<?> fedVariable(String name, Shape shape, int fanIn) {
+            Output<?> var = ob("VariableV2", name).setAttr("dtype", DataType.DT_FLOAT)
+                    .setAttr("shape", TfTensors.toTf(shape)).build().output(0);
+            Output<?> value = ob("Placeholder", name + "/initial_value").setAttr("dtype", DataType.DT_FLOAT)
+                    .setAttr("shape", TfTensors.toTf(shape)).build().output(0);
+            Operation assign = ob("Assign", name + "/Assign").addInput(var).addInput(value)
+                    .setAttr("T", DataType.DT_FLOAT).build();
+            inits.add(assign);
+            feeds.put(assign, Map.entry(value, () -> TFloat32.tensorOf(TfTensors.toTf(shape), t -> {
+                FloatDataBuffer data = t.asRawTensor().data().asFloats();
+                long n = shape.numElements();
+                for (long i = 0; i < n; i += 1 << 20) {
+                    int len = (int) Math.min(1 << 20, n - i);
+                    data.offset(i).write(kernel(fanIn, len));
+                }
+            })));
+            return ob("Identity", name + "/read").addInput(var).setAttr("T", DataType.DT_FLOAT).build().output(0);
+        }
+
+        Output<?> bigDense(Output<?> x, String name, int in, int out) {
+            Output<?> y = matmul(x, fedVariable(name + "/kernel", Shape.of(in, out), in), name + "/MatMul");
+            return op("BiasAdd", name + "/BiasAdd", y, variable(name + "/bias", Shape.of(out), small(out)));
         }
 
         Output<?> op(String type, String name, Output<?>... ins) {

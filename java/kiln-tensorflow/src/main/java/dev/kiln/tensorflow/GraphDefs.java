@@ -1,6 +1,7 @@
 package dev.kiln.tensorflow;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.kiln.KilnException;
 import dev.kiln.graph.AttrValue;
 import dev.kiln.graph.DType;
@@ -24,9 +25,13 @@ import java.util.Map;
 
 /**
  * Conversions between TensorFlow's GraphDef protos and Kiln's IR: nodes, attributes, shapes and tensors. Weight bytes
- * are shared, not copied, where protobuf allows (a tensor read from {@code tensor_content} views the proto's bytes).
+ * are shared, not copied, in both directions: a tensor read from {@code tensor_content} views the proto's bytes, and
+ * a TensorProto written from a tensor wraps the tensor's buffer.
  */
 public final class GraphDefs {
+    /** Constants at least this large lose their values in {@link #withoutLargeConstantValues}. */
+    static final int LARGE_CONSTANT_BYTES = 64 * 1024;
+
     private GraphDefs() {
     }
 
@@ -39,6 +44,26 @@ public final class GraphDefs {
             b.addNode(toNodeDef(n));
         }
         b.getVersionsBuilder().setProducer(Integer.parseInt(g.metadata().getOrDefault("producer", "1205")));
+        return b.build();
+    }
+
+    /**
+     * {@code gd} with the values of large constants left out (dtype and shape kept), for graphs that TensorFlow only
+     * checks and shape-infers: shape functions read the values of small constants only (shapes, axes, paddings), so
+     * TensorFlow sees the same graph, without a serialized copy of the weights in the Java heap and another in its
+     * own graph.
+     */
+    static GraphDef withoutLargeConstantValues(GraphDef gd) {
+        GraphDef.Builder b = gd.toBuilder();
+        for (int i = 0; i < b.getNodeCount(); i++) {
+            NodeDef n = b.getNode(i);
+            org.tensorflow.proto.AttrValue v = n.getAttrMap().get("value");
+            if (n.getOp().equals("Const") && v != null
+                    && v.getTensor().getTensorContent().size() >= LARGE_CONSTANT_BYTES) {
+                TensorProto t = v.getTensor().toBuilder().clearTensorContent().build();
+                b.setNode(i, n.toBuilder().putAttr("value", v.toBuilder().setTensor(t).build()));
+            }
+        }
         return b.build();
     }
 
@@ -307,7 +332,8 @@ public final class GraphDefs {
         if (t.dtype() == DType.STRING) {
             t.strings().forEach(s -> b.addStringVal(ByteString.copyFrom(s)));
         } else {
-            b.setTensorContent(ByteString.copyFrom(t.bytes()));
+            // no copy: a Tensor's bytes are never written after construction
+            b.setTensorContent(UnsafeByteOperations.unsafeWrap(t.bytes()));
         }
         return b.build();
     }

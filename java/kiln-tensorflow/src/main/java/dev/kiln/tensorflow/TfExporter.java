@@ -1,15 +1,20 @@
 package dev.kiln.tensorflow;
 
+import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.MessageLite;
 import dev.kiln.KilnException;
 import dev.kiln.graph.Graph;
 import dev.kiln.graph.Node;
 import dev.kiln.graph.SignatureTensor;
 import dev.kiln.graph.TensorRef;
-import org.tensorflow.SavedModelBundle;
-import org.tensorflow.Session;
 import org.tensorflow.Signature;
+import org.tensorflow.TensorFlow;
 import org.tensorflow.exceptions.TensorFlowException;
 import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.MetaGraphDef;
+import org.tensorflow.proto.SavedModel;
+import org.tensorflow.proto.SignatureDef;
+import org.tensorflow.proto.TensorInfo;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -32,18 +37,12 @@ public final class TfExporter {
     /** Writes {@code g} as a frozen GraphDef to {@code pbFile} (replacing it). */
     public static void writeFrozenGraph(Graph g, Path pbFile) {
         GraphDef gd = checkedGraphDef(g);
-        // TensorFlow must accept it
-        try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
-            importInto(tfg, gd);
-        }
         Path target = pbFile.toAbsolutePath();
         Path tmp = null;
         try {
             Files.createDirectories(target.getParent());
             tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
-            try (OutputStream out = Files.newOutputStream(tmp)) {
-                gd.writeTo(out);
-            }
+            write(gd, tmp);
             Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             tmp = null;
         } catch (IOException e) {
@@ -53,9 +52,20 @@ public final class TfExporter {
         }
     }
 
-    /** Writes {@code g} as a SavedModel directory {@code dir} (replacing it). */
+    /**
+     * Writes {@code g} as a SavedModel directory {@code dir} (replacing it): {@code saved_model.pb} with one meta graph
+     * (tag {@code serve}, the graph's signature) and an empty {@code variables/} directory, as TensorFlow's exporter
+     * writes a graph without variables. The proto is written here rather than by TF Java's exporter, which would
+     * hold the weights three more times (its graph, the GraphDef it reads back, and that GraphDef's bytes).
+     */
     public static void writeSavedModel(Graph g, Path dir) {
         GraphDef gd = checkedGraphDef(g);
+        SavedModel sm = SavedModel.newBuilder().addMetaGraphs(MetaGraphDef.newBuilder()
+                .setMetaInfoDef(MetaGraphDef.MetaInfoDef.newBuilder().addTags("serve")
+                        .setTensorflowVersion(TensorFlow.version()))
+                .setGraphDef(gd)
+                .putSignatureDef(g.metadata().getOrDefault("signature", Signature.DEFAULT_KEY), signatureDef(g)))
+                .build();
         Path target = dir.toAbsolutePath();
         Path tmp = null;
         Path old = null;
@@ -63,25 +73,8 @@ public final class TfExporter {
             Files.createDirectories(target.getParent());
             tmp = Files.createTempDirectory(target.getParent(), "." + target.getFileName() + ".tmp");
             Path staged = tmp.resolve("model");
-            try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
-                importInto(tfg, gd);
-                String key = g.metadata().getOrDefault("signature", Signature.DEFAULT_KEY);
-                Signature.Builder sig = Signature.builder(key).methodName(
-                        g.metadata().getOrDefault("method_name", "tensorflow/serving/predict"));
-                for (SignatureTensor in : g.inputs()) {
-                    sig.input(in.name(), output(tfg, in.tensor()));
-                }
-                for (SignatureTensor out : g.outputs()) {
-                    sig.output(out.name(), output(tfg, out.tensor()));
-                }
-                try (Session s = new Session(tfg)) {
-                    SavedModelBundle.exporter(staged.toString()).withTags("serve").withSession(s)
-                            .withSignature(sig.build()).export();
-                }
-            } catch (TensorFlowException | IllegalArgumentException e) {
-                throw KilnException.invalidModel("TensorFlow cannot export the graph as a SavedModel to " + target
-                        + ": " + TfImporter.firstLine(e.getMessage()));
-            }
+            Files.createDirectories(staged.resolve("variables"));
+            write(sm, staged.resolve("saved_model.pb"));
             if (Files.exists(target)) {
                 old = target.resolveSibling("." + target.getFileName() + ".old" + System.nanoTime());
                 Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
@@ -99,6 +92,32 @@ public final class TfExporter {
             throw KilnException.io("cannot write SavedModel " + target + ": " + e.getMessage(), e);
         } finally {
             deleteQuietly(tmp);
+        }
+    }
+
+    private static SignatureDef signatureDef(Graph g) {
+        SignatureDef.Builder b = SignatureDef.newBuilder()
+                .setMethodName(g.metadata().getOrDefault("method_name", "tensorflow/serving/predict"));
+        for (SignatureTensor in : g.inputs()) {
+            b.putInputs(in.name(), tensorInfo(in));
+        }
+        for (SignatureTensor out : g.outputs()) {
+            b.putOutputs(out.name(), tensorInfo(out));
+        }
+        return b.build();
+    }
+
+    private static TensorInfo tensorInfo(SignatureTensor t) {
+        return TensorInfo.newBuilder().setName(TfImporter.tensorName(t.tensor()))
+                .setDtypeValue(t.type().dtype().tfCode()).setTensorShape(GraphDefs.toProto(t.type().shape())).build();
+    }
+
+    /** Streams {@code m} to {@code file}: the weights go from the IR's buffers to the file with no whole-file array. */
+    private static void write(MessageLite m, Path file) throws IOException {
+        try (OutputStream out = Files.newOutputStream(file)) {
+            CodedOutputStream c = CodedOutputStream.newInstance(out, 1 << 20);
+            m.writeTo(c);
+            c.flush();
         }
     }
 
@@ -124,7 +143,18 @@ public final class TfExporter {
                         + " is not a TensorFlow op, so the graph cannot be written as a SavedModel or frozen graph");
             }
         }
-        return GraphDefs.toGraphDef(g);
+        GraphDef gd = GraphDefs.toGraphDef(g);
+        // TensorFlow must accept it; checking needs no weight values
+        try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
+            importInto(tfg, GraphDefs.withoutLargeConstantValues(gd));
+            for (SignatureTensor t : g.inputs()) {
+                output(tfg, t.tensor());
+            }
+            for (SignatureTensor t : g.outputs()) {
+                output(tfg, t.tensor());
+            }
+        }
+        return gd;
     }
 
     private static void importInto(org.tensorflow.Graph tfg, GraphDef gd) {

@@ -448,7 +448,7 @@ public final class TfImporter {
         Graph g = new Graph();
         try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
             try {
-                tfg.importGraphDef(flat);
+                tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(flat));
             } catch (IllegalArgumentException | TensorFlowException e) {
                 throw KilnException.invalidModel("TensorFlow rejects the flattened graph of " + source + ": "
                         + firstLine(e.getMessage()));

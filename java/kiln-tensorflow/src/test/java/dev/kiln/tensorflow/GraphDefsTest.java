@@ -62,4 +62,21 @@ class GraphDefsTest {
         assertEquals(AttrValue.of("SAME").getClass(), GraphDefs.fromProto(again.getAttrOrThrow("padding"), "c")
                 .getClass());
     }
+
+    @Test
+    void largeConstantsLoseOnlyTheirValuesForShapeInference() {
+        Tensor big = Tensor.ofFloats(Shape.of(128, 128), new float[128 * 128]);
+        Tensor small = Tensor.ofInts(Shape.of(2), -1, 4);
+        org.tensorflow.proto.GraphDef gd = org.tensorflow.proto.GraphDef.newBuilder()
+                .addNode(GraphDefs.toNodeDef(Node.builder("w", "Const").attr("dtype", DType.FLOAT)
+                        .attr("value", new AttrValue.TensorValue(big)).build()))
+                .addNode(GraphDefs.toNodeDef(Node.builder("s", "Const").attr("dtype", DType.INT32)
+                        .attr("value", new AttrValue.TensorValue(small)).build())).build();
+        org.tensorflow.proto.GraphDef stripped = GraphDefs.withoutLargeConstantValues(gd);
+        TensorProto w = stripped.getNode(0).getAttrOrThrow("value").getTensor();
+        assertEquals(0, w.getTensorContent().size());
+        assertEquals(GraphDefs.toProto(big.shape()), w.getTensorShape());
+        assertEquals(gd.getNode(1), stripped.getNode(1));
+        assertEquals(64 * 1024, gd.getNode(0).getAttrOrThrow("value").getTensor().getTensorContent().size());
+    }
 }
