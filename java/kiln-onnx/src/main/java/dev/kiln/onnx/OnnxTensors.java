@@ -6,6 +6,7 @@ import dev.kiln.KilnException;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Shape;
 import dev.kiln.graph.Tensor;
+import dev.kiln.kernels.JavaKernels;
 import dev.kiln.onnx.proto.Onnx.TensorProto;
 
 import java.nio.ByteBuffer;
@@ -142,55 +143,14 @@ public final class OnnxTensors {
 
     // ---- float16 ----
 
-    /** IEEE 754 binary16 bits of {@code f}, rounding to nearest even (overflow to infinity, NaN kept). */
+    /** IEEE binary16 bits of {@code f}, round to nearest even: Kiln's reference conversion (kiln.h). */
     public static short floatToHalf(float f) {
-        int bits = Float.floatToRawIntBits(f);
-        int sign = (bits >>> 16) & 0x8000;
-        int exp = (bits >>> 23) & 0xFF;
-        int mant = bits & 0x7FFFFF;
-        if (exp == 0xFF) {
-            return (short) (sign | 0x7C00 | (mant != 0 ? 0x200 | (mant >>> 13) : 0));
-        }
-        int e = exp - 127 + 15;
-        if (e >= 0x1F) {
-            return (short) (sign | 0x7C00);
-        }
-        if (e <= 0) {
-            if (e < -10) {
-                return (short) sign;
-            }
-            mant |= 0x800000;
-            int shift = 14 - e;
-            int half = mant >>> shift;
-            int rem = mant & ((1 << shift) - 1);
-            int mid = 1 << (shift - 1);
-            if (rem > mid || (rem == mid && (half & 1) != 0)) {
-                half++;
-            }
-            return (short) (sign | half);
-        }
-        int half = (e << 10) | (mant >>> 13);
-        int rem = mant & 0x1FFF;
-        if (rem > 0x1000 || (rem == 0x1000 && (half & 1) != 0)) {
-            half++; // may carry into the exponent, which is correct (up to infinity)
-        }
-        return (short) (sign | half);
+        return JavaKernels.toHalf(f);
     }
 
     /** The float value of IEEE binary16 bits. */
     public static float halfToFloat(short h) {
-        int bits = h & 0xFFFF;
-        int sign = (bits & 0x8000) << 16;
-        int exp = (bits >>> 10) & 0x1F;
-        int mant = bits & 0x3FF;
-        if (exp == 0x1F) {
-            return Float.intBitsToFloat(sign | 0x7F800000 | (mant << 13));
-        }
-        if (exp == 0) {
-            float v = mant * 0x1p-24f;
-            return sign != 0 ? -v : v;
-        }
-        return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
+        return JavaKernels.fromHalf(h);
     }
 
     /** A HALF tensor from a FLOAT (or DOUBLE) tensor. */
