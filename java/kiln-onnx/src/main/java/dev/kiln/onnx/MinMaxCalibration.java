@@ -165,10 +165,19 @@ public final class MinMaxCalibration {
         for (SignatureTensor in : g.inputs()) {
             inputRefs.put(in.tensor().toString(), in.name());
         }
+        Map<String, String> outputRefs = new LinkedHashMap<>(); // tensor -> a signature output already fetching it
+        for (SignatureTensor o : g.outputs()) {
+            outputRefs.putIfAbsent(o.tensor().toString(), o.name());
+        }
+        Map<String, TensorRef> viaOutputs = new LinkedHashMap<>();
         for (TensorRef r : quantizable(g, target)) {
             if (inputRefs.containsKey(r.toString())) { // a graph input: its range is that of the fed data
                 Tensor t = inputs.get(inputRefs.get(r.toString()));
                 g.quantization().put(r.toString(), ort ? uint8(t) : QuantParams.int8Symmetric(amax(t)));
+                continue;
+            }
+            if (outputRefs.containsKey(r.toString())) { // fetched anyway: a second fetch would collide in TF
+                viaOutputs.put(outputRefs.get(r.toString()), r);
                 continue;
             }
             String name = "kiln_calib_" + (i++);
@@ -180,6 +189,10 @@ public final class MinMaxCalibration {
         for (Map.Entry<String, Tensor> e : out.entrySet()) {
             float amax = amax(e.getValue());
             TensorRef r = names.get(e.getKey());
+            TensorRef ro = viaOutputs.get(e.getKey());
+            if (ro != null) {
+                g.quantization().put(ro.toString(), ort ? uint8(e.getValue()) : QuantParams.int8Symmetric(amax));
+            }
             if (r != null) {
                 g.quantization().put(r.toString(), ort ? uint8(e.getValue()) : QuantParams.int8Symmetric(amax));
             } else {
