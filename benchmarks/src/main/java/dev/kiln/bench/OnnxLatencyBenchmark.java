@@ -10,7 +10,9 @@ import dev.kiln.graph.SignatureTensor;
 import dev.kiln.graph.Tensor;
 import dev.kiln.graph.TensorRef;
 import dev.kiln.graph.TensorType;
+import dev.kiln.onnx.Int8Target;
 import dev.kiln.onnx.MinMaxCalibration;
+import dev.kiln.onnx.OnnxReader;
 import dev.kiln.onnx.OnnxExporter;
 import dev.kiln.onnx.OnnxRunner;
 import dev.kiln.onnx.Precision;
@@ -53,9 +55,10 @@ public final class OnnxLatencyBenchmark {
         System.out.println("ONNX Runtime " + OnnxRunner.ortVersion() + ", " + threads + " intra-op threads, " + runs
                 + " runs, batch 1, ORT spinning " + SPINNING + ", TF Java " + org.tensorflow.TensorFlow.version()
                 + " (its default thread pools), work dir " + work);
-        System.out.println("| model | params | TF FP32 (original) median / p90 ms | ORT FP32 | ORT FP16 | ORT INT8 QDQ "
-                + "| INT8 speed-up vs TF |");
-        System.out.println("|---|---|---|---|---|---|---|");
+        System.out.println("| model | params | TF FP32 (original) median / p90 ms | ORT FP32 | ORT FP16 "
+                + "| ORT INT8 QDQ, TensorRT placement | ORT INT8 QDQ, ORT placement (uint8) | INT8 (ORT placement) "
+                + "speed-up vs TF |");
+        System.out.println("|---|---|---|---|---|---|---|---|");
         Path cnn = ExampleModels.exampleCnn(Files.createDirectories(work.resolve("exampleCnn")));
         bench("exampleCnn (32×32×3)", cnn, ImportOptions.defaults(), null, work, runs, threads);
         Path kws = shared.resolve("mlperf_tiny_kws_dscnn");
@@ -67,9 +70,15 @@ public final class OnnxLatencyBenchmark {
             bench("mlnet_mnist_conv_model (28×28×1)", mnist, ImportOptions.defaults(), null, work, runs, threads);
         }
         bench("convnet224 (VGG-style, 224×224×3, IR graph)", null, null, convNet224(), work, runs, threads);
+        bench("mlp4096 (MatMul 1024→4096→4096→1000, batch 1, IR graph)", null, null, mlp(), work, runs, threads);
+        System.out.println();
+        System.out.println("What ONNX Runtime executes (op types of its optimized graph, ALL_OPT, CPU provider):");
+        FUSED.forEach(System.out::println);
         exportTime(work);
         System.out.println("load average at end: " + loadAverage());
     }
+
+    private static final java.util.List<String> FUSED = new java.util.ArrayList<>();
 
     private static String loadAverage() {
         try {
@@ -84,10 +93,6 @@ public final class OnnxLatencyBenchmark {
                               int threads) throws Exception {
         Graph original = built != null ? built : TfImporter.load(model, opts);
         Map<String, Tensor> in = RandomInputs.forSignature(original.inputs(), 7, 1);
-        double[] tf;
-        try (TfRunner r = built != null ? TfRunner.of(built) : TfRunner.open(model, opts)) {
-            tf = time(() -> r.run(in), runs);
-        }
         Graph g = original.copy();
         Passes.optimizeForInference().run(g);
         Path dir = Files.createDirectories(work.resolve(name.replaceAll("[^A-Za-z0-9]", "_")));
@@ -103,17 +108,62 @@ public final class OnnxLatencyBenchmark {
             }
         });
         OnnxExporter.builder().precision(Precision.INT8).build().export(q, i8);
-        double[] o32 = ort(f32, in, runs, threads);
-        double[] o16 = ort(f16, in, runs, threads);
-        double[] o8 = ort(i8, in, runs, threads);
-        System.out.printf("| %s | %s | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f× |%n", name,
-                params(g), tf[0], tf[1], o32[0], o32[1], o16[0], o16[1], o8[0], o8[1], tf[0] / o8[0]);
+        Graph qo = g.copy();
+        MinMaxCalibration.minMax(qo, in, x -> {
+            try (TfRunner r = TfRunner.of(x)) {
+                return r.run(in);
+            }
+        }, Int8Target.ONNXRUNTIME);
+        Path u8 = dir.resolve("int8_ort.onnx");
+        OnnxExporter.builder().precision(Precision.INT8).int8Target(Int8Target.ONNXRUNTIME).build().export(qo, u8);
+        for (Path p : new Path[] {i8, u8}) {
+            Path opt = dir.resolve(p.getFileName() + ".ort-optimized.onnx");
+            OnnxRunner.writeOptimizedModel(p, opt);
+            FUSED.add("- " + name + ", " + (p == i8 ? "TensorRT placement" : "ORT placement") + ": "
+                    + OnnxReader.summarize(OnnxReader.read(opt)).ops());
+        }
+        // side by side: the five variants take turns call by call, so load changes on this shared machine hit all alike
+        double[][] t;
+        try (TfRunner tr = built != null ? TfRunner.of(built) : TfRunner.open(model, opts);
+             OnnxRunner r32 = OnnxRunner.open(f32, threads, SPINNING);
+             OnnxRunner r16 = OnnxRunner.open(f16, threads, SPINNING);
+             OnnxRunner r8 = OnnxRunner.open(i8, threads, SPINNING);
+             OnnxRunner ru8 = OnnxRunner.open(u8, threads, SPINNING)) {
+            t = interleaved(runs, () -> tr.run(in), () -> r32.run(in), () -> r16.run(in), () -> r8.run(in),
+                    () -> ru8.run(in));
+        }
+        double[] tf = t[0];
+        double[] o32 = t[1];
+        double[] o16 = t[2];
+        double[] o8 = t[3];
+        double[] ou8 = t[4];
+        System.out.printf("| %s | %s | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f× |%n",
+                name, params(g), tf[0], tf[1], o32[0], o32[1], o16[0], o16[1], o8[0], o8[1], ou8[0], ou8[1],
+                tf[0] / ou8[0]);
     }
 
-    private static double[] ort(Path p, Map<String, Tensor> in, int runs, int threads) {
-        try (OnnxRunner r = OnnxRunner.open(p, threads, SPINNING)) {
-            return time(() -> r.run(in), runs);
+    /** {median, p90} in ms of each call, after max(3, runs/10) warm-up rounds; each round calls each once. */
+    @SafeVarargs
+    private static double[][] interleaved(int runs, Supplier<?>... calls) {
+        for (int i = 0; i < Math.max(3, runs / 10); i++) {
+            for (Supplier<?> c : calls) {
+                c.get();
+            }
         }
+        double[][] t = new double[calls.length][runs];
+        for (int i = 0; i < runs; i++) {
+            for (int k = 0; k < calls.length; k++) {
+                long t0 = System.nanoTime();
+                calls[k].get();
+                t[k][i] = (System.nanoTime() - t0) / 1e6;
+            }
+        }
+        double[][] out = new double[calls.length][];
+        for (int k = 0; k < calls.length; k++) {
+            Arrays.sort(t[k]);
+            out[k] = new double[] {t[k][runs / 2], t[k][Math.min(runs - 1, (int) Math.ceil(runs * 0.9) - 1)]};
+        }
+        return out;
     }
 
     /** {median, p90} in ms after max(3, runs/10) warm-up calls. */
@@ -179,6 +229,30 @@ public final class OnnxLatencyBenchmark {
                 .attr("transpose_a", false).attr("transpose_b", false));
         x = add(g, Node.builder("fc/BiasAdd", "BiasAdd").input(x).input(constant(g, "fc/bias", small(rnd, 1000)))
                 .attr("T", DType.FLOAT).attr("data_format", "NHWC"));
+        x = add(g, Node.builder("probs", "Softmax").input(x).attr("T", DType.FLOAT));
+        g.addOutput(new SignatureTensor("probs", TensorRef.of(x, 0), TensorType.of(DType.FLOAT, -1, 1000)));
+        return g;
+    }
+
+    /** A MatMul-heavy MLP of realistic size: 1024 → 4096 → 4096 → 1000, BiasAdd + Relu, Softmax (25 M params). */
+    private static Graph mlp() {
+        Graph g = new Graph();
+        SplittableRandom rnd = new SplittableRandom(6);
+        g.add(Node.builder("features", "Placeholder").attr("dtype", DType.FLOAT).build());
+        g.addInput(new SignatureTensor("features", TensorRef.of("features", 0), TensorType.of(DType.FLOAT, -1, 1024)));
+        String x = "features";
+        int[] widths = {1024, 4096, 4096, 1000};
+        for (int i = 1; i < widths.length; i++) {
+            String w = constant(g, "fc" + i + "/kernel", he(rnd, widths[i - 1], widths[i - 1], widths[i]));
+            x = add(g, Node.builder("fc" + i, "MatMul").input(x).input(w).attr("T", DType.FLOAT)
+                    .attr("transpose_a", false).attr("transpose_b", false));
+            x = add(g, Node.builder("fc" + i + "/BiasAdd", "BiasAdd").input(x)
+                    .input(constant(g, "fc" + i + "/bias", small(rnd, widths[i]))).attr("T", DType.FLOAT)
+                    .attr("data_format", "NHWC"));
+            if (i < widths.length - 1) {
+                x = add(g, Node.builder("fc" + i + "/Relu", "Relu").input(x).attr("T", DType.FLOAT));
+            }
+        }
         x = add(g, Node.builder("probs", "Softmax").input(x).attr("T", DType.FLOAT));
         g.addOutput(new SignatureTensor("probs", TensorRef.of(x, 0), TensorType.of(DType.FLOAT, -1, 1000)));
         return g;

@@ -72,11 +72,19 @@ final class OnnxEmitter {
     private final Set<String> used = new HashSet<>();
     private final Map<String, Integer> convByOutput = new HashMap<>();
     private final Map<String, Integer> dataUses = new HashMap<>();
+    /** INT8 for ONNX Runtime: Q/DQ on quantized ops' outputs too, int8/int32 initializers (see Int8Target). */
+    private final boolean ortInt8;
+    /** Outputs of activation DequantizeLinear nodes (never quantized twice). */
+    private final Set<String> dqOutputs = new HashSet<>();
+    /** Conv output → {input scale, per-channel weight scales...} for int32 biases (ORT placement). */
+    private final Map<String, float[]> convScales = new HashMap<>();
+    private float[] lastWeightScales;
 
     OnnxEmitter(OnnxExporter cfg, Graph g) {
         this.cfg = cfg;
         this.g = g;
         this.opset = cfg.opset();
+        this.ortInt8 = cfg.precision() == Precision.INT8 && cfg.int8Target() == Int8Target.ONNXRUNTIME;
     }
 
     ModelProto emit() {
@@ -457,7 +465,14 @@ final class OnnxEmitter {
     }
 
     private void put(Node n, int i, Val v) {
-        vals.put(TensorRef.of(n.name(), i).toString(), v);
+        Val out = v;
+        if (ortInt8 && v.type == F32) { // ORT placement: Q/DQ at the producer's output of every quantized activation
+            QuantParams q = quant(TensorRef.of(n.name(), i));
+            if (q != null) {
+                out = qdq(v, q);
+            }
+        }
+        vals.put(TensorRef.of(n.name(), i).toString(), out);
     }
 
     /** The float type a node computes in: float16 under FP16 unless kept in float32; its own type otherwise. */
@@ -484,6 +499,9 @@ final class OnnxEmitter {
 
     /** Quantize-dequantize of an activation (cached per value), per tensor or per channel along its axis. */
     private Val qdq(Val v, QuantParams q) {
+        if (dqOutputs.contains(v.name)) {
+            return v; // already quantized where it was produced (ORT placement)
+        }
         String key = v.name + "->qdq";
         Val d = derived.get(key);
         if (d != null) {
@@ -506,6 +524,7 @@ final class OnnxEmitter {
         String dq = add("DequantizeLinear", v.name + "/dequantized", List.of(qn, scale, zero), ax);
         d = new Val(dq, v.layout, F32, v.rank);
         derived.put(key, d);
+        dqOutputs.add(dq);
         return d;
     }
 
@@ -518,11 +537,12 @@ final class OnnxEmitter {
         float[] f = OnnxTensors.floats(w);
         long[] dims = w.shape().dims();
         float[] scales = QuantMath.symmetricScales(f, dims, axis);
+        lastWeightScales = scales;
         String scale = init(hint + "/scale", Tensor.ofFloats(Shape.of(scales.length), scales));
         String zero = init(hint + "/zero_point", Tensor.ofBytes(DType.INT8, Shape.of(scales.length),
                 new byte[scales.length]));
         String q;
-        if (p == Precision.INT8_WEIGHTS_ONLY) {
+        if (p == Precision.INT8_WEIGHTS_ONLY || ortInt8) { // int8 initializer: what ORT's QDQ selectors want
             q = init(hint + "/int8", Tensor.ofBytes(DType.INT8, w.shape(), QuantMath.quantizeSymmetric(f, dims, axis,
                     scales)));
         } else {
@@ -650,6 +670,7 @@ final class OnnxEmitter {
             wo = permute(w, new int[] {3, 2, 0, 1});
         }
         String wn = weight(n.input(1).node(), wo, 0, ct);
+        float[] ws = lastWeightScales;
         List<AttributeProto> a = new ArrayList<>();
         a.add(attrs("kernel_shape", d[0], d[1]));
         a.add(attrs("strides", spatial(n, "strides", nhwc)));
@@ -658,6 +679,12 @@ final class OnnxEmitter {
         a.addAll(padding(n, nhwc));
         String out = add("Conv", n.name(), List.of(x.name, wn), a.toArray(new AttributeProto[0]));
         convByOutput.put(out, nodes.size() - 1);
+        if (ortInt8 && q != null && q.perTensor()) {
+            float[] sc = new float[ws.length + 1];
+            sc[0] = q.scale()[0];
+            System.arraycopy(ws, 0, sc, 1, ws.length);
+            convScales.put(out, sc);
+        }
         put(n, 0, new Val(out, nhwc ? Layout.NCHW : Layout.NATIVE, ct, 4));
     }
 
@@ -724,8 +751,13 @@ final class OnnxEmitter {
         Integer conv = convByOutput.get(x.name);
         if (b != null && conv != null && nodes.get(conv).getInputCount() == 2
                 && dataUses.getOrDefault(resolve(n.input(0)).toString(), 0) == 1 && b.shape().rank() == 1) {
-            nodes.get(conv).addInput(init(n.input(1).node(), ct == F16 ? OnnxTensors.toHalf(b)
-                    : Tensor.ofFloats(b.shape(), OnnxTensors.floats(b))));
+            float[] sc = convScales.get(x.name);
+            if (sc != null && sc.length == b.numElements() + 1) { // int32 bias, scale = input scale × weight scale
+                nodes.get(conv).addInput(int32Bias(n.input(1).node(), OnnxTensors.floats(b), sc));
+            } else {
+                nodes.get(conv).addInput(init(n.input(1).node(), ct == F16 ? OnnxTensors.toHalf(b)
+                        : Tensor.ofFloats(b.shape(), OnnxTensors.floats(b))));
+            }
             put(n, 0, x);
             return;
         }
@@ -744,6 +776,19 @@ final class OnnxEmitter {
             bn = get(n.input(1), Layout.NATIVE, ct).name;
         }
         put(n, 0, new Val(add("Add", n.name(), List.of(x.name, bn)), x.layout, ct, x.rank));
+    }
+
+    /** A bias as int32 codes with per-channel scale {@code sc[0] * sc[1 + c]} (zero point 0) → DequantizeLinear. */
+    private String int32Bias(String hint, float[] b, float[] sc) {
+        float[] scale = new float[b.length];
+        int[] codes = new int[b.length];
+        for (int c = 0; c < b.length; c++) {
+            scale[c] = sc[0] * sc[1 + c];
+            codes[c] = (int) Math.max(Integer.MIN_VALUE + 1, Math.min(Integer.MAX_VALUE, Math.rint(b[c] / scale[c])));
+        }
+        String qb = init(hint + "/int32", Tensor.ofInts(Shape.of(b.length), codes));
+        String s = init(hint + "/scale", Tensor.ofFloats(Shape.of(b.length), scale));
+        return add("DequantizeLinear", hint + "/dequantized", List.of(qb, s), attr("axis", 0L));
     }
 
     private void binary(Node n, String onnxOp) {
@@ -803,6 +848,10 @@ final class OnnxEmitter {
     private void pool(Node n) {
         boolean nhwc = nhwc(n);
         Val x = get(n.input(0), nhwc ? Layout.NCHW : Layout.NATIVE, computeType(n));
+        QuantParams q = ortInt8 ? quant(n.input(0)) : null;
+        if (q != null) {
+            x = qdq(x, q);
+        }
         List<AttributeProto> a = new ArrayList<>();
         a.add(attrs("kernel_shape", spatial(n, "ksize", nhwc)));
         a.add(attrs("strides", spatial(n, "strides", nhwc)));
@@ -912,6 +961,10 @@ final class OnnxEmitter {
         int rank = -1;
         for (int i = 0; i < count; i++) {
             Val v = get(n.input(i), use, ct);
+            QuantParams q = ortInt8 ? quant(n.input(i)) : null;
+            if (q != null) {
+                v = qdq(v, q);
+            }
             ins.add(v.name);
             type = v.type;
             rank = Math.max(rank, v.rank);

@@ -31,8 +31,10 @@ public final class OnnxExporter {
     private final Precision precision;
     private final Set<String> keepFloat32;
     private final boolean halfIO;
+    private final Int8Target int8Target;
 
     private OnnxExporter(Builder b) {
+        this.int8Target = b.int8Target;
         this.opset = b.opset;
         this.precision = b.precision;
         this.keepFloat32 = Set.copyOf(b.keepFloat32);
@@ -62,6 +64,11 @@ public final class OnnxExporter {
 
     public boolean halfIO() {
         return halfIO;
+    }
+
+    /** The runtime an INT8 export is laid out for (ignored by the other precisions). */
+    public Int8Target int8Target() {
+        return int8Target;
     }
 
     /** The ONNX model for {@code g} (the graph is not changed). */
@@ -123,6 +130,7 @@ public final class OnnxExporter {
     @Override
     public String toString() {
         return "OnnxExporter[opset " + opset + ", " + precision + (halfIO ? ", half IO" : "")
+                + (precision == Precision.INT8 ? ", for " + int8Target : "")
                 + (keepFloat32.isEmpty() ? "" : ", keep float32 " + keepFloat32) + "]";
     }
 
@@ -132,6 +140,7 @@ public final class OnnxExporter {
         private Precision precision = Precision.FP32;
         private Set<String> keepFloat32 = Set.of();
         private boolean halfIO;
+        private Int8Target int8Target = Int8Target.TENSORRT;
 
         private Builder() {
         }
@@ -161,6 +170,17 @@ public final class OnnxExporter {
         /** FP16 only: float16 graph inputs and outputs instead of float32 ones with Casts at the edges. */
         public Builder halfIO(boolean v) {
             this.halfIO = v;
+            return this;
+        }
+
+        /**
+         * INT8 only: the Q/DQ placement, {@link Int8Target#TENSORRT} (default) or {@link Int8Target#ONNXRUNTIME}
+         * (fused QLinearConv/QLinearMatMul on ORT's CPU provider; calibrate with
+         * {@code MinMaxCalibration.minMax(graph, inputs, runner, Int8Target.ONNXRUNTIME)} for uint8 activations).
+         */
+        public Builder int8Target(Int8Target t) {
+            KilnArgumentException.check(t != null, "int8Target must not be null");
+            this.int8Target = t;
             return this;
         }
 

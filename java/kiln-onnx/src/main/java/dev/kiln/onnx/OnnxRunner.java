@@ -68,6 +68,29 @@ public final class OnnxRunner implements AutoCloseable {
         }
     }
 
+    /**
+     * Writes the graph that ONNX Runtime actually executes for {@code onnx} (CPU provider, all optimizations on, the
+     * same session options as {@link #open}) to {@code out}: QDQ groups that ORT fused show up as QLinearConv,
+     * QLinearMatMul, MatMulIntegerToFloat, QLinearAdd ... and the DequantizeLinear nodes that remain are the ones it
+     * executes. For checking that an INT8 export really runs on integer kernels.
+     */
+    public static void writeOptimizedModel(Path onnx, Path out) {
+        if (!Files.isRegularFile(onnx)) {
+            throw KilnException.invalidModel("ONNX model " + onnx + " does not exist");
+        }
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
+            o.setIntraOpNumThreads(1);
+            o.setInterOpNumThreads(1);
+            o.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
+            o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            o.setOptimizedModelFilePath(out.toString());
+            env.createSession(onnx.toString(), o).close();
+        } catch (OrtException e) {
+            throw KilnException.invalidModel("ONNX Runtime cannot load " + onnx + ": " + e.getMessage(), e);
+        }
+    }
+
     /** The ONNX Runtime version in use. */
     public static String ortVersion() {
         return OrtEnvironment.getEnvironment().getVersion();

@@ -8,7 +8,9 @@ public enum Precision {
     FP16,
     /**
      * INT8 with explicit QuantizeLinear/DequantizeLinear: per-channel symmetric weights, and per-tensor activations
-     * wherever {@code Graph.quantization()} gives parameters (TensorRT's placement); weights only where none are given.
+     * wherever {@code Graph.quantization()} gives parameters; weights only where none are given. Where the Q/DQ go is
+     * {@link OnnxExporter.Builder#int8Target}: TensorRT's placement (default) or ONNX Runtime's (fused integer kernels
+     * on its CPU provider), see {@link Int8Target}.
      */
     INT8,
     /** Dynamic-range INT8: int8 weight initializers followed by DequantizeLinear; activations stay float32. */
