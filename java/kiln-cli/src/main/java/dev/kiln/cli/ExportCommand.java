@@ -1,17 +1,21 @@
 package dev.kiln.cli;
 
+import dev.kiln.ErrorCode;
 import dev.kiln.KilnArgumentException;
+import dev.kiln.KilnException;
 import dev.kiln.eval.RandomInputs;
 import dev.kiln.eval.TensorComparison;
 import dev.kiln.graph.Graph;
 import dev.kiln.graph.Tensor;
 import dev.kiln.onnx.ExportResult;
+import dev.kiln.onnx.Int8Target;
 import dev.kiln.onnx.MinMaxCalibration;
 import dev.kiln.onnx.OnnxExporter;
 import dev.kiln.onnx.OnnxRunner;
 import dev.kiln.onnx.Precision;
 import dev.kiln.passes.PassResult;
 import dev.kiln.passes.Passes;
+import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.TfExporter;
 import dev.kiln.tensorflow.TfImporter;
 import dev.kiln.tensorflow.TfRunner;
@@ -51,6 +55,11 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--opset", description = "ONNX opset, 13..23 (default: ${DEFAULT-VALUE})")
     int opset = 17;
 
+    @Option(names = "--int8-target", description = "int8: tensorrt (symmetric int8 activations, Q/DQ on the inputs "
+            + "of Conv/MatMul: TensorRT fuses them) or onnxruntime (uint8 activations, Q/DQ around every quantized op: "
+            + "ONNX Runtime runs QLinearConv) (default: ${DEFAULT-VALUE})")
+    String int8Target = "tensorrt";
+
     @Option(names = "--keep-fp32", split = ",", paramLabel = "NODE_OR_OP",
             description = "fp16: node names or op types kept in float32")
     Set<String> keepFloat32 = Set.of();
@@ -86,10 +95,16 @@ final class ExportCommand implements Callable<Integer> {
             case "savedmodel" -> {
                 TfExporter.writeSavedModel(graph, output);
                 System.err.println("kiln: wrote SavedModel " + output);
+                if (verify) {
+                    verifyOutput(graph, false);
+                }
             }
             case "frozen", "pb" -> {
                 TfExporter.writeFrozenGraph(graph, output);
                 System.err.println("kiln: wrote frozen graph " + output);
+                if (verify) {
+                    verifyOutput(graph, false);
+                }
             }
             default -> throw new KilnArgumentException("--format: unknown format '" + format
                     + "' (known: onnx, savedmodel, frozen)");
@@ -106,14 +121,20 @@ final class ExportCommand implements Callable<Integer> {
             default -> throw new KilnArgumentException("--precision: unknown precision '" + precision
                     + "' (known: fp32, fp16, int8, int8-weights)");
         };
+        Int8Target target = switch (int8Target.toLowerCase(Locale.ROOT)) {
+            case "tensorrt" -> Int8Target.TENSORRT;
+            case "onnxruntime", "ort" -> Int8Target.ONNXRUNTIME;
+            default -> throw new KilnArgumentException("--int8-target: unknown target '" + int8Target
+                    + "' (known: tensorrt, onnxruntime)");
+        };
         if (p == Precision.INT8) {
-            calibrateOnRandomInputs(graph);
+            calibrateOnRandomInputs(graph, target);
         }
-        ExportResult result = OnnxExporter.builder().opset(opset).precision(p).keepFloat32(keepFloat32)
-                .halfIO(halfIO).build().export(graph, output);
+        ExportResult result = OnnxExporter.builder().opset(opset).precision(p).int8Target(target)
+                .keepFloat32(keepFloat32).halfIO(halfIO).build().export(graph, output);
         System.err.println("kiln: wrote " + result);
         if (verify) {
-            verifyOnnx(graph);
+            verifyOutput(graph, true);
         }
     }
 
@@ -121,25 +142,40 @@ final class ExportCommand implements Callable<Integer> {
      * Min-max activation ranges over random inputs. Random data is not representative data: this gives a
      * structurally correct INT8 QDQ model (what TensorRT needs to build) whose accuracy on real data is not measured.
      */
-    private void calibrateOnRandomInputs(Graph graph) {
+    private void calibrateOnRandomInputs(Graph graph, Int8Target target) {
         KilnArgumentException.check(calibrationSamples >= 1, "--calibration-samples must be >= 1");
         System.err.println("kiln: int8: activation ranges by min-max over " + calibrationSamples
                 + " random-input batches (not representative data)");
         Map<String, Tensor> inputs = RandomInputs.forSignature(graph.inputs(), 7, calibrationSamples);
-        MinMaxCalibration.minMax(graph, inputs, MinMaxCalibration.ortFp32(inputs));
+        MinMaxCalibration.minMax(graph, inputs, MinMaxCalibration.ortFp32(inputs), target);
     }
 
-    private void verifyOnnx(Graph graph) {
+    /** Runs the written output on its runtime and TensorFlow on the original with the same random inputs. */
+    private void verifyOutput(Graph graph, boolean onnx) {
         Map<String, Tensor> inputs = RandomInputs.forSignature(graph.inputs(), 42, 2);
-        try (TfRunner tf = TfRunner.open(model, modelOptions.importOptions());
-             OnnxRunner ort = OnnxRunner.open(output, 1)) {
-            Map<String, Tensor> expected = tf.run(inputs);
-            Map<String, Tensor> actual = ort.run(inputs);
-            for (Map.Entry<String, Tensor> e : expected.entrySet()) {
-                TensorComparison c = TensorComparison.compare(e.getValue(), actual.get(e.getKey()));
-                System.out.printf(Locale.ROOT, "verify  %-24s max abs %.3e  max rel %.3e%n", e.getKey(),
-                        c.maxAbsError(), c.maxRelError());
+        Map<String, Tensor> expected;
+        try (TfRunner tf = TfRunner.open(model, modelOptions.importOptions())) {
+            expected = tf.run(inputs);
+        }
+        Map<String, Tensor> actual;
+        if (onnx) {
+            try (OnnxRunner ort = OnnxRunner.open(output, 1)) {
+                actual = ort.run(inputs);
             }
+        } else {
+            try (TfRunner tf = TfRunner.open(output, ImportOptions.defaults())) {
+                actual = tf.run(inputs);
+            }
+        }
+        for (Map.Entry<String, Tensor> e : expected.entrySet()) {
+            Tensor got = actual.get(e.getKey());
+            if (got == null) {
+                throw new KilnException(ErrorCode.VERIFICATION_FAILED, output + " has no output '" + e.getKey()
+                        + "' (it has " + actual.keySet() + ")");
+            }
+            TensorComparison c = TensorComparison.compare(e.getValue(), got);
+            System.out.printf(Locale.ROOT, "verify  %-24s max abs %.3e  max rel %.3e%n", e.getKey(),
+                    c.maxAbsError(), c.maxRelError());
         }
     }
 }

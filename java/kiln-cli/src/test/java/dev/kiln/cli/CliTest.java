@@ -96,11 +96,12 @@ class CliTest {
         assertTrue(report.get("optimized").get("ops").has("DepthwiseConv2dNative"));
     }
 
-    @Test
-    void exportInt8QdqRunsOnOnnxRuntime() {
-        Path onnx = tmp.resolve("int8.onnx");
-        Run r = kiln("export", example.toString(), "--precision", "int8", "-o", onnx.toString(),
-                "--calibration-samples", "2");
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"tensorrt", "onnxruntime"})
+    void exportInt8QdqRunsOnOnnxRuntime(String target) {
+        Path onnx = tmp.resolve("int8-" + target + ".onnx");
+        Run r = kiln("export", example.toString(), "--precision", "int8", "--int8-target", target, "-o",
+                onnx.toString(), "--calibration-samples", "2", "--verify");
         assertEquals(0, r.status(), r.err());
         var graph = TfImporter.load(example);
         Map<String, Tensor> in = RandomInputs.forSignature(graph.inputs(), 1, 2);
@@ -108,6 +109,16 @@ class CliTest {
             Map<String, Tensor> out = ort.run(in);
             assertEquals(graph.outputs().size(), out.size());
         }
+        assertTrue(r.out().contains("max rel"), r.out());
+    }
+
+    @Test
+    void exportFrozenGraphVerifiesAgainstTensorFlow() {
+        Path pb = tmp.resolve("frozen.pb");
+        Run r = kiln("export", example.toString(), "--format", "frozen", "-o", pb.toString(), "--verify");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(Files.isRegularFile(pb));
+        assertTrue(r.out().contains("verify  probabilities"), r.out());
     }
 
     @Test
