@@ -318,15 +318,54 @@ public final class JavaKernels extends ValidatingKernels {
      * stays a separate float32 operation in the stated order (Java never contracts to FMA).
      */
 
+    /** 1.5 * 2^23: (u + ROUND_MAGIC) - ROUND_MAGIC rounds a float with |u| < 2^22 to the nearest integer, ties even. */
+    private static final float ROUND_MAGIC = 0x1.8p23f;
+    /** Bound on |u| (the argument of floorf) under which {@link #floorOfSum} is exact. */
+    static final float FLOOR_FAST_LIMIT = 0x1p21f;
+
+    /**
+     * floorf(u), bit for bit, for u = fl(w + 0.5f) with |u| <= 2^21 or NaN, in float operations that C2
+     * vectorizes (Math.floor goes through double, which it does not vectorize on JDK 17):
+     * r = rint(u) by the 1.5 * 2^23 trick (exact below 2^22); d = u - r is exact, in [-0.5, 0.5], and a multiple
+     * of 2^-25 (u >= 0.5 in magnitude has an ulp >= 2^-24; a smaller u is w + 0.5 with w in [-1, 0), exact and a
+     * multiple of 2^-25); so step = min(1, max(0, d * 2^25 + 1)) is 1 for d >= 0 and 0 for d < 0, and
+     * floor(u) = (r - 1) + step. The result is never -0.0f (neither is floorf of such a u), and NaN stays NaN.
+     * Checked exhaustively for every float w with |w| <= 2^21 (see JavaKernelsFastPathTest for a sampled check).
+     */
+    static float floorOfSum(float u) {
+        float r = (u + ROUND_MAGIC) - ROUND_MAGIC;
+        float step = Math.min(1f, Math.max(0f, (u - r) * 0x1p25f + 1f));
+        return (r - 1f) + step;
+    }
+
+    /**
+     * Whether every u = ((clamped - nMin) op scale - quantZero) + 0.5f of a channel lies within the fast floor's
+     * bound: clamped is in [nMin, nMax] and every float operation is monotonic, so u lies between its values at
+     * clamped = nMin and clamped = nMax.
+     */
+    private static boolean fastFloorApplies(float[] p, boolean divide) {
+        float top = divide ? (p[1] - p[0]) / p[2] : (p[1] - p[0]) * p[3];
+        float lo = (0f - p[4]) + 0.5f;
+        float hi = (top - p[4]) + 0.5f;
+        return Math.abs(lo) <= FLOOR_FAST_LIMIT && Math.abs(hi) <= FLOOR_FAST_LIMIT;
+    }
+
     /** Per tensor, y[from, to): ((clamped - nMin) / scale - quantZero + 0.5) floored, times scale. */
     private static void fakeQuantDivide(float[] x, float[] y, int from, int to, float[] p) {
         final float nMin = p[0];
         final float nMax = p[1];
         final float scale = p[2];
         final float quantZero = p[4];
-        for (int i = from; i < to; i++) {
-            float v = Math.max(Math.min(x[i], nMax), nMin);
-            y[i] = (float) Math.floor(((v - nMin) / scale - quantZero) + 0.5f) * scale;
+        if (fastFloorApplies(p, true)) {
+            for (int i = from; i < to; i++) {
+                float v = Math.max(Math.min(x[i], nMax), nMin);
+                y[i] = floorOfSum(((v - nMin) / scale - quantZero) + 0.5f) * scale;
+            }
+        } else {
+            for (int i = from; i < to; i++) {
+                float v = Math.max(Math.min(x[i], nMax), nMin);
+                y[i] = (float) Math.floor(((v - nMin) / scale - quantZero) + 0.5f) * scale;
+            }
         }
     }
 
@@ -337,9 +376,16 @@ public final class JavaKernels extends ValidatingKernels {
         final float scale = p[2];
         final float invScale = p[3];
         final float quantZero = p[4];
-        for (int i = from; i < to; i++) {
-            float v = Math.max(Math.min(x[i], nMax), nMin);
-            y[i] = (float) Math.floor(((v - nMin) * invScale - quantZero) + 0.5f) * scale;
+        if (fastFloorApplies(p, false)) {
+            for (int i = from; i < to; i++) {
+                float v = Math.max(Math.min(x[i], nMax), nMin);
+                y[i] = floorOfSum(((v - nMin) * invScale - quantZero) + 0.5f) * scale;
+            }
+        } else {
+            for (int i = from; i < to; i++) {
+                float v = Math.max(Math.min(x[i], nMax), nMin);
+                y[i] = (float) Math.floor(((v - nMin) * invScale - quantZero) + 0.5f) * scale;
+            }
         }
     }
 
@@ -354,22 +400,33 @@ public final class JavaKernels extends ValidatingKernels {
         float[] invScale = new float[channels];
         float[] quantZero = new float[channels];
         boolean anyZero = false;
+        boolean fast = true;
         for (int c = 0; c < channels; c++) {
             float[] p = params[c];
             if (p == null) {
-                anyZero = true; // placeholder parameters (all 0) give finite garbage or NaN; overwritten below
+                anyZero = true; // placeholder parameters (all 0) give 0 or NaN; overwritten below
                 continue;
             }
+            fast &= fastFloorApplies(p, false);
             nMin[c] = p[0];
             nMax[c] = p[1];
             scale[c] = p[2];
             invScale[c] = p[3];
             quantZero[c] = p[4];
         }
-        for (int o = 0, k = 0; o < outer; o++, k += channels) {
-            for (int c = 0; c < channels; c++) {
-                float v = Math.max(Math.min(x[k + c], nMax[c]), nMin[c]);
-                y[k + c] = (float) Math.floor(((v - nMin[c]) * invScale[c] - quantZero[c]) + 0.5f) * scale[c];
+        if (fast) {
+            for (int o = 0, k = 0; o < outer; o++, k += channels) {
+                for (int c = 0; c < channels; c++) {
+                    float v = Math.max(Math.min(x[k + c], nMax[c]), nMin[c]);
+                    y[k + c] = floorOfSum(((v - nMin[c]) * invScale[c] - quantZero[c]) + 0.5f) * scale[c];
+                }
+            }
+        } else {
+            for (int o = 0, k = 0; o < outer; o++, k += channels) {
+                for (int c = 0; c < channels; c++) {
+                    float v = Math.max(Math.min(x[k + c], nMax[c]), nMin[c]);
+                    y[k + c] = (float) Math.floor(((v - nMin[c]) * invScale[c] - quantZero[c]) + 0.5f) * scale[c];
+                }
             }
         }
         if (anyZero) {

@@ -154,6 +154,76 @@ class JavaKernelsFastPathTest {
     }
 
     @Test
+    void fastFloorEqualsFloorfForEverySumWithHalf() {
+        // floorOfSum(fl(w + 0.5f)) == floorf(fl(w + 0.5f)) for |w| <= 2^21: a strided sweep over all bit patterns
+        // here (the full sweep of 2.5e9 values passed once, offline), plus every value near integers and halves
+        int limit = Float.floatToRawIntBits(JavaKernels.FLOOR_FAST_LIMIT);
+        SplittableRandom rnd = new SplittableRandom(seed);
+        for (int sign = 0; sign < 2; sign++) {
+            for (int bits = rnd.nextInt(61); bits <= limit; bits += 61) {
+                checkFloor(Float.intBitsToFloat(bits | sign << 31));
+            }
+        }
+        for (int i = -70_000; i <= 70_000; i++) {
+            for (float base : new float[] {i, i + 0.5f, i * 0x1p-10f}) {
+                float lo = base;
+                float hi = base;
+                for (int u = 0; u < 4; u++) {
+                    checkFloor(lo);
+                    checkFloor(hi);
+                    lo = Math.nextDown(lo);
+                    hi = Math.nextUp(hi);
+                }
+            }
+        }
+        assertEquals(true, Float.isNaN(JavaKernels.floorOfSum(Float.NaN)));
+    }
+
+    private static void checkFloor(float w) {
+        float u = w + 0.5f;
+        float e = (float) Math.floor(u);
+        float a = JavaKernels.floorOfSum(u);
+        if (Float.floatToRawIntBits(e) != Float.floatToRawIntBits(a)) {
+            fail("w " + w + " u " + u + ": floorf " + e + " fast " + a);
+        }
+    }
+
+    @Test
+    void fakeQuantWithHugeOrTinyRangesTakesTheExactPath() {
+        // ranges whose (max - min) overflows or underflows: the fast floor does not apply, results still follow kiln.h
+        float[][] ranges = {{-3e38f, 3e38f}, {-1e-40f, 1e-40f}, {0f, 1e-45f}, {-65504f, 65504f}, {1e30f, 2e30f}};
+        SplittableRandom rnd = new SplittableRandom(seed);
+        for (float[] r : ranges) {
+            for (int bits : new int[] {2, 8, 16}) {
+                float[] x = data(rnd, 257, true);
+                for (int i = 0; i < x.length; i += 3) {
+                    x[i] = r[0] + (r[1] - r[0]) * (float) rnd.nextDouble();
+                }
+                float[] p = JavaKernels.nudge(r[0], r[1], bits, false);
+                float[] e = new float[x.length];
+                for (int i = 0; i < x.length; i++) {
+                    e[i] = plainFakeQuant(x[i], p, true);
+                }
+                float[] a = new float[x.length];
+                k.fakeQuant(x, AxisView.perTensor(x.length), new float[] {r[0]}, new float[] {r[1]}, bits, false, a);
+                assertBits(e, a, "per tensor " + r[0] + ".." + r[1] + " bits " + bits);
+                float[] e2 = new float[x.length * 2];
+                float[] x2 = new float[x.length * 2];
+                for (int i = 0; i < x.length; i++) {
+                    x2[2 * i] = x[i];
+                    x2[2 * i + 1] = x[i];
+                    e2[2 * i] = plainFakeQuant(x[i], p, false);
+                    e2[2 * i + 1] = e2[2 * i];
+                }
+                float[] a2 = new float[x2.length];
+                k.fakeQuant(x2, new AxisView(x.length, 2, 1), new float[] {r[0], r[0]}, new float[] {r[1], r[1]},
+                        bits, false, a2);
+                assertBits(e2, a2, "per channel " + r[0] + ".." + r[1] + " bits " + bits);
+            }
+        }
+    }
+
+    @Test
     void pack24EqualsThePlainRuleAndRejectsThreeNonZeros() {
         SplittableRandom rnd = new SplittableRandom(seed);
         for (int cols : new int[] {4, 8, 12, 1024}) {
