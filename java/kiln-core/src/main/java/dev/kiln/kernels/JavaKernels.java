@@ -389,16 +389,22 @@ public final class JavaKernels extends ValidatingKernels {
         }
     }
 
+    /** Target length of the repeated per-channel parameter rows of {@link #fakeQuantLastAxis}. */
+    private static final int LAST_AXIS_BLOCK = 1024;
+
     /**
-     * TensorFlow's per-channel layout (channels last, inner = 1): parameters in flat arrays, one tight loop over a
-     * row of channels with no per-element branch; channels with min == max == 0 are zeroed afterwards.
+     * TensorFlow's per-channel layout (channels last, inner = 1). The parameters are repeated into rows of
+     * {@code rows * channels} (about 1024) entries, so that the inner loop is long and branch free and C2 vectorizes
+     * it (a 64-iteration loop per row of x does not pay); channels with min == max == 0 are zeroed afterwards.
      */
     private static void fakeQuantLastAxis(float[] x, int outer, int channels, float[][] params, float[] y) {
-        float[] nMin = new float[channels];
-        float[] nMax = new float[channels];
-        float[] scale = new float[channels];
-        float[] invScale = new float[channels];
-        float[] quantZero = new float[channels];
+        int reps = Math.max(1, Math.min(outer, LAST_AXIS_BLOCK / channels));
+        int block = reps * channels;
+        float[] nMin = new float[block];
+        float[] nMax = new float[block];
+        float[] scale = new float[block];
+        float[] invScale = new float[block];
+        float[] quantZero = new float[block];
         boolean anyZero = false;
         boolean fast = true;
         for (int c = 0; c < channels; c++) {
@@ -408,31 +414,38 @@ public final class JavaKernels extends ValidatingKernels {
                 continue;
             }
             fast &= fastFloorApplies(p, false);
-            nMin[c] = p[0];
-            nMax[c] = p[1];
-            scale[c] = p[2];
-            invScale[c] = p[3];
-            quantZero[c] = p[4];
+            for (int r = 0, j = c; r < reps; r++, j += channels) {
+                nMin[j] = p[0];
+                nMax[j] = p[1];
+                scale[j] = p[2];
+                invScale[j] = p[3];
+                quantZero[j] = p[4];
+            }
         }
-        if (fast) {
-            for (int o = 0, k = 0; o < outer; o++, k += channels) {
-                for (int c = 0; c < channels; c++) {
-                    float v = Math.max(Math.min(x[k + c], nMax[c]), nMin[c]);
-                    y[k + c] = floorOfSum(((v - nMin[c]) * invScale[c] - quantZero[c]) + 0.5f) * scale[c];
+        int n = y.length;
+        float[] t = new float[block];
+        for (int base = 0; base < n; base += block) {
+            int len = Math.min(block, n - base); // a multiple of channels
+            // staged through t so that every array of the loop is indexed by j alone: with x[base + j] beside
+            // nMin[j], C2 (JDK 17) cannot align the two and does not vectorize (measured 4x slower)
+            System.arraycopy(x, base, t, 0, len);
+            if (fast) {
+                for (int j = 0; j < len; j++) {
+                    float v = Math.max(Math.min(t[j], nMax[j]), nMin[j]);
+                    t[j] = floorOfSum(((v - nMin[j]) * invScale[j] - quantZero[j]) + 0.5f) * scale[j];
+                }
+            } else {
+                for (int j = 0; j < len; j++) {
+                    float v = Math.max(Math.min(t[j], nMax[j]), nMin[j]);
+                    t[j] = (float) Math.floor(((v - nMin[j]) * invScale[j] - quantZero[j]) + 0.5f) * scale[j];
                 }
             }
-        } else {
-            for (int o = 0, k = 0; o < outer; o++, k += channels) {
-                for (int c = 0; c < channels; c++) {
-                    float v = Math.max(Math.min(x[k + c], nMax[c]), nMin[c]);
-                    y[k + c] = (float) Math.floor(((v - nMin[c]) * invScale[c] - quantZero[c]) + 0.5f) * scale[c];
-                }
-            }
+            System.arraycopy(t, 0, y, base, len);
         }
         if (anyZero) {
             for (int c = 0; c < channels; c++) {
                 if (params[c] == null) {
-                    for (int k = c; k < y.length; k += channels) {
+                    for (int k = c; k < n; k += channels) {
                         y[k] = 0f;
                     }
                 }
