@@ -19,6 +19,36 @@ public final class JavaKernels extends ValidatingKernels {
 
     @Override
     protected RangeStats doRangeStats(float[] x) {
+        // Fast path: Math.min/max over everything, four independent accumulators (no per-element branch). NaN
+        // poisons the result and +-Inf reaches it, so finite results prove every value was finite; otherwise the
+        // exact counting loop runs. Math.min/max order -0.0f below +0.0f either way, so both paths agree.
+        final int n = x.length;
+        float min0 = Float.POSITIVE_INFINITY;
+        float min1 = Float.POSITIVE_INFINITY;
+        float max0 = Float.NEGATIVE_INFINITY;
+        float max1 = Float.NEGATIVE_INFINITY;
+        int i = 0;
+        for (; i + 1 < n; i += 2) {
+            float a = x[i];
+            float b = x[i + 1];
+            min0 = Math.min(min0, a);
+            max0 = Math.max(max0, a);
+            min1 = Math.min(min1, b);
+            max1 = Math.max(max1, b);
+        }
+        for (; i < n; i++) {
+            min0 = Math.min(min0, x[i]);
+            max0 = Math.max(max0, x[i]);
+        }
+        float min = Math.min(min0, min1);
+        float max = Math.max(max0, max1);
+        if (n > 0 && Math.abs(min) <= Float.MAX_VALUE && Math.abs(max) <= Float.MAX_VALUE) {
+            return new RangeStats(min, max, Math.max(Math.abs(min), Math.abs(max)), n, 0, 0, 0);
+        }
+        return rangeStatsWithNonFinite(x);
+    }
+
+    private static RangeStats rangeStatsWithNonFinite(float[] x) {
         float min = Float.POSITIVE_INFINITY;
         float max = Float.NEGATIVE_INFINITY;
         long nan = 0;
@@ -41,9 +71,82 @@ public final class JavaKernels extends ValidatingKernels {
         return new RangeStats(min, max, absMax, finite, nan, posInf, negInf);
     }
 
+    /** Sub-histograms for large inputs: int counts, one per element of a group of four (see doHistogram). */
+    private static final int NB_SUB = 4;
+    /** Largest bin count for the sub-histogram path: nbBins - 1 must be exact in float32. */
+    private static final int MAX_SUB_BINS = 1 << 24;
+
     @Override
     protected void doHistogram(float[] x, float invRange, int nbBins, boolean signed, long[] counts,
                                long[] negCounts) {
+        if (nbBins > MAX_SUB_BINS || x.length < (long) NB_SUB * nbBins) {
+            histogramDirect(x, invRange, nbBins, signed, counts, negCounts);
+            return;
+        }
+        // Four int sub-histograms, element i goes to sub-histogram i % 4, so consecutive increments never wait on
+        // each other's store; each gets at most ceil(n / 4) < 2^31 counts. Bin formula of kiln.h: clamping the
+        // product with min(t, nbBins - 1) before the truncation is the same as t >= nbBins ? nbBins - 1 : (int) t
+        // for t >= 0. Slot nbBins collects the non-finite values (discarded); in signed mode negative values go to
+        // slot stride + bin, so one int[] per sub-histogram holds both sides.
+        final float nb = nbBins;
+        final float lastF = nbBins - 1;
+        final int stride = nbBins + 1;
+        final int len = signed ? 2 * stride : stride;
+        final int[] h0 = new int[len];
+        final int[] h1 = new int[len];
+        final int[] h2 = new int[len];
+        final int[] h3 = new int[len];
+        final int n = x.length;
+        int i = 0;
+        if (!signed) {
+            for (; i + 3 < n; i += 4) {
+                h0[absBin(x[i], invRange, nb, lastF, nbBins)]++;
+                h1[absBin(x[i + 1], invRange, nb, lastF, nbBins)]++;
+                h2[absBin(x[i + 2], invRange, nb, lastF, nbBins)]++;
+                h3[absBin(x[i + 3], invRange, nb, lastF, nbBins)]++;
+            }
+            for (; i < n; i++) {
+                h0[absBin(x[i], invRange, nb, lastF, nbBins)]++;
+            }
+        } else {
+            for (; i + 3 < n; i += 4) {
+                h0[signedBin(x[i], invRange, nb, lastF, nbBins, stride)]++;
+                h1[signedBin(x[i + 1], invRange, nb, lastF, nbBins, stride)]++;
+                h2[signedBin(x[i + 2], invRange, nb, lastF, nbBins, stride)]++;
+                h3[signedBin(x[i + 3], invRange, nb, lastF, nbBins, stride)]++;
+            }
+            for (; i < n; i++) {
+                h0[signedBin(x[i], invRange, nb, lastF, nbBins, stride)]++;
+            }
+        }
+        for (int b = 0; b < nbBins; b++) {
+            counts[b] += (long) h0[b] + h1[b] + h2[b] + h3[b];
+        }
+        if (signed) {
+            for (int b = 0; b < nbBins; b++) {
+                negCounts[b] += (long) h0[stride + b] + h1[stride + b] + h2[stride + b] + h3[stride + b];
+            }
+        }
+    }
+
+    /** Bin of |v| (kiln.h), or {@code sentinel} (= nbBins) for NaN and Inf. */
+    private static int absBin(float v, float invRange, float nb, float lastF, int sentinel) {
+        float a = Math.abs(v);
+        int bin = (int) Math.min((a * invRange) * nb, lastF);
+        return a <= Float.MAX_VALUE ? bin : sentinel;
+    }
+
+    /** Bin of v >= 0 (also -0.0f) in [0, nbBins), of -v for v < 0 in [stride, stride + nbBins), NaN/Inf: nbBins. */
+    private static int signedBin(float v, float invRange, float nb, float lastF, int sentinel, int stride) {
+        float a = Math.abs(v);
+        int bin = (int) Math.min((a * invRange) * nb, lastF);
+        bin = v < 0f ? bin + stride : bin;
+        return a <= Float.MAX_VALUE ? bin : sentinel;
+    }
+
+    /** The formula of kiln.h as written, straight into the long counts (small inputs, huge bin counts). */
+    private static void histogramDirect(float[] x, float invRange, int nbBins, boolean signed, long[] counts,
+                                        long[] negCounts) {
         final float nb = nbBins;
         final int last = nbBins - 1;
         if (!signed) {
@@ -130,7 +233,7 @@ public final class JavaKernels extends ValidatingKernels {
                 final float s = scale[c];
                 final int zp = zeroPoint[c];
                 for (int i = 0; i < inner; i++, k++) {
-                    y[k] = (float) (q[k] - zp) * s;
+                    y[k] = (float) ((long) q[k] - zp) * s; // exact difference in 64 bits (kiln.h), no int wrap
                 }
             }
         }
@@ -177,77 +280,175 @@ public final class JavaKernels extends ValidatingKernels {
         int outer = (int) view.outer();
         int channels = (int) view.channels();
         int inner = (int) view.inner();
-        boolean perTensor = channels == 1;
         float[][] params = new float[channels][];
         for (int c = 0; c < channels; c++) {
             params[c] = nudge(min[c], max[c], numBits, narrowRange);
         }
-        if (!perTensor && inner == 1) {
+        if (channels == 1) {
+            // FakeQuantWithMinMaxVars: divides by the scale
+            if (params[0] == null) {
+                Arrays.fill(y, 0f);
+            } else {
+                fakeQuantDivide(x, y, 0, x.length, params[0]);
+            }
+            return;
+        }
+        if (inner == 1) {
             fakeQuantLastAxis(x, outer, channels, params, y);
             return;
         }
-        int k = 0;
-        for (int o = 0; o < outer; o++) {
-            for (int c = 0; c < channels; c++) {
+        // FakeQuantWithMinMaxVarsPerChannel on another axis: runs of `inner` elements share one channel
+        for (int o = 0, k = 0; o < outer; o++) {
+            for (int c = 0; c < channels; c++, k += inner) {
                 float[] p = params[c];
                 if (p == null) {
                     Arrays.fill(y, k, k + inner, 0f);
-                    k += inner;
-                    continue;
-                }
-                final float nMin = p[0];
-                final float nMax = p[1];
-                final float scale = p[2];
-                final float invScale = p[3];
-                final float quantZero = p[4];
-                if (perTensor) {
-                    // FakeQuantWithMinMaxVars: divides by the scale
-                    for (int i = 0; i < inner; i++, k++) {
-                        float v = x[k];
-                        v = v > nMax ? nMax : v;
-                        v = v < nMin ? nMin : v;
-                        y[k] = (float) Math.floor(((v - nMin) / scale - quantZero) + 0.5f) * scale;
-                    }
                 } else {
-                    // FakeQuantWithMinMaxVarsPerChannel: multiplies by the inverse scale
-                    for (int i = 0; i < inner; i++, k++) {
-                        float v = x[k];
-                        v = v > nMax ? nMax : v;
-                        v = v < nMin ? nMin : v;
-                        y[k] = (float) Math.floor(((v - nMin) * invScale - quantZero) + 0.5f) * scale;
-                    }
+                    fakeQuantMultiply(x, y, k, k + inner, p);
                 }
             }
         }
     }
 
-    /** TensorFlow's per-channel layout (channels last, inner = 1): parameters in flat arrays, one tight loop. */
+    /*
+     * The clamp of kiln.h is (x > nMax ? nMax : x) then (< nMin ? nMin : .), written here as Math.max(Math.min(x,
+     * nMax), nMin): NaN stays NaN either way, and the two differ only in the sign of a zero result (Math.min/max
+     * order -0.0f below +0.0f), which cannot change y: clamped - nudged_min and the rest are followed by "+ 0.5f",
+     * whose result is never -0.0f, so floorf and the product see the same value. Every float operation of kiln.h
+     * stays a separate float32 operation in the stated order (Java never contracts to FMA).
+     */
+
+    /** 1.5 * 2^23: (u + ROUND_MAGIC) - ROUND_MAGIC rounds a float with |u| < 2^22 to the nearest integer, ties even. */
+    private static final float ROUND_MAGIC = 0x1.8p23f;
+    /** Bound on |u| (the argument of floorf) under which {@link #floorOfSum} is exact. */
+    static final float FLOOR_FAST_LIMIT = 0x1p21f;
+
+    /**
+     * floorf(u), bit for bit, for u = fl(w + 0.5f) with |u| <= 2^21 or NaN, in float operations that C2
+     * vectorizes (Math.floor goes through double, which it does not vectorize on JDK 17):
+     * r = rint(u) by the 1.5 * 2^23 trick (exact below 2^22); d = u - r is exact, in [-0.5, 0.5], and a multiple
+     * of 2^-25 (u >= 0.5 in magnitude has an ulp >= 2^-24; a smaller u is w + 0.5 with w in [-1, 0), exact and a
+     * multiple of 2^-25); so step = min(1, max(0, d * 2^25 + 1)) is 1 for d >= 0 and 0 for d < 0, and
+     * floor(u) = (r - 1) + step. The result is never -0.0f (neither is floorf of such a u), and NaN stays NaN.
+     * Checked exhaustively for every float w with |w| <= 2^21 (see JavaKernelsFastPathTest for a sampled check).
+     */
+    static float floorOfSum(float u) {
+        float r = (u + ROUND_MAGIC) - ROUND_MAGIC;
+        float step = Math.min(1f, Math.max(0f, (u - r) * 0x1p25f + 1f));
+        return (r - 1f) + step;
+    }
+
+    /**
+     * Whether every u = ((clamped - nMin) op scale - quantZero) + 0.5f of a channel lies within the fast floor's
+     * bound: clamped is in [nMin, nMax] and every float operation is monotonic, so u lies between its values at
+     * clamped = nMin and clamped = nMax.
+     */
+    private static boolean fastFloorApplies(float[] p, boolean divide) {
+        float top = divide ? (p[1] - p[0]) / p[2] : (p[1] - p[0]) * p[3];
+        float lo = (0f - p[4]) + 0.5f;
+        float hi = (top - p[4]) + 0.5f;
+        return Math.abs(lo) <= FLOOR_FAST_LIMIT && Math.abs(hi) <= FLOOR_FAST_LIMIT;
+    }
+
+    /** Per tensor, y[from, to): ((clamped - nMin) / scale - quantZero + 0.5) floored, times scale. */
+    private static void fakeQuantDivide(float[] x, float[] y, int from, int to, float[] p) {
+        final float nMin = p[0];
+        final float nMax = p[1];
+        final float scale = p[2];
+        final float quantZero = p[4];
+        if (fastFloorApplies(p, true)) {
+            for (int i = from; i < to; i++) {
+                float v = Math.max(Math.min(x[i], nMax), nMin);
+                y[i] = floorOfSum(((v - nMin) / scale - quantZero) + 0.5f) * scale;
+            }
+        } else {
+            for (int i = from; i < to; i++) {
+                float v = Math.max(Math.min(x[i], nMax), nMin);
+                y[i] = (float) Math.floor(((v - nMin) / scale - quantZero) + 0.5f) * scale;
+            }
+        }
+    }
+
+    /** Per channel, one channel's run y[from, to): multiplies by inv_scale. */
+    private static void fakeQuantMultiply(float[] x, float[] y, int from, int to, float[] p) {
+        final float nMin = p[0];
+        final float nMax = p[1];
+        final float scale = p[2];
+        final float invScale = p[3];
+        final float quantZero = p[4];
+        if (fastFloorApplies(p, false)) {
+            for (int i = from; i < to; i++) {
+                float v = Math.max(Math.min(x[i], nMax), nMin);
+                y[i] = floorOfSum(((v - nMin) * invScale - quantZero) + 0.5f) * scale;
+            }
+        } else {
+            for (int i = from; i < to; i++) {
+                float v = Math.max(Math.min(x[i], nMax), nMin);
+                y[i] = (float) Math.floor(((v - nMin) * invScale - quantZero) + 0.5f) * scale;
+            }
+        }
+    }
+
+    /** Target length of the repeated per-channel parameter rows of {@link #fakeQuantLastAxis}. */
+    private static final int LAST_AXIS_BLOCK = 1024;
+
+    /**
+     * TensorFlow's per-channel layout (channels last, inner = 1). The parameters are repeated into rows of
+     * {@code rows * channels} (about 1024) entries, so that the inner loop is long and branch free and C2 vectorizes
+     * it (a 64-iteration loop per row of x does not pay); channels with min == max == 0 are zeroed afterwards.
+     */
     private static void fakeQuantLastAxis(float[] x, int outer, int channels, float[][] params, float[] y) {
-        float[] nMin = new float[channels];
-        float[] nMax = new float[channels];
-        float[] scale = new float[channels];
-        float[] invScale = new float[channels];
-        float[] quantZero = new float[channels];
-        boolean[] zero = new boolean[channels];
+        int reps = Math.max(1, Math.min(outer, LAST_AXIS_BLOCK / channels));
+        int block = reps * channels;
+        float[] nMin = new float[block];
+        float[] nMax = new float[block];
+        float[] scale = new float[block];
+        float[] invScale = new float[block];
+        float[] quantZero = new float[block];
+        boolean anyZero = false;
+        boolean fast = true;
         for (int c = 0; c < channels; c++) {
             float[] p = params[c];
             if (p == null) {
-                zero[c] = true;
+                anyZero = true; // placeholder parameters (all 0) give 0 or NaN; overwritten below
                 continue;
             }
-            nMin[c] = p[0];
-            nMax[c] = p[1];
-            scale[c] = p[2];
-            invScale[c] = p[3];
-            quantZero[c] = p[4];
+            fast &= fastFloorApplies(p, false);
+            for (int r = 0, j = c; r < reps; r++, j += channels) {
+                nMin[j] = p[0];
+                nMax[j] = p[1];
+                scale[j] = p[2];
+                invScale[j] = p[3];
+                quantZero[j] = p[4];
+            }
         }
-        for (int o = 0, k = 0; o < outer; o++, k += channels) {
+        int n = y.length;
+        float[] t = new float[block];
+        for (int base = 0; base < n; base += block) {
+            int len = Math.min(block, n - base); // a multiple of channels
+            // staged through t so that every array of the loop is indexed by j alone: with x[base + j] beside
+            // nMin[j], C2 (JDK 17) cannot align the two and does not vectorize (measured 4x slower)
+            System.arraycopy(x, base, t, 0, len);
+            if (fast) {
+                for (int j = 0; j < len; j++) {
+                    float v = Math.max(Math.min(t[j], nMax[j]), nMin[j]);
+                    t[j] = floorOfSum(((v - nMin[j]) * invScale[j] - quantZero[j]) + 0.5f) * scale[j];
+                }
+            } else {
+                for (int j = 0; j < len; j++) {
+                    float v = Math.max(Math.min(t[j], nMax[j]), nMin[j]);
+                    t[j] = (float) Math.floor(((v - nMin[j]) * invScale[j] - quantZero[j]) + 0.5f) * scale[j];
+                }
+            }
+            System.arraycopy(t, 0, y, base, len);
+        }
+        if (anyZero) {
             for (int c = 0; c < channels; c++) {
-                float v = x[k + c];
-                v = v > nMax[c] ? nMax[c] : v;
-                v = v < nMin[c] ? nMin[c] : v;
-                float r = (float) Math.floor(((v - nMin[c]) * invScale[c] - quantZero[c]) + 0.5f) * scale[c];
-                y[k + c] = zero[c] ? 0f : r;
+                if (params[c] == null) {
+                    for (int k = c; k < n; k += channels) {
+                        y[k] = 0f;
+                    }
+                }
             }
         }
     }
@@ -586,43 +787,68 @@ public final class JavaKernels extends ValidatingKernels {
         }
     }
 
+    /**
+     * 2:4 packing table, indexed by a group's non-zero mask (bit p set when position p is non-zero): the meta
+     * nibble p0 | p1 << 2 of the two kept positions (a group with fewer than 2 non-zeros fills up with its lowest
+     * zero positions), or -1 when the group has more than 2 non-zeros.
+     */
+    private static final byte[] NIBBLE24 = new byte[16];
+
+    static {
+        for (int nzMask = 0; nzMask < 16; nzMask++) {
+            int sel = nzMask;
+            if (Integer.bitCount(sel) > 2) {
+                NIBBLE24[nzMask] = -1;
+                continue;
+            }
+            for (int p = 0; p < 4 && Integer.bitCount(sel) < 2; p++) {
+                sel |= 1 << p;
+            }
+            int p0 = Integer.numberOfTrailingZeros(sel);
+            int p1 = Integer.numberOfTrailingZeros(sel & ~(1 << p0));
+            NIBBLE24[nzMask] = (byte) (p0 | (p1 << 2));
+        }
+    }
+
     @Override
     protected void doPack24(float[] w, int rows, int cols, float[] values, byte[] meta) {
-        int groups = cols / 4;
-        int metaRow = (int) Packed24.metaRowBytes(cols);
-        int half = cols / 2;
-        Arrays.fill(meta, (byte) 0);
+        final int groups = cols / 4;
+        final int metaRow = (int) Packed24.metaRowBytes(cols);
+        final byte[] table = NIBBLE24;
+        int v = 0; // values index: rows * cols / 2 values, written in order
         for (int r = 0; r < rows; r++) {
-            int off = r * cols;
-            for (int g = 0; g < groups; g++) {
-                int b = off + 4 * g;
-                int nzMask = (w[b] != 0f ? 1 : 0) | (w[b + 1] != 0f ? 2 : 0) | (w[b + 2] != 0f ? 4 : 0)
-                        | (w[b + 3] != 0f ? 8 : 0);
-                int p0;
-                int p1;
-                int nz = Integer.bitCount(nzMask);
-                if (nz > 2) {
-                    throw new KilnArgumentException("w is not 2:4: row " + r + ", group " + g + " (flat index " + b
-                            + ") has " + nz + " non-zeros; apply a 2:4 mask first");
-                }
-                if (nz == 2) {
-                    p0 = Integer.numberOfTrailingZeros(nzMask);
-                    p1 = Integer.numberOfTrailingZeros(nzMask & ~(1 << p0));
-                } else {
-                    // fill with the lowest free (zero) positions
-                    int sel = nzMask;
-                    for (int p = 0; p < 4 && Integer.bitCount(sel) < 2; p++) {
-                        sel |= 1 << p;
-                    }
-                    p0 = Integer.numberOfTrailingZeros(sel);
-                    p1 = Integer.numberOfTrailingZeros(sel & ~(1 << p0));
-                }
-                values[r * half + 2 * g] = w[b + p0];
-                values[r * half + 2 * g + 1] = w[b + p1];
-                int nibble = p0 | (p1 << 2);
-                meta[r * metaRow + (g >> 1)] |= (byte) ((g & 1) == 0 ? nibble : nibble << 4);
+            int b = r * cols;
+            int m = r * metaRow;
+            int g = 0;
+            for (; g + 1 < groups; g += 2, b += 8, m++) {
+                int lo = nibble24(w, b, table, r, g);
+                values[v] = w[b + (lo & 3)];
+                values[v + 1] = w[b + (lo >>> 2)];
+                int hi = nibble24(w, b + 4, table, r, g + 1);
+                values[v + 2] = w[b + 4 + (hi & 3)];
+                values[v + 3] = w[b + 4 + (hi >>> 2)];
+                v += 4;
+                meta[m] = (byte) (lo | (hi << 4));
+            }
+            if (g < groups) { // cols % 8 == 4: the last byte's high nibble stays zero
+                int lo = nibble24(w, b, table, r, g);
+                values[v] = w[b + (lo & 3)];
+                values[v + 1] = w[b + (lo >>> 2)];
+                v += 2;
+                meta[m] = (byte) lo;
             }
         }
+    }
+
+    private static int nibble24(float[] w, int b, byte[] table, int r, int g) {
+        int nzMask = (w[b] != 0f ? 1 : 0) | (w[b + 1] != 0f ? 2 : 0) | (w[b + 2] != 0f ? 4 : 0)
+                | (w[b + 3] != 0f ? 8 : 0);
+        int nibble = table[nzMask];
+        if (nibble < 0) {
+            throw new KilnArgumentException("w is not 2:4: row " + r + ", group " + g + " (flat index " + b
+                    + ") has " + Integer.bitCount(nzMask) + " non-zeros; apply a 2:4 mask first");
+        }
+        return nibble;
     }
 
     @Override

@@ -55,6 +55,27 @@ class JavaKernelsTest {
     }
 
     @Test
+    void dequantizeSubtractsTheZeroPointExactlyIn64Bits() {
+        // kiln.h: q - zero_point is exact (64-bit), then rounded to float, then multiplied: no int32 wrap-around
+        int[] q = {Integer.MAX_VALUE, Integer.MIN_VALUE, Integer.MAX_VALUE, Integer.MIN_VALUE, 5};
+        int[] zp = {-1, 1, Integer.MIN_VALUE, Integer.MAX_VALUE, 3};
+        float[] expected = {0x1p31f, (float) -2147483649L, (float) 4294967295L, (float) -4294967295L, 2f};
+        for (int c = 0; c < q.length; c++) {
+            float[] y = k.dequantize(new int[] {q[c]}, AxisView.perTensor(1), new float[] {1f}, new int[] {zp[c]});
+            assertEquals(expected[c], y[0], "q " + q[c] + " zero point " + zp[c]);
+            assertEquals(expected[c] * 0.5f, k.dequantize(new int[] {q[c]}, AxisView.perTensor(1),
+                    new float[] {0.5f}, new int[] {zp[c]})[0]);
+        }
+        // the int32 difference would have wrapped to a value of the other sign
+        assertTrue(k.dequantize(new int[] {Integer.MAX_VALUE}, AxisView.perTensor(1), new float[] {1f},
+                new int[] {-1})[0] > 0f);
+        // per channel: each channel's own zero point, still exact
+        assertArrayEquals(new float[] {0x1p31f, 0x1p31f, (float) -2147483649L, (float) -2147483649L},
+                k.dequantize(new int[] {Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MIN_VALUE, Integer.MIN_VALUE},
+                        new AxisView(1, 2, 2), new float[] {1f, 1f}, new int[] {-1, 1}));
+    }
+
+    @Test
     void fakeQuantNudgesLikeTensorFlow() {
         // min -0.1, max 1.1, 8 bits: scale = 1.2/255, zero point nudged to round(21.25) = 21
         float[] y = new float[3];

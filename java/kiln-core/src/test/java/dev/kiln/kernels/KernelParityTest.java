@@ -131,6 +131,31 @@ class KernelParityTest {
                     assertBits(ey, ay, "fakeQuant " + v + " bits " + bits);
                 }
             }));
+            tests.add(DynamicTest.dynamicTest(p + "dequantize with extreme q and zero points (exact 64-bit difference)",
+                    () -> {
+                int[] edge = {Integer.MIN_VALUE, Integer.MIN_VALUE + 1, -65536, -1, 0, 1, 65535,
+                        Integer.MAX_VALUE - 1, Integer.MAX_VALUE};
+                int n = edge.length * edge.length;
+                int[] q = new int[n];
+                int[] zp = new int[n];
+                float[] scale = new float[n];
+                for (int a = 0; a < edge.length; a++) {
+                    for (int b = 0; b < edge.length; b++) {
+                        q[a * edge.length + b] = edge[a];
+                        zp[a * edge.length + b] = edge[b];
+                        scale[a * edge.length + b] = (float) rnd.nextDouble(0.001, 2);
+                    }
+                }
+                AxisView v = new AxisView(1, n, 1);
+                assertBits(REF.dequantize(q, v, scale, zp), k.dequantize(q, v, scale, zp), "dequantize edges");
+                for (int c = 0; c < n; c++) {
+                    float expected = (float) ((long) q[c] - zp[c]) * scale[c];
+                    float actual = k.dequantize(new int[] {q[c]}, AxisView.perTensor(1), new float[] {scale[c]},
+                            new int[] {zp[c]})[0];
+                    assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(actual),
+                            "q " + q[c] + " zp " + zp[c]);
+                }
+            }));
             tests.add(DynamicTest.dynamicTest(p + "float16 both ways", () -> {
                 float[] x = new float[100_001];
                 for (int i = 0; i < x.length; i++) {
