@@ -167,7 +167,8 @@ final class Reports {
             s.append("<rect x=\"").append(labelW).append("\" y=\"").append(y).append("\" width=\"").append(w)
                     .append("\" height=\"").append(rowH - 6).append("\" fill=\"#d0602a\"/>");
             s.append("<text x=\"").append(labelW + w + 6).append("\" y=\"").append(y + 15).append("\">")
-                    .append(String.format(Locale.ROOT, "%.3g", v)).append(esc(unit)).append("</text>");
+                    .append(v == Math.rint(v) ? Long.toString((long) v) : String.format(Locale.ROOT, "%.3g", v))
+                    .append(esc(unit)).append("</text>");
         }
         return s.append("</svg></figure>").toString();
     }
