@@ -453,7 +453,10 @@ TEST(FakeQuant, LargeArrayUsesStreamingPathIdentically) {
 
 TEST(FakeQuant, LargePerChannelLastAxisUsesStreamingPathIdentically) {
     IsaGuard guard;
-    for (int64_t ch : {int64_t{19}, int64_t{256}, int64_t{3}}) {
+    // 64: the parameter-table path with a period of 64; 19, 3: periods 608, 96; 5000: period 20000, above the
+    // table's limit (the wrapping path). Offsets 0 and 3 floats: y aligned and not (Java arrays start 16 bytes in).
+    for (int64_t ch : {int64_t{19}, int64_t{256}, int64_t{3}, int64_t{64}, int64_t{5000}})
+    for (int64_t off : {int64_t{0}, int64_t{3}}) {
         const int64_t outer = ((int64_t{4} << 20) + 1000) / ch;
         const int64_t n = outer * ch;
         auto x = randomFloats(static_cast<size_t>(n), 15, 2.0f, true);
@@ -466,13 +469,16 @@ TEST(FakeQuant, LargePerChannelLastAxisUsesStreamingPathIdentically) {
         mx[1] = 0.0f;
         std::vector<float> ref(n);
         for (int64_t k = 0; k < n; ++k) ref[k] = fakeQuantReference(x[k], mn[k % ch], mx[k % ch], 8, true, false);
+        std::vector<float> xo(static_cast<size_t>(n + off));
+        std::copy(x.begin(), x.end(), xo.begin() + off);
         for (Isa isa : allIsas()) {
             kiln::cpu::setIsa(isa);
-            std::vector<float> y(n);
-            ASSERT_EQ(kiln_fake_quant(x.data(), outer, ch, 1, mn.data(), mx.data(), 8, 1, y.data()), KILN_OK);
+            std::vector<float> y(static_cast<size_t>(n + off));
+            ASSERT_EQ(kiln_fake_quant(xo.data() + off, outer, ch, 1, mn.data(), mx.data(), 8, 1, y.data() + off),
+                      KILN_OK);
             int64_t bad = 0;
-            for (int64_t k = 0; k < n; ++k) bad += sameFloat(y[k], ref[k]) ? 0 : 1;
-            EXPECT_EQ(bad, 0) << kiln_cpu_isa() << " channels " << ch;
+            for (int64_t k = 0; k < n; ++k) bad += sameFloat(y[off + k], ref[k]) ? 0 : 1;
+            EXPECT_EQ(bad, 0) << kiln_cpu_isa() << " channels " << ch << " offset " << off;
         }
     }
 }

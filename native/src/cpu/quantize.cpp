@@ -156,6 +156,83 @@ inline const float* wrapped(const float* src, int64_t c, int64_t nbChannels, flo
     return buf;
 }
 
+// Last axis, few channels: the channels' parameters repeated over one period of P = lcm(C, 32) elements, rotated so
+// that table entry j holds the parameters of flat index start + j (start = the first index of the vector loop, where
+// y is aligned). The loop then reads the parameters with aligned loads at k = 0, 32, 64, ... < P (two vectors of 16
+// or four of 8 per step), never wrapping inside a step. Built once per call (5 * P floats, at most 80 KiB).
+constexpr int64_t kTableMaxPeriod = 4096;
+
+int64_t channelPeriod(int64_t nbChannels) {
+    int64_t a = nbChannels, b = 32;
+    while (b != 0) {
+        const int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return nbChannels / a * 32;  // lcm(C, 32); C >= 1
+}
+
+class FqChannelTable {
+public:
+    FqChannelTable(const FqChannelParams& p, int64_t nbChannels, int64_t period, int64_t start)
+        : mPeriod(period), mStorage(static_cast<size_t>(5 * period + 16)) {
+        float* base = mStorage.data();
+        base += (16 - (reinterpret_cast<uintptr_t>(base) & 63) / 4) & 15;  // 64-byte aligned
+        const float* src[5] = {p.mNudgedMin, p.mNudgedMax, p.mScale, p.mInvScale, p.mQuantZero};
+        for (int a = 0; a < 5; ++a) {
+            mRow[a] = base + a * period;
+            int64_t c = start % nbChannels;
+            for (int64_t j = 0; j < period; ++j) {
+                mRow[a][j] = src[a][c];
+                if (++c == nbChannels) c = 0;
+            }
+        }
+    }
+    int64_t period() const { return mPeriod; }
+    const float* nmin() const { return mRow[0]; }
+    const float* nmax() const { return mRow[1]; }
+    const float* scale() const { return mRow[2]; }
+    const float* inv() const { return mRow[3]; }
+    const float* qz() const { return mRow[4]; }
+
+private:
+    int64_t mPeriod;
+    std::vector<float> mStorage;
+    float* mRow[5] = {};
+};
+
+// Elements before y + start is aligned to `align` bytes (y is float aligned, as Java arrays and malloc give).
+inline int64_t alignedStart(const float* y, int64_t n, uintptr_t align) {
+    const uintptr_t mis = reinterpret_cast<uintptr_t>(y) & (align - 1);
+    if (mis == 0) return 0;
+    if ((mis & 3) != 0) return n;  // never aligned: everything scalar (not reached for float arrays)
+    return std::min<int64_t>(n, static_cast<int64_t>((align - mis) / 4));
+}
+
+__attribute__((target("avx2"))) void fqTableChannelsAvx2(const float* x, float* y, int64_t n, int64_t nbChannels,
+                                                         const FqChannelParams& p, int64_t period) {
+    const __m256 half = _mm256_set1_ps(0.5f);
+    int64_t i = 0;
+    const int64_t start = alignedStart(y, n, 32);
+    for (; i < start; ++i) y[i] = fqChannelScalar(x[i], p, i % nbChannels);
+    const FqChannelTable t(p, nbChannels, period, start);
+    const float *tmin = t.nmin(), *tmax = t.nmax(), *tsc = t.scale(), *tinv = t.inv(), *tqz = t.qz();
+    int64_t k = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int u = 0; u < 32; u += 8) {
+            const int64_t j = k + u;
+            __m256 v = fqAvx2<FqMode::kMultiply>(_mm256_loadu_ps(x + i + u), _mm256_load_ps(tmin + j),
+                                                 _mm256_load_ps(tmax + j), _mm256_load_ps(tsc + j),
+                                                 _mm256_load_ps(tinv + j), _mm256_load_ps(tqz + j), half);
+            _mm256_stream_ps(y + i + u, v);
+        }
+        k += 32;
+        if (k == period) k = 0;
+    }
+    _mm_sfence();
+    for (; i < n; ++i) y[i] = fqChannelScalar(x[i], p, i % nbChannels);
+}
+
 __attribute__((target("avx2"))) void fqFlatChannelsAvx2(const float* x, float* y, int64_t n, int64_t nbChannels,
                                                         const FqChannelParams& p) {
     const __m256 half = _mm256_set1_ps(0.5f);
@@ -251,6 +328,31 @@ KILN_AVX512 void fqFlatChannelsAvx512(const float* x, float* y, int64_t n, int64
         _mm512_stream_ps(y + i, v);
         c += 16;
         while (c >= nbChannels) c -= nbChannels;
+    }
+    _mm_sfence();
+    for (; i < n; ++i) y[i] = fqChannelScalar(x[i], p, i % nbChannels);
+}
+
+KILN_AVX512 void fqTableChannelsAvx512(const float* x, float* y, int64_t n, int64_t nbChannels,
+                                       const FqChannelParams& p, int64_t period) {
+    const __m512 half = _mm512_set1_ps(0.5f);
+    int64_t i = 0;
+    const int64_t start = alignedStart(y, n, 64);
+    for (; i < start; ++i) y[i] = fqChannelScalar(x[i], p, i % nbChannels);
+    const FqChannelTable t(p, nbChannels, period, start);
+    const float *tmin = t.nmin(), *tmax = t.nmax(), *tsc = t.scale(), *tinv = t.inv(), *tqz = t.qz();
+    int64_t k = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 a = fqAvx512<FqMode::kMultiply>(_mm512_loadu_ps(x + i), _mm512_load_ps(tmin + k),
+                                               _mm512_load_ps(tmax + k), _mm512_load_ps(tsc + k),
+                                               _mm512_load_ps(tinv + k), _mm512_load_ps(tqz + k), half);
+        __m512 b = fqAvx512<FqMode::kMultiply>(_mm512_loadu_ps(x + i + 16), _mm512_load_ps(tmin + k + 16),
+                                               _mm512_load_ps(tmax + k + 16), _mm512_load_ps(tsc + k + 16),
+                                               _mm512_load_ps(tinv + k + 16), _mm512_load_ps(tqz + k + 16), half);
+        _mm512_stream_ps(y + i, a);
+        _mm512_stream_ps(y + i + 16, b);
+        k += 32;
+        if (k == period) k = 0;
     }
     _mm_sfence();
     for (; i < n; ++i) y[i] = fqChannelScalar(x[i], p, i % nbChannels);
@@ -520,7 +622,12 @@ KILN_API kiln_status kiln_fake_quant(const float* x, int64_t outer, int64_t nb_c
                 if (params[c].mZero) zeroChannels.push_back(c);
             }
             const FqChannelParams cp{nmin.data(), nmax.data(), sc.data(), inv.data(), qz.data()};
-            if (v.mTotal >= kStreamThreshold && which == Isa::kAvx512) {
+            const int64_t period = channelPeriod(nb_channels);
+            if (v.mTotal >= kStreamThreshold && which == Isa::kAvx512 && period <= kTableMaxPeriod) {
+                fqTableChannelsAvx512(x, y, v.mTotal, nb_channels, cp, period);
+            } else if (v.mTotal >= kStreamThreshold && which == Isa::kAvx2 && period <= kTableMaxPeriod) {
+                fqTableChannelsAvx2(x, y, v.mTotal, nb_channels, cp, period);
+            } else if (v.mTotal >= kStreamThreshold && which == Isa::kAvx512) {
                 fqFlatChannelsAvx512(x, y, v.mTotal, nb_channels, cp);
             } else if (v.mTotal >= kStreamThreshold && which == Isa::kAvx2) {
                 fqFlatChannelsAvx2(x, y, v.mTotal, nb_channels, cp);

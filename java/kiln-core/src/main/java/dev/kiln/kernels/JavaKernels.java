@@ -810,28 +810,57 @@ public final class JavaKernels extends ValidatingKernels {
         }
     }
 
+    /**
+     * Two groups (one meta byte) at a time: indexed by the 8-bit non-zero mask of 8 consecutive elements, bits 0..7
+     * the meta byte (low nibble the even group, as {@link #NIBBLE24}), bits 8..19 the four kept positions 0..7 (3 bits
+     * each, in value order); -1 when either group has more than 2 non-zeros.
+     */
+    private static final int[] PACK24_PAIR = new int[256];
+
+    static {
+        for (int m8 = 0; m8 < 256; m8++) {
+            int lo = NIBBLE24[m8 & 15];
+            int hi = NIBBLE24[m8 >>> 4];
+            if (lo < 0 || hi < 0) {
+                PACK24_PAIR[m8] = -1;
+                continue;
+            }
+            int pos = (lo & 3) | (lo >>> 2) << 3 | (4 + (hi & 3)) << 6 | (4 + (hi >>> 2)) << 9;
+            PACK24_PAIR[m8] = (lo | hi << 4) | pos << 8;
+        }
+    }
+
+    /** 1 when x != 0f (NaN included, both zeros excluded), without a branch: |bits| + 0x7fffffff carries into bit 31. */
+    private static int nz(float x) {
+        return ((Float.floatToRawIntBits(x) & 0x7fffffff) + 0x7fffffff) >>> 31;
+    }
+
     @Override
     protected void doPack24(float[] w, int rows, int cols, float[] values, byte[] meta) {
         final int groups = cols / 4;
         final int metaRow = (int) Packed24.metaRowBytes(cols);
-        final byte[] table = NIBBLE24;
+        final int[] pair = PACK24_PAIR;
         int v = 0; // values index: rows * cols / 2 values, written in order
         for (int r = 0; r < rows; r++) {
             int b = r * cols;
             int m = r * metaRow;
             int g = 0;
-            for (; g + 1 < groups; g += 2, b += 8, m++) {
-                int lo = nibble24(w, b, table, r, g);
-                values[v] = w[b + (lo & 3)];
-                values[v + 1] = w[b + (lo >>> 2)];
-                int hi = nibble24(w, b + 4, table, r, g + 1);
-                values[v + 2] = w[b + 4 + (hi & 3)];
-                values[v + 3] = w[b + 4 + (hi >>> 2)];
-                v += 4;
-                meta[m] = (byte) (lo | (hi << 4));
+            for (; g + 1 < groups; g += 2, b += 8, m++, v += 4) {
+                int m8 = nz(w[b]) | nz(w[b + 1]) << 1 | nz(w[b + 2]) << 2 | nz(w[b + 3]) << 3
+                        | nz(w[b + 4]) << 4 | nz(w[b + 5]) << 5 | nz(w[b + 6]) << 6 | nz(w[b + 7]) << 7;
+                int e = pair[m8];
+                if (e < 0) { // throws, naming the first bad group
+                    nibble24(w, b, NIBBLE24, r, g);
+                    nibble24(w, b + 4, NIBBLE24, r, g + 1);
+                }
+                values[v] = w[b + ((e >>> 8) & 7)];
+                values[v + 1] = w[b + ((e >>> 11) & 7)];
+                values[v + 2] = w[b + ((e >>> 14) & 7)];
+                values[v + 3] = w[b + (e >>> 17)];
+                meta[m] = (byte) e;
             }
             if (g < groups) { // cols % 8 == 4: the last byte's high nibble stays zero
-                int lo = nibble24(w, b, table, r, g);
+                int lo = nibble24(w, b, NIBBLE24, r, g);
                 values[v] = w[b + (lo & 3)];
                 values[v + 1] = w[b + (lo >>> 2)];
                 v += 2;
