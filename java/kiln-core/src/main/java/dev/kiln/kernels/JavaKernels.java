@@ -390,7 +390,7 @@ public final class JavaKernels extends ValidatingKernels {
     }
 
     /** Target length of the repeated per-channel parameter rows of {@link #fakeQuantLastAxis}. */
-    private static final int LAST_AXIS_BLOCK = 1024;
+    private static final int LAST_AXIS_BLOCK = 512;
 
     /**
      * TensorFlow's per-channel layout (channels last, inner = 1). The parameters are repeated into rows of
