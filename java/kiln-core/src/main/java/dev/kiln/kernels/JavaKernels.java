@@ -839,46 +839,97 @@ public final class JavaKernels extends ValidatingKernels {
         return ((Float.floatToRawIntBits(x) & 0x7fffffff) + 0x7fffffff) >>> 31;
     }
 
+    /** Columns of a row packed per chunk by {@link #doPack24}: a multiple of 8, small enough to stay in L1. */
+    private static final int PACK24_CHUNK = 1024;
+    /** 1 << (j % 8): the weight of element j in its 8-element mask. */
+    private static final float[] PACK24_WEIGHT = new float[PACK24_CHUNK];
+
+    static {
+        for (int j = 0; j < PACK24_CHUNK; j++) {
+            PACK24_WEIGHT[j] = 1 << (j & 7);
+        }
+    }
+
+    /*
+     * 2:4 packing in three steps per chunk of a row (at most 1024 columns, staged in L1):
+     * 1. copy the chunk into s, so that the next loop indexes every array by j alone (C2 on JDK 17 does not
+     *    vectorize w[base + j] beside f[j]);
+     * 2. f[j] = min(|s[j]| * 2^127 * 2^22, 1) * 2^(j % 8): 0 for both zeros, 2^(j % 8) for any other number (the
+     *    smallest subnormal 2^-149 becomes exactly 1, large values saturate through Inf), NaN for NaN. Float
+     *    operations only, so that C2 vectorizes the loop (Float.floatToRawIntBits and float-to-byte conversions
+     *    are not vectorized on JDK 17);
+     * 3. per 8 elements the exact sum of their 8 f values (distinct powers of two: integer and exact) is the
+     *    non-zero mask; PACK24_PAIR gives the meta byte and the kept positions, read from s. A NaN sum (a NaN
+     *    element) or an invalid group goes through the exact bit test of nz(), which also names the bad group.
+     * Same output as the plain rule: the mask is bit p set when w != 0f, the kept values are copied bit for bit.
+     */
     @Override
     protected void doPack24(float[] w, int rows, int cols, float[] values, byte[] meta) {
-        final int groups = cols / 4;
         final int metaRow = (int) Packed24.metaRowBytes(cols);
+        final int half = cols / 2;
+        final int cols8 = cols & ~7; // columns handled 8 at a time; cols % 8 == 4 leaves one group per row
+        final float[] s = new float[Math.min(PACK24_CHUNK, Math.max(cols8, 8))];
+        final float[] f = new float[s.length];
+        final float[] weight = PACK24_WEIGHT;
         final int[] pair = PACK24_PAIR;
-        int v = 0; // values index: rows * cols / 2 values, written in order
         for (int r = 0; r < rows; r++) {
-            int b = r * cols;
-            int m = r * metaRow;
-            int g = 0;
-            for (; g + 1 < groups; g += 2, b += 8, m++, v += 4) {
-                int m8 = nz(w[b]) | nz(w[b + 1]) << 1 | nz(w[b + 2]) << 2 | nz(w[b + 3]) << 3
-                        | nz(w[b + 4]) << 4 | nz(w[b + 5]) << 5 | nz(w[b + 6]) << 6 | nz(w[b + 7]) << 7;
-                int e = pair[m8];
-                if (e < 0) { // throws, naming the first bad group
-                    nibble24(w, b, NIBBLE24, r, g);
-                    nibble24(w, b + 4, NIBBLE24, r, g + 1);
+            final int rowBase = r * cols;
+            for (int c0 = 0; c0 < cols8; c0 += PACK24_CHUNK) {
+                final int len = Math.min(PACK24_CHUNK, cols8 - c0);
+                System.arraycopy(w, rowBase + c0, s, 0, len);
+                for (int j = 0; j < len; j++) {
+                    f[j] = Math.min(Math.abs(s[j]) * 0x1p127f * 0x1p22f, 1f) * weight[j];
                 }
-                values[v] = w[b + ((e >>> 8) & 7)];
-                values[v + 1] = w[b + ((e >>> 11) & 7)];
-                values[v + 2] = w[b + ((e >>> 14) & 7)];
-                values[v + 3] = w[b + (e >>> 17)];
-                meta[m] = (byte) e;
+                final int v0 = r * half + c0 / 2;
+                final int m0 = r * metaRow + c0 / 8;
+                for (int k = 0, j = 0; j < len; k++, j += 8) {
+                    float sum = ((f[j] + f[j + 1]) + (f[j + 2] + f[j + 3])) + ((f[j + 4] + f[j + 5]) + (f[j + 6] + f[j + 7]));
+                    int e = pair[(int) sum];
+                    if (e < 0 || sum != sum) {
+                        e = pair8Exact(s, j, r, (c0 + j) / 4, rowBase + c0 + j);
+                    }
+                    int v = v0 + 4 * k;
+                    values[v] = s[j + ((e >>> 8) & 7)];
+                    values[v + 1] = s[j + ((e >>> 11) & 7)];
+                    values[v + 2] = s[j + ((e >>> 14) & 7)];
+                    values[v + 3] = s[j + ((e >>> 17) & 7)];
+                    meta[m0 + k] = (byte) e;
+                }
             }
-            if (g < groups) { // cols % 8 == 4: the last byte's high nibble stays zero
-                int lo = nibble24(w, b, NIBBLE24, r, g);
+            if (cols8 < cols) { // cols % 8 == 4: the last byte's high nibble stays zero
+                int b = rowBase + cols8;
+                int lo = nibble24(w, b, NIBBLE24, r, cols8 / 4);
+                int v = r * half + cols8 / 2;
                 values[v] = w[b + (lo & 3)];
                 values[v + 1] = w[b + (lo >>> 2)];
-                v += 2;
-                meta[m] = (byte) lo;
+                meta[r * metaRow + metaRow - 1] = (byte) lo;
             }
         }
     }
 
+    /** The PACK24_PAIR entry of s[j, j + 8) by the exact bit test; throws, naming the group, if it is not 2:4. */
+    private static int pair8Exact(float[] s, int j, int r, int g, int flat) {
+        int m8 = nz(s[j]) | nz(s[j + 1]) << 1 | nz(s[j + 2]) << 2 | nz(s[j + 3]) << 3
+                | nz(s[j + 4]) << 4 | nz(s[j + 5]) << 5 | nz(s[j + 6]) << 6 | nz(s[j + 7]) << 7;
+        int e = PACK24_PAIR[m8];
+        if (e < 0) {
+            nibble24(s, j, NIBBLE24, r, g, flat);
+            nibble24(s, j + 4, NIBBLE24, r, g + 1, flat + 4);
+        }
+        return e;
+    }
+
     private static int nibble24(float[] w, int b, byte[] table, int r, int g) {
+        return nibble24(w, b, table, r, g, b);
+    }
+
+    /** The meta nibble of a[b, b + 4), group g of row r at flat index {@code flat} of w; throws if not 2:4. */
+    private static int nibble24(float[] w, int b, byte[] table, int r, int g, int flat) {
         int nzMask = (w[b] != 0f ? 1 : 0) | (w[b + 1] != 0f ? 2 : 0) | (w[b + 2] != 0f ? 4 : 0)
                 | (w[b + 3] != 0f ? 8 : 0);
         int nibble = table[nzMask];
         if (nibble < 0) {
-            throw new KilnArgumentException("w is not 2:4: row " + r + ", group " + g + " (flat index " + b
+            throw new KilnArgumentException("w is not 2:4: row " + r + ", group " + g + " (flat index " + flat
                     + ") has " + Integer.bitCount(nzMask) + " non-zeros; apply a 2:4 mask first");
         }
         return nibble;

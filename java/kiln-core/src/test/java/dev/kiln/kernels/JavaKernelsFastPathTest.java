@@ -226,13 +226,17 @@ class JavaKernelsFastPathTest {
     @Test
     void pack24EqualsThePlainRuleAndRejectsThreeNonZeros() {
         SplittableRandom rnd = new SplittableRandom(seed);
-        for (int cols : new int[] {4, 8, 12, 1024}) {
+        // 2052 and 3004: more than one 1024-column chunk per row, and a last group alone in its meta byte
+        float[] special = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.MIN_VALUE,
+            -Float.MIN_VALUE, Float.MIN_NORMAL, Float.MAX_VALUE, -Float.MAX_VALUE};
+        for (int cols : new int[] {4, 8, 12, 1024, 2052, 3004}) {
             int rows = 1 + rnd.nextInt(5);
             float[] w = new float[rows * cols];
             for (int g = 0; g < w.length / 4; g++) {
                 int keep = rnd.nextInt(3); // 0, 1 or 2 non-zeros, at random positions
                 for (int j = 0; j < keep; j++) {
-                    w[4 * g + rnd.nextInt(4)] = (float) rnd.nextGaussian();
+                    w[4 * g + rnd.nextInt(4)] = rnd.nextInt(16) == 0 ? special[rnd.nextInt(special.length)]
+                            : (float) rnd.nextGaussian();
                 }
                 if (rnd.nextInt(8) == 0) {
                     w[4 * g + rnd.nextInt(4)] = -0f;
@@ -265,11 +269,23 @@ class JavaKernelsFastPathTest {
             }
             float[] back = k.unpack24(p);
             for (int i = 0; i < w.length; i++) {
-                assertEquals(true, w[i] == back[i], "unpack " + i); // a -0.0f that was not kept comes back as +0.0f
+                // a -0.0f that was not kept comes back as +0.0f; a NaN comes back with its bits
+                assertEquals(true, w[i] == back[i] || Float.floatToRawIntBits(w[i]) == Float.floatToRawIntBits(back[i]),
+                        "unpack " + i);
             }
         }
         float[] bad = {1f, 2f, 0f, 0f, 1f, 0f, 3f, 4f};
         KilnArgumentException ex = assertThrows(KilnArgumentException.class, () -> k.pack24(bad, 1, 8));
         assertEquals(true, ex.getMessage().contains("group 1"), ex.getMessage());
+        float[] badNaN = new float[2 * 1032]; // row 1, group 257 (flat index 2060): NaN counts as a non-zero
+        badNaN[2060] = 1f;
+        badNaN[2061] = Float.NaN;
+        badNaN[2063] = 2f;
+        ex = assertThrows(KilnArgumentException.class, () -> k.pack24(badNaN, 2, 1032));
+        assertEquals(true, ex.getMessage().contains("row 1, group 257 (flat index 2060)"), ex.getMessage());
+        float[] badTail = new float[12]; // the lone last group of a row with cols % 8 == 4
+        badTail[8] = badTail[9] = badTail[11] = -Float.MIN_VALUE;
+        ex = assertThrows(KilnArgumentException.class, () -> k.pack24(badTail, 1, 12));
+        assertEquals(true, ex.getMessage().contains("group 2 (flat index 8)"), ex.getMessage());
     }
 }
