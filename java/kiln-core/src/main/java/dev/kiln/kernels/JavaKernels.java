@@ -394,8 +394,9 @@ public final class JavaKernels extends ValidatingKernels {
 
     /**
      * TensorFlow's per-channel layout (channels last, inner = 1). The parameters are repeated into rows of
-     * {@code rows * channels} (about 512: six such rows stay in L1; 1024 measured slower) entries, so that the inner loop is long and branch free and C2 vectorizes
-     * it (a 64-iteration loop per row of x does not pay); channels with min == max == 0 are zeroed afterwards.
+     * {@code rows * channels} (about 512; six such rows stay in L1, 1024 measured slower) entries, so that the inner
+     * loop is long and branch free and C2 vectorizes it (a 64-iteration loop per row of x does not pay); channels
+     * with min == max == 0 are zeroed afterwards.
      */
     private static void fakeQuantLastAxis(float[] x, int outer, int channels, float[][] params, float[] y) {
         int reps = Math.max(1, Math.min(outer, LAST_AXIS_BLOCK / channels));
