@@ -884,7 +884,8 @@ public final class JavaKernels extends ValidatingKernels {
                 final int v0 = r * half + c0 / 2;
                 final int m0 = r * metaRow + c0 / 8;
                 for (int k = 0, j = 0; j < len; k++, j += 8) {
-                    float sum = ((f[j] + f[j + 1]) + (f[j + 2] + f[j + 3])) + ((f[j + 4] + f[j + 5]) + (f[j + 6] + f[j + 7]));
+                    float sum = ((f[j] + f[j + 1]) + (f[j + 2] + f[j + 3]))
+                            + ((f[j + 4] + f[j + 5]) + (f[j + 6] + f[j + 7]));
                     int e = pair[(int) sum];
                     if (e < 0 || sum != sum) {
                         e = pair8Exact(s, j, r, (c0 + j) / 4, rowBase + c0 + j);
