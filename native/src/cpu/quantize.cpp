@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "fakeQuantParams.h"
 #include "kilnCommon.h"
 
 namespace kiln {
@@ -20,43 +21,10 @@ namespace {
 // TensorFlow 2.x's fake_quant_ops_functor.h: FakeQuantWithMinMaxVars divides by the scale (kDivide),
 // FakeQuantWithMinMaxVarsPerChannel multiplies by inv_scale (kMultiply).
 
-struct FqParams {
-    float mNudgedMin;
-    float mNudgedMax;
-    float mScale;
-    float mInvScale;
-    float mQuantZero;
-    bool mZero;  // min == max == 0: the output is 0
-};
+using kiln::FqParams;
+using kiln::nudge;
 
 enum class FqMode { kDivide, kMultiply };
-
-FqParams nudge(float min, float max, int32_t numBits, bool narrowRange) {
-    FqParams p{};
-    if (min == 0.0f && max == 0.0f) {
-        p.mZero = true;
-        return p;
-    }
-    const float quantMin = narrowRange ? 1.0f : 0.0f;
-    const float quantMax = static_cast<float>((1 << numBits) - 1);
-    const float scale = (max - min) / (quantMax - quantMin);
-    const float invScale = (quantMax - quantMin) / (max - min);
-    const float zeroPointFromMin = quantMin - min / scale;
-    float nudgedZp;
-    if (zeroPointFromMin < quantMin) {
-        nudgedZp = quantMin;
-    } else if (zeroPointFromMin > quantMax) {
-        nudgedZp = quantMax;
-    } else {
-        nudgedZp = std::round(zeroPointFromMin);
-    }
-    p.mNudgedMin = (quantMin - nudgedZp) * scale;
-    p.mNudgedMax = (quantMax - nudgedZp) * scale;
-    p.mScale = scale;
-    p.mInvScale = invScale;
-    p.mQuantZero = std::floor(-p.mNudgedMin * invScale + 0.5f);
-    return p;
-}
 
 template <FqMode kMode>
 inline float fqScalar(float x, float nmin, float nmax, float scale, float inv, float qz) {

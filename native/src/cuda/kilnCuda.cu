@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cpu/kilnCommon.h"
+#include "fakeQuantParams.h"
 #include "kiln/kilnCuda.h"
 
 namespace kiln {
@@ -225,42 +226,8 @@ __global__ void dequantizeKernel(const int32_t* q, int64_t total, int64_t nbChan
     }
 }
 
-struct FqParams {
-    float mNudgedMin;
-    float mNudgedMax;
-    float mScale;
-    float mInvScale;
-    float mQuantZero;
-    int mZero;  // min == max == 0: the output is 0
-};
-
-// Host side, compiled with -ffp-contract=off: the same float32 steps as the CPU library (TF 2.x's Nudge).
-FqParams nudge(float min, float max, int32_t numBits, bool narrowRange) {
-    FqParams p{};
-    if (min == 0.0f && max == 0.0f) {
-        p.mZero = 1;
-        return p;
-    }
-    const float quantMin = narrowRange ? 1.0f : 0.0f;
-    const float quantMax = static_cast<float>((1 << numBits) - 1);
-    const float scale = (max - min) / (quantMax - quantMin);
-    const float invScale = (quantMax - quantMin) / (max - min);
-    const float zeroPointFromMin = quantMin - min / scale;
-    float nudgedZp;
-    if (zeroPointFromMin < quantMin) {
-        nudgedZp = quantMin;
-    } else if (zeroPointFromMin > quantMax) {
-        nudgedZp = quantMax;
-    } else {
-        nudgedZp = std::round(zeroPointFromMin);
-    }
-    p.mNudgedMin = (quantMin - nudgedZp) * scale;
-    p.mNudgedMax = (quantMax - nudgedZp) * scale;
-    p.mScale = scale;
-    p.mInvScale = invScale;
-    p.mQuantZero = std::floor(-p.mNudgedMin * invScale + 0.5f);
-    return p;
-}
+using kiln::FqParams;
+using kiln::nudge;  // host side, the same float32 steps as the CPU library
 
 // divide: FakeQuantWithMinMaxVars (per tensor); otherwise FakeQuantWithMinMaxVarsPerChannel (multiplies).
 __global__ void fakeQuantKernel(const float* x, int64_t total, int64_t nbChannels, int64_t inner,
