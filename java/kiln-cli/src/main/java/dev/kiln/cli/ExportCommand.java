@@ -3,6 +3,7 @@ package dev.kiln.cli;
 import dev.kiln.ErrorCode;
 import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
+import dev.kiln.eval.ModelRunner;
 import dev.kiln.eval.RandomInputs;
 import dev.kiln.eval.TensorComparison;
 import dev.kiln.graph.Graph;
@@ -158,14 +159,8 @@ final class ExportCommand implements Callable<Integer> {
             expected = tf.run(inputs);
         }
         Map<String, Tensor> actual;
-        if (onnx) {
-            try (OnnxRunner ort = OnnxRunner.open(output, 1)) {
-                actual = ort.run(inputs);
-            }
-        } else {
-            try (TfRunner tf = TfRunner.open(output, ImportOptions.defaults())) {
-                actual = tf.run(inputs);
-            }
+        try (ModelRunner runner = onnx ? OnnxRunner.open(output, 1) : TfRunner.open(output, ImportOptions.defaults())) {
+            actual = runner.run(inputs);
         }
         for (Map.Entry<String, Tensor> e : expected.entrySet()) {
             Tensor got = actual.get(e.getKey());

@@ -2,6 +2,7 @@ package dev.kiln.cli;
 
 import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
+import dev.kiln.eval.ModelRunner;
 import dev.kiln.eval.RandomInputs;
 import dev.kiln.eval.TensorComparison;
 import dev.kiln.graph.Graph;
@@ -159,7 +160,7 @@ public final class OptimizeJob {
                 double maxRel = 0;
                 List<Double> times = new ArrayList<>();
                 String runtime = a.format().equals("onnx") ? "onnxruntime" : "tensorflow";
-                try (Runner r = openRunner(a, path)) {
+                try (ModelRunner r = openRunner(a, path)) {
                     for (int i = 0; i < samples; i++) {
                         long t = System.nanoTime();
                         Map<String, Tensor> got = r.run(inputs.get(i));
@@ -184,37 +185,10 @@ public final class OptimizeJob {
         return out;
     }
 
-    /** The runtime that runs one artifact. */
-    private interface Runner extends AutoCloseable {
-        Map<String, Tensor> run(Map<String, Tensor> inputs);
-
-        @Override
-        void close();
-    }
-
-    private Runner openRunner(OptimizeReport.Artifact a, Path path) {
-        if (a.format().equals("onnx")) {
-            OnnxRunner ort = OnnxRunner.open(path, threads);
-            return new Runner() {
-                public Map<String, Tensor> run(Map<String, Tensor> in) {
-                    return ort.run(in);
-                }
-
-                public void close() {
-                    ort.close();
-                }
-            };
-        }
-        TfRunner tf = TfRunner.open(path, ImportOptions.defaults());
-        return new Runner() {
-            public Map<String, Tensor> run(Map<String, Tensor> in) {
-                return tf.run(in);
-            }
-
-            public void close() {
-                tf.close();
-            }
-        };
+    /** The runtime that runs one artifact: ONNX Runtime for ONNX, TensorFlow for the rest. */
+    private ModelRunner openRunner(OptimizeReport.Artifact a, Path path) {
+        return a.format().equals("onnx") ? OnnxRunner.open(path, threads)
+                : TfRunner.open(path, ImportOptions.defaults());
     }
 
     static OptimizeReport.ModelSummary summarize(Graph g) {

@@ -10,6 +10,7 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
+import dev.kiln.eval.ModelRunner;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Shape;
 import dev.kiln.graph.Tensor;
@@ -27,7 +28,7 @@ import java.util.Map;
  * Runs an ONNX model with ONNX Runtime on the CPU. Inputs and outputs are Kiln {@link Tensor}s (float32, float16,
  * double, int8/uint8, int32, int64, bool). Owns one session; {@link #close()} is idempotent.
  */
-public final class OnnxRunner implements AutoCloseable {
+public final class OnnxRunner implements ModelRunner {
     private final OrtEnvironment env;
     private final OrtSession session;
     private final Path path;

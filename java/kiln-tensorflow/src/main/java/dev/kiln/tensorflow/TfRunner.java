@@ -2,6 +2,7 @@ package dev.kiln.tensorflow;
 
 import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
+import dev.kiln.eval.ModelRunner;
 import dev.kiln.graph.Graph;
 import dev.kiln.graph.SignatureTensor;
 import dev.kiln.graph.Tensor;
@@ -31,7 +32,7 @@ import java.util.TreeSet;
  * }
  * }</pre>
  */
-public final class TfRunner implements AutoCloseable {
+public final class TfRunner implements ModelRunner {
     private final AutoCloseable owner;
     private final Session session;
     private final org.tensorflow.Graph ownedGraph;
