@@ -5,14 +5,16 @@ import java.util.Map;
 
 /**
  * What {@link OnnxExporter#export} wrote: the file, its size, opset and IR version, precision, the ONNX op histogram
- * and how many layout Transposes the exporter inserted.
+ * how many layout Transposes the exporter inserted, and whether its integer layers are exact on ONNX Runtime's stock
+ * kernels on x86 CPUs without VNNI ({@link Int8Saturation}).
  */
 public record ExportResult(Path path, long bytes, int opset, int irVersion, Precision precision, int nodes,
-                           int initializers, Map<String, Integer> onnxOps, int layoutTransposes, long millis) {
+                           int initializers, Map<String, Integer> onnxOps, int layoutTransposes, long millis,
+                           Int8Saturation saturation) {
     @Override
     public String toString() {
         return "ONNX " + path + " (" + bytes + " bytes, opset " + opset + ", IR " + irVersion + ", " + precision
                 + ", " + nodes + " nodes, " + initializers + " initializers, " + layoutTransposes
-                + " layout transposes, " + millis + " ms)";
+                + " layout transposes, " + millis + " ms; " + saturation.summary() + ")";
     }
 }

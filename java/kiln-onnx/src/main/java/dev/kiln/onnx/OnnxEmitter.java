@@ -145,7 +145,24 @@ final class OnnxEmitter {
                 .setProducerName("kiln").setProducerVersion("0.1.0")
                 .addMetadataProps(StringStringEntryProto.newBuilder().setKey("kiln.precision")
                         .setValue(cfg.precision().name()))
+                .addAllMetadataProps(int8Metadata())
                 .setGraph(gb).build();
+    }
+
+    /** For INT8 exports: the target layout and the weight range, so that a reader knows how the file was meant. */
+    private List<StringStringEntryProto> int8Metadata() {
+        Precision p = cfg.precision();
+        if (p != Precision.INT8 && p != Precision.INT8_WEIGHTS_ONLY) {
+            return List.of();
+        }
+        List<StringStringEntryProto> m = new ArrayList<>();
+        if (p == Precision.INT8) {
+            m.add(StringStringEntryProto.newBuilder().setKey("kiln.int8_target").setValue(cfg.int8Target().name())
+                    .build());
+        }
+        m.add(StringStringEntryProto.newBuilder().setKey("kiln.int8_weight_range")
+                .setValue(cfg.int8WeightRange().name()).build());
+        return m;
     }
 
     // ---- liveness and checks ----
@@ -536,7 +553,8 @@ final class OnnxEmitter {
         }
         float[] f = OnnxTensors.floats(w);
         long[] dims = w.shape().dims();
-        float[] scales = QuantMath.symmetricScales(f, dims, axis);
+        int qmax = cfg.int8WeightRange().qmax();
+        float[] scales = QuantMath.symmetricScales(f, dims, axis, qmax);
         lastWeightScales = scales;
         String scale = init(hint + "/scale", Tensor.ofFloats(Shape.of(scales.length), scales));
         String zero = init(hint + "/zero_point", Tensor.ofBytes(DType.INT8, Shape.of(scales.length),
@@ -544,7 +562,7 @@ final class OnnxEmitter {
         String q;
         if (p == Precision.INT8_WEIGHTS_ONLY || ortInt8) { // int8 initializer: what ORT's QDQ selectors want
             q = init(hint + "/int8", Tensor.ofBytes(DType.INT8, w.shape(), QuantMath.quantizeSymmetric(f, dims, axis,
-                    scales)));
+                    scales, qmax)));
         } else {
             String fw = init(hint, w.dtype() == DType.FLOAT ? w : Tensor.ofFloats(w.shape(), f));
             q = add("QuantizeLinear", hint + "/quantized", List.of(fw, scale, zero), attr("axis", axis));

@@ -32,9 +32,12 @@ public final class OnnxExporter {
     private final Set<String> keepFloat32;
     private final boolean halfIO;
     private final Int8Target int8Target;
+    private final Int8WeightRange int8WeightRange;
 
     private OnnxExporter(Builder b) {
         this.int8Target = b.int8Target;
+        this.int8WeightRange = b.int8WeightRange != null ? b.int8WeightRange
+                : b.precision == Precision.INT8 ? Int8WeightRange.defaultFor(b.int8Target) : Int8WeightRange.FULL;
         this.opset = b.opset;
         this.precision = b.precision;
         this.keepFloat32 = Set.copyOf(b.keepFloat32);
@@ -69,6 +72,14 @@ public final class OnnxExporter {
     /** The runtime an INT8 export is laid out for (ignored by the other precisions). */
     public Int8Target int8Target() {
         return int8Target;
+    }
+
+    /**
+     * The range of INT8 weight codes: by default {@link Int8WeightRange#REDUCED} for {@link Int8Target#ONNXRUNTIME}
+     * (saturation-safe on every x86 CPU) and {@link Int8WeightRange#FULL} otherwise.
+     */
+    public Int8WeightRange int8WeightRange() {
+        return int8WeightRange;
     }
 
     /** The ONNX model for {@code g} (the graph is not changed). */
@@ -113,7 +124,7 @@ public final class OnnxExporter {
             }
             return new ExportResult(abs, Files.size(abs), opset, (int) m.getIrVersion(), precision,
                     m.getGraph().getNodeCount(), m.getGraph().getInitializerCount(), ops, transposes,
-                    (System.nanoTime() - t0) / 1_000_000);
+                    (System.nanoTime() - t0) / 1_000_000, Int8Saturation.check(m));
         } catch (IOException e) {
             throw KilnException.io("cannot write ONNX to " + out + ": " + e.getMessage(), e);
         } finally {
@@ -130,7 +141,7 @@ public final class OnnxExporter {
     @Override
     public String toString() {
         return "OnnxExporter[opset " + opset + ", " + precision + (halfIO ? ", half IO" : "")
-                + (precision == Precision.INT8 ? ", for " + int8Target : "")
+                + (precision == Precision.INT8 ? ", for " + int8Target + ", " + int8WeightRange + " weights" : "")
                 + (keepFloat32.isEmpty() ? "" : ", keep float32 " + keepFloat32) + "]";
     }
 
@@ -141,6 +152,7 @@ public final class OnnxExporter {
         private Set<String> keepFloat32 = Set.of();
         private boolean halfIO;
         private Int8Target int8Target = Int8Target.TENSORRT;
+        private Int8WeightRange int8WeightRange;
 
         private Builder() {
         }
@@ -181,6 +193,17 @@ public final class OnnxExporter {
         public Builder int8Target(Int8Target t) {
             KilnArgumentException.check(t != null, "int8Target must not be null");
             this.int8Target = t;
+            return this;
+        }
+
+        /**
+         * INT8 and INT8 weights-only: the range of weight codes. Unset: {@link Int8WeightRange#REDUCED} for an
+         * {@link Int8Target#ONNXRUNTIME} INT8 export (exact with ONNX Runtime's stock settings on any x86 CPU),
+         * {@link Int8WeightRange#FULL} otherwise. FULL for ONNX Runtime is for deployments on VNNI/AMX CPUs only.
+         */
+        public Builder int8WeightRange(Int8WeightRange r) {
+            KilnArgumentException.check(r != null, "int8WeightRange must not be null");
+            this.int8WeightRange = r;
             return this;
         }
 

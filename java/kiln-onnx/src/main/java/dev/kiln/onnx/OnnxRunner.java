@@ -40,6 +40,21 @@ public final class OnnxRunner implements ModelRunner {
         this.path = path;
     }
 
+    /**
+     * ONNX Runtime's session option that makes x86-64 CPUs without VNNI run quantized MatMul/Conv with its exact U8U8
+     * kernels instead of U8S8 ones built on VPMADDUBSW, which adds pairs of u8 x s8 products into a saturating int16
+     * (see {@link Int8Saturation}). VNNI, AMX and non-x86 CPUs ignore it. Kiln sets it in every session it opens.
+     */
+    public static final String EXACT_INT8_OPTION = "session.x64quantprecision";
+
+    /** Which integer GEMM/conv kernels ONNX Runtime may use on x86-64 CPUs without VNNI. */
+    public enum IntegerKernels {
+        /** Exact arithmetic everywhere ({@link #EXACT_INT8_OPTION}=1): what Kiln uses. */
+        EXACT,
+        /** ONNX Runtime's stock choice: U8S8 kernels that can saturate on CPUs without VNNI (for comparison only). */
+        STOCK
+    }
+
     /** Opens {@code onnx} with {@code threads} intra-op threads (0: ONNX Runtime's default), all optimizations on. */
     public static OnnxRunner open(Path onnx, int threads) {
         return open(onnx, threads, true);
@@ -50,6 +65,15 @@ public final class OnnxRunner implements ModelRunner {
      * {@code session.intra_op.allow_spinning=0}), which is faster on an oversubscribed machine.
      */
     public static OnnxRunner open(Path onnx, int threads, boolean spinning) {
+        return open(onnx, threads, spinning, IntegerKernels.EXACT);
+    }
+
+    /**
+     * As {@link #open(Path, int, boolean)}, with the integer kernels chosen: {@link IntegerKernels#STOCK} reproduces
+     * what a user with ONNX Runtime's default settings gets (wrong where a model is not saturation-safe and the CPU
+     * has no VNNI).
+     */
+    public static OnnxRunner open(Path onnx, int threads, boolean spinning, IntegerKernels kernels) {
         KilnArgumentException.check(threads >= 0, "threads must be >= 0, got " + threads);
         if (!Files.isRegularFile(onnx)) {
             throw KilnException.invalidModel("ONNX model " + onnx + " does not exist");
@@ -58,6 +82,9 @@ public final class OnnxRunner implements ModelRunner {
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setIntraOpNumThreads(threads);
             o.setInterOpNumThreads(1);
+            if (kernels != IntegerKernels.STOCK) {
+                o.addConfigEntry(EXACT_INT8_OPTION, "1");
+            }
             if (!spinning) {
                 o.addConfigEntry("session.intra_op.allow_spinning", "0");
             }
@@ -83,6 +110,7 @@ public final class OnnxRunner implements ModelRunner {
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setIntraOpNumThreads(1);
             o.setInterOpNumThreads(1);
+            o.addConfigEntry(EXACT_INT8_OPTION, "1");
             o.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
             o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             o.setOptimizedModelFilePath(out.toString());

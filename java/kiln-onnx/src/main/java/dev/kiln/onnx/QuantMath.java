@@ -3,7 +3,8 @@ package dev.kiln.onnx;
 /**
  * The quantization arithmetic Kiln writes into ONNX, in plain Java with ONNX's formulas: QuantizeLinear
  * {@code q = saturate(rint(x / scale) + zeroPoint)} (round half to even), DequantizeLinear
- * {@code x = (q - zeroPoint) * scale}, and symmetric per-channel weight scales {@code amax / 127}.
+ * {@code x = (q - zeroPoint) * scale}, and symmetric per-channel weight scales {@code amax / qmax} (qmax 127, or 64 for
+ * 7-bit weights, see {@link Int8WeightRange}).
  */
 public final class QuantMath {
     private QuantMath() {
@@ -20,11 +21,16 @@ public final class QuantMath {
         return (q - zeroPoint) * scale;
     }
 
+    /** Per-channel symmetric scales for codes in [-127, 127]: {@code symmetricScales(w, dims, axis, 127)}. */
+    public static float[] symmetricScales(float[] w, long[] dims, int axis) {
+        return symmetricScales(w, dims, axis, 127);
+    }
+
     /**
-     * Per-channel symmetric scales along {@code axis} of a tensor with {@code dims}: amax over each channel / 127;
+     * Per-channel symmetric scales along {@code axis} of a tensor with {@code dims}: amax over each channel / qmax;
      * an all-zero channel gets scale 1 so that the scale stays valid (its codes are all 0).
      */
-    public static float[] symmetricScales(float[] w, long[] dims, int axis) {
+    public static float[] symmetricScales(float[] w, long[] dims, int axis, int qmax) {
         int channels = (int) dims[axis];
         long inner = 1;
         for (int i = axis + 1; i < dims.length; i++) {
@@ -37,13 +43,18 @@ public final class QuantMath {
         }
         float[] s = new float[channels];
         for (int c = 0; c < channels; c++) {
-            s[c] = amax[c] > 0 ? amax[c] / 127f : 1f;
+            s[c] = amax[c] > 0 ? amax[c] / qmax : 1f;
         }
         return s;
     }
 
     /** Symmetric int8 codes in [-127, 127] of {@code w} with per-channel {@code scales} along {@code axis}. */
     public static byte[] quantizeSymmetric(float[] w, long[] dims, int axis, float[] scales) {
+        return quantizeSymmetric(w, dims, axis, scales, 127);
+    }
+
+    /** Symmetric int8 codes in [-qmax, qmax] of {@code w} with per-channel {@code scales} along {@code axis}. */
+    public static byte[] quantizeSymmetric(float[] w, long[] dims, int axis, float[] scales, int qmax) {
         int channels = (int) dims[axis];
         long inner = 1;
         for (int i = axis + 1; i < dims.length; i++) {
@@ -52,7 +63,7 @@ public final class QuantMath {
         byte[] q = new byte[w.length];
         for (int i = 0; i < w.length; i++) {
             int c = (int) ((i / inner) % channels);
-            q[i] = (byte) quantize(w[i], scales[c], 0, -127, 127);
+            q[i] = (byte) quantize(w[i], scales[c], 0, -qmax, qmax);
         }
         return q;
     }

@@ -194,12 +194,18 @@ class TfOracleTest {
             }
         }, Int8Target.ONNXRUNTIME);
         Path u8 = work.resolve("int8-ort.onnx");
-        OnnxExporter.builder().precision(Precision.INT8).int8Target(Int8Target.ONNXRUNTIME).build().export(qo, u8);
+        ExportResult ru8 = OnnxExporter.builder().precision(Precision.INT8).int8Target(Int8Target.ONNXRUNTIME).build()
+                .export(qo, u8);
         Path simO = work.resolve("int8-ort-sim.onnx");
         Files.write(simO, QdqSimulation.simulate(OnnxReader.read(u8)).toByteArray());
         Map<String, Tensor> ortU8 = run(u8, in);
         Map<String, Tensor> simU8 = run(simO, in);
+        Map<String, Tensor> stockU8; // what a user with ONNX Runtime's default session options gets on this CPU
+        try (OnnxRunner r = OnnxRunner.open(u8, 1, true, OnnxRunner.IntegerKernels.STOCK)) {
+            stockU8 = r.run(in);
+        }
         double stepsOffO = 0;
+        double stepsOffStock = 0;
         for (SignatureTensor o : qo.outputs()) {
             // ORT's integer kernels (QLinearAdd ...) may round an internal uint8 code one off the float simulation;
             // behind a float Softmax (Lipschitz 0.5 in max norm) that is up to half a step of its quantized input,
@@ -207,12 +213,14 @@ class TfOracleTest {
             float step = Math.max(Math.max(amaxO.getOrDefault(o.name(), 0f), 1e-12f) / 127f, lastStep(qo, o.tensor()));
             TensorComparison c = TensorComparison.compare(simU8.get(o.name()), ortU8.get(o.name()));
             stepsOffO = Math.max(stepsOffO, c.maxAbsError() / step);
+            TensorComparison cs = TensorComparison.compare(simU8.get(o.name()), stockU8.get(o.name()));
+            stepsOffStock = Math.max(stepsOffStock, cs.maxAbsError() / step);
         }
         double errU8 = worst(tf, ortU8, name + " INT8 (ORT placement)");
-        String row = String.format("| %s | %d→%d | %.2e | %.2e | %.2e | %d Q/DQ | %.3f | %.2e | %.3f | %.2e | %d |",
+        String row = String.format("| %s | %d→%d | %.2e | %.2e | %.2e | %d Q/DQ | %.3f | %.2e | %.3f | %.3f | %.2e | %d |",
                 name, original.size(), optimized.size(), errRaw, err32, err16,
                 r8.onnxOps().getOrDefault("QuantizeLinear", 0) + r8.onnxOps().getOrDefault("DequantizeLinear", 0),
-                stepsOff, err8, stepsOffO, errU8, r32.layoutTransposes());
+                stepsOff, err8, stepsOffO, stepsOffStock, errU8, r32.layoutTransposes());
         System.out.println(row);
         synchronized (ROWS) {
             ROWS.add(row);
@@ -222,6 +230,9 @@ class TfOracleTest {
         assertTrue(err16 <= 1e-2, name + " FP16 rel error " + err16);
         assertTrue(stepsOff <= 1.0, name + " INT8 ORT vs simulation: " + stepsOff + " output steps");
         assertTrue(stepsOffO <= 1.0, name + " INT8 (ORT placement) ORT vs simulation: " + stepsOffO + " output steps");
+        assertTrue(ru8.saturation().safe(), name + ": " + ru8.saturation().summary());
+        assertTrue(stepsOffStock <= 1.0, name + " INT8 (ORT placement) on ORT's stock kernels vs simulation: "
+                + stepsOffStock + " output steps");
         assertTrue(rr.nodes() > 0);
     }
 
@@ -230,9 +241,10 @@ class TfOracleTest {
         List<String> lines = new ArrayList<>();
         lines.add("| model | IR nodes (import→optimized) | FP32 un-optimized rel err | FP32 rel err | FP16 rel err "
                 + "| INT8 Q/DQ nodes | INT8 ORT vs simulation (output steps) | INT8 rel err vs TF "
-                + "| INT8 ORT placement: ORT vs simulation (output steps) | INT8 ORT placement rel err vs TF "
+                + "| INT8 ORT placement: ORT vs simulation (output steps) | same, ORT stock session options "
+                + "| INT8 ORT placement rel err vs TF "
                 + "| layout transposes |");
-        lines.add("|---|---|---|---|---|---|---|---|---|---|---|");
+        lines.add("|---|---|---|---|---|---|---|---|---|---|---|---|");
         lines.addAll(ROWS);
         Path out = Path.of("target", "onnx-verification.md");
         Files.createDirectories(out.getParent());
