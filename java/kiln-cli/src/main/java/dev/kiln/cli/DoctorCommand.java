@@ -1,6 +1,7 @@
 package dev.kiln.cli;
 
 import dev.kiln.kernels.KernelBackends;
+import dev.kiln.onnx.CpuFeatures;
 
 import java.util.concurrent.Callable;
 
@@ -21,6 +22,9 @@ final class DoctorCommand implements Callable<Integer> {
         System.out.println("javacpp       " + Versions.javacpp());
         System.out.println("tensorflow    " + Versions.tensorflow());
         System.out.println("onnxruntime   " + Versions.onnxRuntime());
+        CpuFeatures cpu = CpuFeatures.host();
+        System.out.println("cpu features  " + cpu.summary());
+        System.out.println("ort int8      " + cpu.onnxRuntimeInt8Note());
         System.out.println();
         System.out.println("kernel backends (selection order cuda > cpu > java; force one with -Dkiln.backend=NAME"
                 + " or KILN_BACKEND=NAME)");

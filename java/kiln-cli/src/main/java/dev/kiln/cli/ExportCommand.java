@@ -10,6 +10,7 @@ import dev.kiln.graph.Graph;
 import dev.kiln.graph.Tensor;
 import dev.kiln.onnx.ExportResult;
 import dev.kiln.onnx.Int8Target;
+import dev.kiln.onnx.Int8WeightRange;
 import dev.kiln.onnx.MinMaxCalibration;
 import dev.kiln.onnx.OnnxExporter;
 import dev.kiln.onnx.OnnxRunner;
@@ -60,6 +61,11 @@ final class ExportCommand implements Callable<Integer> {
             + "of Conv/MatMul: TensorRT fuses them) or onnxruntime (uint8 activations, Q/DQ around every quantized op: "
             + "ONNX Runtime runs QLinearConv) (default: ${DEFAULT-VALUE})")
     String int8Target = "tensorrt";
+
+    @Option(names = "--int8-weights", paramLabel = "RANGE", description = "int8: weight codes 'reduced' (7-bit, "
+            + "[-64, 64]: exact on ONNX Runtime's stock kernels on every x86 CPU) or 'full' ([-127, 127]: for TensorRT "
+            + "and VNNI/AMX CPUs). Default: reduced for --int8-target onnxruntime, full for tensorrt")
+    String int8Weights;
 
     @Option(names = "--keep-fp32", split = ",", paramLabel = "NODE_OR_OP",
             description = "fp16: node names or op types kept in float32")
@@ -131,9 +137,21 @@ final class ExportCommand implements Callable<Integer> {
         if (p == Precision.INT8) {
             calibrateOnRandomInputs(graph, target);
         }
-        ExportResult result = OnnxExporter.builder().opset(opset).precision(p).int8Target(target)
-                .keepFloat32(keepFloat32).halfIO(halfIO).build().export(graph, output);
+        OnnxExporter.Builder b = OnnxExporter.builder().opset(opset).precision(p).int8Target(target)
+                .keepFloat32(keepFloat32).halfIO(halfIO);
+        if (int8Weights != null) {
+            b.int8WeightRange(switch (int8Weights.toLowerCase(Locale.ROOT)) {
+                case "full" -> Int8WeightRange.FULL;
+                case "reduced", "7bit" -> Int8WeightRange.REDUCED;
+                default -> throw new KilnArgumentException("--int8-weights: unknown range '" + int8Weights
+                        + "' (known: full, reduced)");
+            });
+        }
+        ExportResult result = b.build().export(graph, output);
         System.err.println("kiln: wrote " + result);
+        if (p == Precision.INT8 || p == Precision.INT8_WEIGHTS_ONLY) {
+            System.out.println(result.saturation().summary());
+        }
         if (verify) {
             verifyOutput(graph, true);
         }

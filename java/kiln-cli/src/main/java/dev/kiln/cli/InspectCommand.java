@@ -3,7 +3,11 @@ package dev.kiln.cli;
 import dev.kiln.KilnException;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Graph;
+import dev.kiln.onnx.Int8Saturation;
+import dev.kiln.onnx.OnnxModelSummary;
 import dev.kiln.onnx.OnnxOpSupport;
+import dev.kiln.onnx.OnnxReader;
+import dev.kiln.onnx.proto.Onnx.ModelProto;
 import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.ModelDescription;
 import dev.kiln.tensorflow.TfImporter;
@@ -37,7 +41,7 @@ final class InspectCommand implements Callable<Integer> {
      */
     static final Set<String> TENSORRT_UNSUPPORTED_ONNX = Set.of("BitwiseAnd", "BitwiseOr", "BitwiseXor");
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "SavedModel directory or frozen GraphDef .pb")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "SavedModel directory, frozen GraphDef .pb or .onnx")
     Path model;
 
     @Option(names = "--json", description = "machine-readable output")
@@ -54,8 +58,15 @@ final class InspectCommand implements Callable<Integer> {
     /** One op type: how many nodes, and whether SavedModel, ONNX and TensorRT (via ONNX) exports support it. */
     record OpSupport(String op, int count, boolean savedModel, boolean onnx, String onnxMapping, boolean tensorrt) { }
 
+    /** What inspect reports for an ONNX file, also as JSON. */
+    record OnnxInspectReport(String model, String format, OnnxModelSummary summary, Map<String, String> metadata,
+                             Int8Saturation saturation) { }
+
     @Override
     public Integer call() {
+        if (model.getFileName() != null && model.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx")) {
+            return inspectOnnx();
+        }
         ModelDescription description = TfImporter.describe(model);
         ImportOptions opts = modelOptions.importOptions();
         Graph graph;
@@ -89,6 +100,34 @@ final class InspectCommand implements Callable<Integer> {
         } else {
             print(r);
         }
+        return 0;
+    }
+
+    private int inspectOnnx() {
+        ModelProto m = OnnxReader.read(model);
+        Map<String, String> metadata = new LinkedHashMap<>();
+        m.getMetadataPropsList().forEach(p -> metadata.put(p.getKey(), p.getValue()));
+        OnnxInspectReport r = new OnnxInspectReport(model.toString(), "onnx", OnnxReader.summarize(m), metadata,
+                Int8Saturation.check(m));
+        if (json) {
+            System.out.println(Reports.toJson(r));
+            return 0;
+        }
+        OnnxModelSummary s = r.summary();
+        System.out.println("model      " + r.model() + "  (ONNX IR " + s.irVersion() + ", opsets " + s.opsets()
+                + ", producer " + s.producer().trim() + ")");
+        metadata.forEach((k, v) -> System.out.println("metadata   " + k + " = " + v));
+        s.inputs().forEach(i -> System.out.println("  in   " + i));
+        s.outputs().forEach(o -> System.out.println("  out  " + o));
+        System.out.println("initializers " + s.initializers().size());
+        System.out.println("ops        " + s.ops());
+        System.out.println(r.saturation().summary());
+        for (Int8Saturation.Layer l : r.saturation().atRisk()) {
+            System.out.printf(Locale.ROOT, "  at risk  %-32s %-8s %d of %d channels, largest |w1|+|w2| = %d > %d%n",
+                    l.node(), l.op(), l.channelsAtRisk(), l.channels(), l.worstPairSum(),
+                    Int8Saturation.MAX_SAFE_PAIR_SUM);
+        }
+        r.saturation().undetermined().forEach(u -> System.out.println("  cannot tell  " + u));
         return 0;
     }
 

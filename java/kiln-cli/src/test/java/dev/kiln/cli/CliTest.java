@@ -176,5 +176,37 @@ class CliTest {
         assertTrue(r.out().contains("cpu"), r.out());
         assertTrue(r.out().contains("cuda"), r.out());
         assertTrue(r.out().contains("tensorflow"), r.out());
+        assertTrue(r.out().contains("cpu features  " + dev.kiln.onnx.CpuFeatures.host().summary()), r.out());
+        assertTrue(r.out().contains("ort int8"), r.out());
+    }
+
+    @Test
+    void int8ExportForOnnxRuntimeIsSaturationSafeByDefaultAndInspectSaysSo() throws Exception {
+        Path reduced = tmp.resolve("int8-ort.onnx");
+        Run r = kiln("export", example.toString(), "-o", reduced.toString(), "--precision", "int8",
+                "--int8-target", "onnxruntime");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("saturation-safe on non-VNNI x86: yes (0 of 4 integer layers at risk)"), r.out());
+
+        Path full = tmp.resolve("int8-ort-full.onnx");
+        r = kiln("export", example.toString(), "-o", full.toString(), "--precision", "int8", "--int8-target",
+                "onnxruntime", "--int8-weights", "full");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("saturation-safe on non-VNNI x86: no ("), r.out());
+
+        Run i = kiln("inspect", full.toString());
+        assertEquals(0, i.status(), i.err());
+        assertTrue(i.out().contains("kiln.int8_weight_range = FULL"), i.out());
+        assertTrue(i.out().contains("at risk"), i.out());
+        Run j = kiln("inspect", reduced.toString(), "--json");
+        JsonNode n = new ObjectMapper().readTree(j.out());
+        assertTrue(n.at("/saturation/safe").asBoolean(), j.out());
+        assertEquals(4, n.at("/saturation/integerLayers").asInt(), j.out());
+
+        Run bad = kiln("export", example.toString(), "-o", tmp.resolve("x.onnx").toString(), "--precision", "int8",
+                "--int8-weights", "6bit");
+        assertEquals(2, bad.status());
+        assertTrue(bad.err().contains("--int8-weights: unknown range '6bit'"), bad.err());
+        assertFalse(Files.exists(tmp.resolve("x.onnx")));
     }
 }
