@@ -1,5 +1,6 @@
 package dev.kiln.cli;
 
+import dev.kiln.pipeline.*;
 import dev.kiln.kernels.KernelBackends;
 import dev.kiln.onnx.CpuFeatures;
 

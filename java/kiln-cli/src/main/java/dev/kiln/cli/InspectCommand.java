@@ -1,5 +1,6 @@
 package dev.kiln.cli;
 
+import dev.kiln.pipeline.*;
 import dev.kiln.KilnException;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Graph;

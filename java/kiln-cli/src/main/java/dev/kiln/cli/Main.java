@@ -6,7 +6,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code kiln} command: optimize, export, inspect, doctor. */
-@Command(name = "kiln", mixinStandardHelpOptions = true, versionProvider = Versions.class,
+@Command(name = "kiln", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Makes TensorFlow models ready to deploy and fast.",
         subcommands = {OptimizeCommand.class, ExportCommand.class, InspectCommand.class, DoctorCommand.class,
                 CommandLine.HelpCommand.class})

@@ -1,5 +1,6 @@
 package dev.kiln.cli;
 
+import dev.kiln.pipeline.*;
 import dev.kiln.ErrorCode;
 import dev.kiln.KilnException;
 import dev.kiln.onnx.Precision;

@@ -1,4 +1,4 @@
-package dev.kiln.cli;
+package dev.kiln.pipeline;
 
 import dev.kiln.kernels.KernelBackends;
 
@@ -7,18 +7,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** The machine and runtimes of this run, so every report says where its numbers come from. */
-final class Environments {
+public final class Environments {
     private Environments() {
     }
 
-    static OptimizeReport.Environment current() {
+    public static OptimizeReport.Environment current() {
         return new OptimizeReport.Environment(System.getProperty("java.version"),
                 System.getProperty("os.name") + " " + System.getProperty("os.arch"), cpuModel(),
                 Runtime.getRuntime().availableProcessors(), Versions.tensorflow(), Versions.onnxRuntime(),
                 backendName());
     }
 
-    static String backendName() {
+    public static String backendName() {
         try {
             return KernelBackends.get().name();
         } catch (RuntimeException e) {
@@ -26,7 +26,7 @@ final class Environments {
         }
     }
 
-    static String cpuModel() {
+    public static String cpuModel() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
                 if (line.startsWith("model name")) {

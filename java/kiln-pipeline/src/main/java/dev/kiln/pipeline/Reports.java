@@ -1,4 +1,4 @@
-package dev.kiln.cli;
+package dev.kiln.pipeline;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -15,13 +15,13 @@ import java.util.List;
 import java.util.Locale;
 
 /** Writes an {@link OptimizeReport} as a console summary, report.json and report.html (with SVG bar charts). */
-final class Reports {
+public final class Reports {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private Reports() {
     }
 
-    static String toJson(Object report) {
+    public static String toJson(Object report) {
         try {
             return JSON.writeValueAsString(report);
         } catch (IOException e) {
@@ -30,7 +30,7 @@ final class Reports {
     }
 
     /** Writes text to {@code target} through a temporary file and a rename, so no half-written file is left. */
-    static void writeAtomically(Path target, String text) {
+    public static void writeAtomically(Path target, String text) {
         Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
         try {
             Files.writeString(tmp, text, StandardCharsets.UTF_8);
@@ -45,7 +45,7 @@ final class Reports {
         }
     }
 
-    static void printSummary(OptimizeReport r, PrintStream out) {
+    public static void printSummary(OptimizeReport r, PrintStream out) {
         out.println();
         out.println("model      " + r.model() + (r.modelNote().isEmpty() ? "" : "  (" + r.modelNote() + ")"));
         out.println("inputs     " + String.join(", ", r.original().inputs()));
@@ -87,7 +87,7 @@ final class Reports {
                 + Path.of(r.outputDir()).resolve("report.html"));
     }
 
-    static String toHtml(OptimizeReport r) {
+    public static String toHtml(OptimizeReport r) {
         StringBuilder h = new StringBuilder();
         h.append("<!doctype html><html><head><meta charset=\"utf-8\"><title>Kiln report: ")
                 .append(esc(r.model())).append("</title><style>body{font-family:sans-serif;margin:2em;max-width:1000px}"
@@ -146,7 +146,7 @@ final class Reports {
     }
 
     /** A horizontal SVG bar chart. */
-    static String barChart(List<String> labels, List<Double> values, String title, String unit) {
+    public static String barChart(List<String> labels, List<Double> values, String title, String unit) {
         double max = values.stream().mapToDouble(Double::doubleValue).max().orElse(1);
         if (max <= 0) {
             max = 1;
@@ -173,7 +173,7 @@ final class Reports {
         return s.append("</svg></figure>").toString();
     }
 
-    static String humanBytes(long b) {
+    public static String humanBytes(long b) {
         if (b < 0) {
             return "?";
         }

@@ -1,4 +1,4 @@
-package dev.kiln.cli;
+package dev.kiln.pipeline;
 
 import dev.kiln.passes.PassResult;
 

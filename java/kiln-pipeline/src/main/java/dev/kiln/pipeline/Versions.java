@@ -1,9 +1,10 @@
-package dev.kiln.cli;
-
-import picocli.CommandLine;
+package dev.kiln.pipeline;
 
 /** Versions of Kiln and the runtimes it carries, for --version, doctor and reports. */
-public final class Versions implements CommandLine.IVersionProvider {
+public final class Versions {
+    private Versions() {
+    }
+
 
     public static String kiln() {
         String v = Versions.class.getPackage().getImplementationVersion();
@@ -29,10 +30,5 @@ public final class Versions implements CommandLine.IVersionProvider {
     public static String javacpp() {
         String v = org.bytedeco.javacpp.Loader.class.getPackage().getImplementationVersion();
         return v == null ? "unknown" : v;
-    }
-
-    @Override
-    public String[] getVersion() {
-        return new String[] {"kiln " + kiln(), "java " + System.getProperty("java.version")};
     }
 }

@@ -1,4 +1,4 @@
-package dev.kiln.cli;
+package dev.kiln.pipeline;
 
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -8,14 +8,14 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * Progress of long work (verification over N samples, calibration over N batches) on stderr. Quiet when stderr is
  * not a terminal or {@code KILN_NO_PROGRESS} is set, so logs and tests stay clean.
  */
-final class Progress implements AutoCloseable {
+public final class Progress implements AutoCloseable {
     private final ProgressBar bar;
 
     private Progress(ProgressBar bar) {
         this.bar = bar;
     }
 
-    static Progress start(String task, long total) {
+    public static Progress start(String task, long total) {
         boolean show = System.console() != null && System.getenv("KILN_NO_PROGRESS") == null;
         if (!show) {
             return new Progress(null);
@@ -26,7 +26,7 @@ final class Progress implements AutoCloseable {
         return new Progress(bar);
     }
 
-    void step() {
+    public void step() {
         if (bar != null) {
             bar.step();
         }

@@ -1,4 +1,4 @@
-package dev.kiln.cli;
+package dev.kiln.pipeline;
 
 import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
@@ -191,7 +191,7 @@ public final class OptimizeJob {
                 : TfRunner.open(path, ImportOptions.defaults());
     }
 
-    static OptimizeReport.ModelSummary summarize(Graph g) {
+    public static OptimizeReport.ModelSummary summarize(Graph g) {
         long constBytes = g.constantBytesByType().values().stream().mapToLong(Long::longValue).sum();
         return new OptimizeReport.ModelSummary(g.size(), g.parameterCount(), constBytes, g.opHistogram(),
                 g.inputs().stream().map(OptimizeJob::describe).toList(),
@@ -213,7 +213,7 @@ public final class OptimizeJob {
         }
     }
 
-    static long sizeOf(Path p) {
+    public static long sizeOf(Path p) {
         try (var s = Files.walk(p)) {
             return s.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
         } catch (IOException e) {
