@@ -1,8 +1,8 @@
 package dev.kiln.data;
 
-import dev.kiln.KilnArgumentException;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Shape;
+import dev.kiln.graph.Tensor;
 
 import java.nio.file.Path;
 
@@ -32,7 +32,7 @@ public interface ArraySource {
     /** A .npy file (its header is read and checked now). */
     static ArraySource npy(Path path) {
         NpyHeader h = NpyFile.readHeader(path);
-        return new Simple(path.toString(), h, () -> NpyFile.open(path));
+        return new HeaderSource(path.toString(), h, () -> NpyFile.open(path));
     }
 
     /** Array {@code name} of a .npz archive (its header is read and checked now). */
@@ -41,12 +41,12 @@ public interface ArraySource {
         try (NpzFile f = NpzFile.open(path)) {
             h = f.header(name);
         }
-        return new Simple(path + ":" + name, h, () -> {
+        return new HeaderSource(path + ":" + name, h, () -> {
             NpzFile f = NpzFile.open(path);
             NpzFile.Reader r = f.open(name);
             return new SampleReader() { // the reader owns its archive
                 @Override
-                public dev.kiln.graph.Tensor read(int count) {
+                public Tensor read(int count) {
                     return r.read(count);
                 }
 
@@ -62,77 +62,5 @@ public interface ArraySource {
                 }
             };
         });
-    }
-
-    /** A source described by a .npy header and a way to open it. */
-    record Simple(String name, NpyHeader header, java.util.function.Supplier<SampleReader> opener)
-            implements ArraySource {
-        @Override
-        public DType dtype() {
-            return header.dtype();
-        }
-
-        @Override
-        public Shape sampleShape() {
-            return header.sampleShape();
-        }
-
-        @Override
-        public long sampleCount() {
-            return header.sampleCount();
-        }
-
-        @Override
-        public SampleReader open() {
-            return opener.get();
-        }
-
-        @Override
-        public String toString() {
-            return name + " (" + dtype().name().toLowerCase() + header.shape() + ")";
-        }
-    }
-
-    /** A range of another source's samples. */
-    record SlicedSource(ArraySource base, long start, long count) implements ArraySource {
-        public SlicedSource {
-            KilnArgumentException.check(start >= 0 && count >= 0 && start + count <= base.sampleCount(),
-                    base.name() + ": range of " + count + " samples from " + start + " is outside its "
-                            + base.sampleCount() + " samples");
-        }
-
-        @Override
-        public String name() {
-            return base.name() + "[" + start + ":" + (start + count) + "]";
-        }
-
-        @Override
-        public DType dtype() {
-            return base.dtype();
-        }
-
-        @Override
-        public Shape sampleShape() {
-            return base.sampleShape();
-        }
-
-        @Override
-        public long sampleCount() {
-            return count;
-        }
-
-        @Override
-        public SampleReader open() {
-            SampleReader r = base.open();
-            r.skip(start);
-            return r;
-        }
-
-        @Override
-        public ArraySource slice(long s, long c) {
-            KilnArgumentException.check(s >= 0 && c >= 0 && s + c <= count, name() + ": range of " + c
-                    + " samples from " + s + " is outside its " + count + " samples");
-            return new SlicedSource(base, start + s, c);
-        }
     }
 }

@@ -39,8 +39,10 @@ public record FloatConversion(double scale, double offset) {
     public static double parseNumber(String s) {
         try {
             int slash = s.indexOf('/');
-            return slash < 0 ? Double.parseDouble(s.trim())
-                    : Double.parseDouble(s.substring(0, slash).trim()) / Double.parseDouble(s.substring(slash + 1).trim());
+            if (slash < 0) {
+                return Double.parseDouble(s.trim());
+            }
+            return Double.parseDouble(s.substring(0, slash).trim()) / Double.parseDouble(s.substring(slash + 1).trim());
         } catch (NumberFormatException e) {
             throw new KilnArgumentException("'" + s + "' is not a number or a ratio such as 1/255");
         }
