@@ -149,7 +149,7 @@ final class CalibJson {
                 throw error("'" + field + "' must be a number, got " + dec);
             }
             float parsed = Float.parseFloat(dec.asText());
-            if (Float.floatToRawIntBits(parsed) != Float.floatToRawIntBits(v) && !(Float.isNaN(v) && Float.isNaN(parsed))) {
+            if (parsed != v && !(Float.isNaN(v) && Float.isNaN(parsed))) { // numerically: JSON has no -0
                 throw error("'" + field + "' = " + dec.asText() + " disagrees with '" + field + "Bits' = "
                         + FloatText.bits(v) + " (" + v + "): the file was edited or corrupted");
             }

@@ -93,6 +93,9 @@ public final class CalibrationTable {
             KilnArgumentException.check(Float.isFinite(min) && Float.isFinite(max) && min <= 0f && 0f <= max,
                     "the range [" + min + ", " + max + "] must be finite and include 0");
             KilnArgumentException.check(samples >= 0 && nanCount >= 0 && infCount >= 0, "counts must be >= 0");
+            // -0 becomes 0: one zero, so equal tables have equal bytes
+            min += 0f;
+            max += 0f;
         }
     }
 
