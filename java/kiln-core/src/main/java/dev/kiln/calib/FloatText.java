@@ -15,6 +15,9 @@ final class FloatText {
 
     /** The shortest decimal that {@link Float#parseFloat} reads back as {@code v}: plain for 1e-4..1e16, else E. */
     static String shortest(float v) {
+        if (!Float.isFinite(v)) {
+            throw new IllegalArgumentException("no decimal for " + v); // callers write only finite floats
+        }
         if (v == 0f) {
             return Float.floatToRawIntBits(v) == 0 ? "0.0" : "-0.0";
         }

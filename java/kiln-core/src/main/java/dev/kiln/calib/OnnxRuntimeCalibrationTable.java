@@ -2,6 +2,9 @@ package dev.kiln.calib;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.kiln.KilnArgumentException;
+import dev.kiln.quant.QuantParams;
+import dev.kiln.quant.QuantRange;
+import dev.kiln.quant.Scales;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -96,7 +99,7 @@ public final class OnnxRuntimeCalibrationTable {
                 case '\b' -> b.append("\\b");
                 case '\f' -> b.append("\\f");
                 default -> {
-                    if (c < 0x20 || c > 0x7e) {
+                    if (c < 0x20 || c > 0x7f) {
                         b.append(String.format("\\u%04x", (int) c));
                     } else {
                         b.append(c);
@@ -220,10 +223,10 @@ public final class OnnxRuntimeCalibrationTable {
             float hi = Math.max(e.getValue().highest(), 0f);
             float amax = Math.max(-lo, hi);
             if (symmetric) {
-                float scale = amax / dev.kiln.quant.QuantRange.qmax(bits, true);
+                float scale = amax / QuantRange.qmax(bits, true);
                 entries.put(e.getKey(), new CalibrationTable.Entry("onnxruntime", amax, scale, 0, -amax, amax, 0, 0, 0));
             } else {
-                dev.kiln.quant.QuantParams q = dev.kiln.quant.Scales.asymmetric(lo, hi, bits, false);
+                QuantParams q = Scales.asymmetric(lo, hi, bits, false);
                 entries.put(e.getKey(), new CalibrationTable.Entry("onnxruntime", amax, q.scale()[0],
                         q.zeroPoint()[0], lo, hi, 0, 0, 0));
             }
