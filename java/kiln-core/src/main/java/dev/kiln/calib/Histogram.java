@@ -158,6 +158,27 @@ public final class Histogram {
         return h;
     }
 
+    /**
+     * Rebuilds a histogram from saved state (see {@link CalibrationStatistics#load}): the exponent of its range
+     * ({@link Integer#MIN_VALUE} while only zeros were seen), the counts and the statistics. The caller validates.
+     */
+    static Histogram restore(Kernels kernels, int nbBins, boolean signed, int rangeExp, long[] counts,
+                             long[] negCounts, RangeStats stats) {
+        Histogram h = new Histogram(kernels, nbBins, signed);
+        System.arraycopy(counts, 0, h.counts, 0, nbBins);
+        if (signed) {
+            System.arraycopy(negCounts, 0, h.negCounts, 0, nbBins);
+        }
+        h.rangeExp = rangeExp;
+        h.stats = stats;
+        return h;
+    }
+
+    /** The exponent of {@link #range()}; {@link Integer#MIN_VALUE} while only zeros were seen. */
+    int rangeExponent() {
+        return rangeExp;
+    }
+
     public int nbBins() {
         return nbBins;
     }
