@@ -27,13 +27,26 @@ import java.util.function.Function;
  *
  * <pre>{@code
  * CalibrationStatistics s = Calibrator.builder().signed(false).build()
- *         .collect(graph, tensors, data, TfRunner::of, progress);
+ *         .collect(graph, tensors, data, TfRunner::of, progress).statistics();
  * }</pre>
  */
 public final class Calibrator {
     /** Called after each batch with the samples done so far and the total (-1 when unknown). */
     public interface Progress {
         void batchDone(long samplesDone, long samplesTotal);
+    }
+
+    /**
+     * What one collection did: the statistics, and where the time went (the runtime's forward passes against Kiln's
+     * histogram kernels) with the activation bytes that went through the histograms.
+     */
+    public record Result(CalibrationStatistics statistics, long samples, int batches, long forwardNanos,
+                         long histogramNanos, long activationBytes) {
+        /** Kiln's share of the collection time (histograms over histograms + forward passes). */
+        public double kilnShare() {
+            long total = forwardNanos + histogramNanos;
+            return total == 0 ? 0 : (double) histogramNanos / total;
+        }
     }
 
     private final int nbBins;
@@ -55,8 +68,8 @@ public final class Calibrator {
      * keyed by {@link TensorRef#toString()} (the keys of {@link Graph#quantization()}). {@code open} builds the
      * runtime for the probe graph (TensorFlow: {@code TfRunner::of}); it is opened once and closed at the end.
      */
-    public CalibrationStatistics collect(Graph graph, Set<TensorRef> tensors, RepresentativeData data,
-                                         Function<Graph, ModelRunner> open, Progress progress) {
+    public Result collect(Graph graph, Set<TensorRef> tensors, RepresentativeData data,
+                          Function<Graph, ModelRunner> open, Progress progress) {
         KilnArgumentException.check(!tensors.isEmpty(), "nothing to calibrate: the model has no quantizable tensor");
         Map<String, String> inputByRef = new LinkedHashMap<>();
         for (SignatureTensor in : graph.inputs()) {
@@ -85,22 +98,35 @@ public final class Calibrator {
         CalibrationStatistics stats = CalibrationStatistics.create(kernels, nbBins, t -> signed);
         long total = data.sampleCount();
         long done = 0;
+        int batchCount = 0;
+        long forward = 0;
+        long histograms = 0;
+        long bytes = 0;
         try (ModelRunner runner = open.apply(probe); RepresentativeData.Batches batches = data.iterator()) {
             while (batches.hasNext()) {
                 Map<String, Tensor> batch = batches.next();
                 int rows = rows(batch);
-                for (Map.Entry<String, String> e : feed.entrySet()) {
-                    stats.add(e.getValue(), floats(batch.get(e.getKey()), e.getValue()), rows);
-                }
+                long t0 = System.nanoTime();
                 Map<String, Tensor> out = runner.run(batch);
+                long t1 = System.nanoTime();
+                for (Map.Entry<String, String> e : feed.entrySet()) {
+                    float[] f = floats(batch.get(e.getKey()), e.getValue());
+                    stats.add(e.getValue(), f, rows);
+                    bytes += 4L * f.length;
+                }
                 for (Map.Entry<String, String> e : fetch.entrySet()) {
                     Tensor t = out.get(e.getKey());
                     if (t == null) {
                         throw KilnException.internal("calibration: the runtime did not return tensor '"
                                 + e.getValue() + "'", null);
                     }
-                    stats.add(e.getValue(), floats(t, e.getValue()), rows);
+                    float[] f = floats(t, e.getValue());
+                    stats.add(e.getValue(), f, rows);
+                    bytes += 4L * f.length;
                 }
+                forward += t1 - t0;
+                histograms += System.nanoTime() - t1;
+                batchCount++;
                 done += rows;
                 if (progress != null) {
                     progress.batchDone(done, total);
@@ -115,7 +141,7 @@ public final class Calibrator {
         if (done == 0) {
             throw new KilnArgumentException("calibration data is empty: " + data.description());
         }
-        return stats;
+        return new Result(stats, done, batchCount, forward, histograms, bytes);
     }
 
     private static int rows(Map<String, Tensor> batch) {

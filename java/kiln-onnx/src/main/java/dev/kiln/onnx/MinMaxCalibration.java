@@ -72,7 +72,7 @@ public final class MinMaxCalibration {
                     @Override
                     public void close() {
                     }
-                }, null);
+                }, null).statistics();
         CalibrationTable table = CalibrationTable.compute(stats, t -> ThresholdMethod.minmax(), !asymmetric,
                 CalibrationTable.Metadata.of("", data.description(), false));
         Int8Placement.apply(table, g, target, tensors);

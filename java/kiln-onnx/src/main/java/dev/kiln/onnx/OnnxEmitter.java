@@ -503,6 +503,16 @@ final class OnnxEmitter {
         return OnnxTensors.onnxType(t);
     }
 
+    /** Whether {@code n} is kept in float by name or op type (FP16: float32; INT8: no Q/DQ on its inputs or weights). */
+    private boolean keptFloat(Node n) {
+        return cfg.keepFloat32().contains(n.name()) || cfg.keepFloat32().contains(n.op());
+    }
+
+    /** The quantization of input {@code r} of {@code n}, or null when {@code n} is kept in float. */
+    private QuantParams quant(Node n, TensorRef r) {
+        return keptFloat(n) ? null : quant(r);
+    }
+
     private QuantParams quant(TensorRef r) {
         if (cfg.precision() != Precision.INT8) {
             return null;
@@ -546,9 +556,9 @@ final class OnnxEmitter {
     }
 
     /** A weight initializer (already in ONNX layout), quantized per channel along {@code axis} under INT8. */
-    private String weight(String hint, Tensor w, int axis, int type) {
+    private String weight(Node n, String hint, Tensor w, int axis, int type) {
         Precision p = cfg.precision();
-        if (p != Precision.INT8 && p != Precision.INT8_WEIGHTS_ONLY) {
+        if (p != Precision.INT8 && p != Precision.INT8_WEIGHTS_ONLY || keptFloat(n)) {
             return init(hint, type == F16 ? OnnxTensors.toHalf(w) : w);
         }
         float[] f = OnnxTensors.floats(w);
@@ -672,7 +682,7 @@ final class OnnxEmitter {
         boolean nhwc = nhwc(n);
         int ct = computeType(n);
         Val x = get(n.input(0), nhwc ? Layout.NCHW : Layout.NATIVE, ct);
-        QuantParams q = quant(n.input(0));
+        QuantParams q = quant(n, n.input(0));
         if (q != null) {
             x = qdq(x, q);
         }
@@ -687,7 +697,7 @@ final class OnnxEmitter {
         } else {
             wo = permute(w, new int[] {3, 2, 0, 1});
         }
-        String wn = weight(n.input(1).node(), wo, 0, ct);
+        String wn = weight(n, n.input(1).node(), wo, 0, ct);
         float[] ws = lastWeightScales;
         List<AttributeProto> a = new ArrayList<>();
         a.add(attrs("kernel_shape", d[0], d[1]));
@@ -711,7 +721,7 @@ final class OnnxEmitter {
         boolean ta = n.attrBool("transpose_a", false);
         boolean tb = n.attrBool("transpose_b", false);
         Val a = get(n.input(0), Layout.NATIVE, ct);
-        QuantParams q = quant(n.input(0));
+        QuantParams q = quant(n, n.input(0));
         if (q != null) {
             a = qdq(a, q);
         }
@@ -720,10 +730,10 @@ final class OnnxEmitter {
         String bn;
         if (w != null && w.dtype().isFloatingPoint() && w.shape().rank() == 2) {
             Tensor wt = tb ? permute(w, new int[] {1, 0}) : w;
-            bn = weight(n.input(1).node(), wt, 1, ct);
+            bn = weight(n, n.input(1).node(), wt, 1, ct);
         } else {
             Val b = get(n.input(1), Layout.NATIVE, ct);
-            QuantParams qb = quant(n.input(1));
+            QuantParams qb = quant(n, n.input(1));
             if (qb != null) {
                 b = qdq(b, qb);
             }
@@ -738,7 +748,7 @@ final class OnnxEmitter {
         int rank = -1;
         for (int i = 0; i < 2; i++) {
             Val v = get(n.input(i), Layout.NATIVE, ct);
-            QuantParams q = quant(n.input(i));
+            QuantParams q = quant(n, n.input(i));
             if (q != null) {
                 v = qdq(v, q);
             }
@@ -832,8 +842,8 @@ final class OnnxEmitter {
             v[i] = get(refs[i], scalar ? Layout.ANY : use, ct);
         }
         if (cfg.precision() == Precision.INT8 && onnxOp.equals("Add")) {
-            QuantParams qa = quant(a);
-            QuantParams qb = quant(b);
+            QuantParams qa = quant(n, a);
+            QuantParams qb = quant(n, b);
             if (qa != null && qb != null) { // residual add: TensorRT fuses Q/DQ on both inputs
                 v[0] = qdq(v[0], qa);
                 v[1] = qdq(v[1], qb);
@@ -866,7 +876,7 @@ final class OnnxEmitter {
     private void pool(Node n) {
         boolean nhwc = nhwc(n);
         Val x = get(n.input(0), nhwc ? Layout.NCHW : Layout.NATIVE, computeType(n));
-        QuantParams q = ortInt8 ? quant(n.input(0)) : null;
+        QuantParams q = ortInt8 ? quant(n, n.input(0)) : null;
         if (q != null) {
             x = qdq(x, q);
         }
@@ -979,7 +989,7 @@ final class OnnxEmitter {
         int rank = -1;
         for (int i = 0; i < count; i++) {
             Val v = get(n.input(i), use, ct);
-            QuantParams q = ortInt8 ? quant(n.input(i)) : null;
+            QuantParams q = ortInt8 ? quant(n, n.input(i)) : null;
             if (q != null) {
                 v = qdq(v, q);
             }

@@ -172,7 +172,10 @@ public final class OnnxExporter {
             return this;
         }
 
-        /** FP16 only: node names or TF op types (e.g. "Softmax") computed in float32, with Casts around them. */
+        /**
+         * Node names or TF op types (e.g. "Softmax", "conv1/Conv2D") kept in float: under FP16 computed in float32 with
+         * Casts around them; under INT8 without Q/DQ on their inputs and with float weights (mixed precision).
+         */
         public Builder keepFloat32(Set<String> nodeNamesOrOpTypes) {
             KilnArgumentException.check(nodeNamesOrOpTypes != null, "keepFloat32 must not be null");
             this.keepFloat32 = Set.copyOf(nodeNamesOrOpTypes);
