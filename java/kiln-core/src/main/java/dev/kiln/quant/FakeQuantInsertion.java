@@ -232,7 +232,10 @@ public final class FakeQuantInsertion implements GraphPass {
         for (Map.Entry<String, List<Use>> e : byConst.entrySet()) {
             Node c = g.node(e.getKey());
             Tensor w = c.attrTensor("value");
-            boolean sole = readsOnly(g, e.getKey(), e.getValue());
+            // replace the Const itself only when nothing else reads it and all its readers want the same values
+            AxisView first = e.getValue().get(0).view();
+            boolean inPlace = readsOnly(g, e.getKey(), e.getValue()) && e.getValue().stream()
+                    .allMatch(u -> u.view().equals(first) && !(explicitWeights && u.explicitable()));
             Map<AxisView, String> made = new LinkedHashMap<>();
             for (Use u : e.getValue()) {
                 if (explicitWeights && u.explicitable()) {
@@ -242,8 +245,7 @@ public final class FakeQuantInsertion implements GraphPass {
                     String target = made.get(u.view());
                     if (target == null) {
                         Tensor fq = Tensor.ofFloats(w.shape(), WeightFakeQuant.apply(w.floats(), u.view(), weightQmax));
-                        if (sole && made.isEmpty() && e.getValue().stream().allMatch(x -> x.view().equals(u.view())
-                                && !(explicitWeights && x.explicitable()))) {
+                        if (inPlace) {
                             g.replace(c.withAttr("value", AttrValue.of(fq)));
                             target = c.name();
                         } else {
@@ -339,22 +341,21 @@ public final class FakeQuantInsertion implements GraphPass {
         TensorRef in = wr;
         boolean reshape = n.op().equals("DepthwiseConv2dNative");
         long[] d = w.shape().dims();
+        Shape flat = reshape ? Shape.of(d[0], d[1], d[2] * d[3]) : w.shape();
         if (reshape) { // per-channel fake quant works on the last axis: [H, W, C, M] -> [H, W, C * M]
-            Shape flat = Shape.of(d[0], d[1], d[2] * d[3]);
             g.add(Node.builder(name + "/flat_shape", "Const").attr("dtype", AttrValue.of(DType.INT32))
-                    .attr("value", AttrValue.of(Tensor.ofInts(Shape.of(3), (int) d[0], (int) d[1], (int) (d[2] * d[3]))))
-                    .outputType(TensorType.of(DType.INT32, 3)).build());
+                    .attr("value", AttrValue.of(Tensor.ofInts(Shape.of(3), (int) d[0], (int) d[1],
+                            (int) (d[2] * d[3])))).outputType(TensorType.of(DType.INT32, 3)).build());
             g.add(Node.builder(name + "/flat", "Reshape").input(wr).input(name + "/flat_shape")
                     .attr("T", AttrValue.of(DType.FLOAT)).attr("Tshape", AttrValue.of(DType.INT32))
                     .outputType(new TensorType(DType.FLOAT, flat)).build());
             in = TensorRef.of(name + "/flat", 0);
             added += 2;
         }
-        Shape flatShape = reshape ? Shape.of(d[0], d[1], d[2] * d[3]) : w.shape();
         g.add(floatConst(name + "/min", Shape.of(s.length), min));
         g.add(floatConst(name + "/max", Shape.of(s.length), max));
         g.add(Node.builder(name, FAKE_QUANT_PER_CHANNEL).input(in).input(name + "/min").input(name + "/max")
-                .attr("num_bits", 8L).attr("narrow_range", true).outputType(new TensorType(DType.FLOAT, flatShape))
+                .attr("num_bits", 8L).attr("narrow_range", true).outputType(new TensorType(DType.FLOAT, flat))
                 .build());
         added += 3;
         TensorRef out = TensorRef.of(name, 0);

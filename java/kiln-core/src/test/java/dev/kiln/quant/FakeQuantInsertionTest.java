@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class FakeQuantInsertionTest {
     private final Random rnd = new Random(7);
 
-    // ---- fixtures: x [1,6,6,3] → conv1 (3x3x3x8) → relu1 → dw (3x3x8x2) → mm (flatten-free: MatMul on a 2-D side)
+    // ---- fixtures
 
     private static Node placeholder(Graph g, String name, long... dims) {
         return g.add(Node.builder(name, "Placeholder").attr("dtype", DType.FLOAT)
