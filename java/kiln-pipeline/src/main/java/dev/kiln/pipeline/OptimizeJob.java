@@ -8,6 +8,13 @@ import dev.kiln.eval.TensorComparison;
 import dev.kiln.graph.Graph;
 import dev.kiln.graph.SignatureTensor;
 import dev.kiln.graph.Tensor;
+import dev.kiln.calib.CalibrationTable;
+import dev.kiln.calib.ThresholdMethod;
+import dev.kiln.data.RepresentativeData;
+import dev.kiln.onnx.ExportResult;
+import dev.kiln.onnx.Int8Placement;
+import dev.kiln.onnx.Int8Target;
+import dev.kiln.onnx.Int8WeightRange;
 import dev.kiln.onnx.OnnxExporter;
 import dev.kiln.onnx.OnnxRunner;
 import dev.kiln.onnx.Precision;
@@ -26,14 +33,17 @@ import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.function.Consumer;
 
 /**
- * Kiln's main job as a Java API: import → optimize_for_inference → export (SavedModel, ONNX FP32, ONNX FP16) →
- * verify every output against TensorFlow running the original model → a report.
+ * Kiln's main job as a Java API: import → optimize_for_inference → export (SavedModel, ONNX FP32, FP16, dynamic-range
+ * INT8) → for INT8: calibrate on representative data (or take a table), optionally search mixed precision, write a
+ * QDQ ONNX per target and a fake-quantized SavedModel → verify the exact outputs against TensorFlow on the original →
+ * evaluate every output on held-out data (top-1 with labels, cosine, SQNR, per-layer error, latency) → a report.
  *
  * <pre>{@code
  * OptimizeReport r = OptimizeJob.builder(Path.of("my_saved_model")).output(Path.of("out"))
@@ -62,6 +72,16 @@ public final class OptimizeJob {
     private final long seed;
     private final int threads;
     private final Consumer<String> log;
+    private final Set<Int8Target> int8Targets;
+    private final Int8WeightRange int8WeightRange;
+    private final RepresentativeData calibrationData;
+    private final RepresentativeData evaluationData;
+    private final long[] labels;
+    private final ThresholdMethod method;
+    private final Map<String, ThresholdMethod> methods;
+    private final Set<String> keepFloat;
+    private final MixedPrecisionSearch.Budget budget;
+    private final CalibrationTable givenTable;
 
     private OptimizeJob(Builder b) {
         this.model = b.model;
@@ -76,6 +96,25 @@ public final class OptimizeJob {
         this.seed = b.seed;
         this.threads = b.threads;
         this.log = b.log;
+        this.int8Targets = EnumSet.copyOf(b.int8Targets);
+        this.int8WeightRange = b.int8WeightRange;
+        this.calibrationData = b.calibrationData;
+        this.evaluationData = b.evaluationData;
+        this.labels = b.labels;
+        this.method = b.method;
+        this.methods = b.methods;
+        this.keepFloat = Set.copyOf(b.keepFloat);
+        this.budget = b.budget;
+        this.givenTable = b.givenTable;
+        KilnArgumentException.check(!precisions.contains(Precision.INT8) || calibrationData != null
+                || givenTable != null, "INT8 needs calibration data (--data), a calibration table (--table), or "
+                + "--calib-random for a smoke run");
+        KilnArgumentException.check(budget == null || precisions.contains(Precision.INT8),
+                "--max-accuracy-drop / --min-cosine choose layers to keep in float in an INT8 model: add int8 to "
+                + "--precision");
+        KilnArgumentException.check(budget == null || evaluationData != null, "--max-accuracy-drop / --min-cosine "
+                + "need held-out evaluation data");
+        KilnArgumentException.check(labels == null || evaluationData != null, "--labels need evaluation data");
     }
 
     public static Builder builder(Path model) {
@@ -112,26 +151,188 @@ public final class OptimizeJob {
         }
         if (formats.contains(Format.ONNX)) {
             for (Precision p : precisions) {
-                Path onnx = output.resolve(p == Precision.FP32 ? "model.onnx"
-                        : "model_" + p.name().toLowerCase() + ".onnx");
-                OnnxExporter.builder().opset(opset).precision(p).build().export(optimized, onnx);
-                artifacts.add(new OptimizeReport.Artifact("onnx", p.name().toLowerCase(), onnx.toString(),
-                        sizeOf(onnx)));
+                if (p == Precision.INT8) {
+                    continue; // after calibration, below
+                }
+                Path onnx = output.resolve(p == Precision.FP32 ? "model.onnx" : p == Precision.INT8_WEIGHTS_ONLY
+                        ? "model_int8_dynamic.onnx" : "model_" + p.name().toLowerCase(Locale.ROOT) + ".onnx");
+                ExportResult r = OnnxExporter.builder().opset(opset).precision(p).build().export(optimized, onnx);
+                artifacts.add(new OptimizeReport.Artifact("onnx", precisionName(p), onnx.toString(), sizeOf(onnx),
+                        r.saturation().summary()));
             }
         }
         timings.put("export", millisSince(t2));
+
+        CalibrateJob.Summary calibration = null;
+        OptimizeReport.MixedPrecision mixed = null;
+        Graph fakeQuant = null;
+        Set<String> floatLayers = keepFloat;
+        if (precisions.contains(Precision.INT8)) {
+            long tc = System.nanoTime();
+            Map<Int8Target, CalibrationTable> tables;
+            if (givenTable != null) {
+                tables = tablesFromGiven(optimized);
+            } else {
+                CalibrateJob.Result cr = CalibrateJob.builder(model).data(calibrationData).targets(int8Targets)
+                        .method(method).methods(methods).log(log).build()
+                        .calibrate(optimized, ModelFingerprint.of(model));
+                cr.write(output.resolve("calibration"));
+                tables = cr.tables();
+                calibration = cr.summary();
+            }
+            timings.put("calibrate", millisSince(tc));
+            if (budget != null) {
+                long tm = System.nanoTime();
+                Int8Target t = int8Targets.contains(Int8Target.ONNXRUNTIME) ? Int8Target.ONNXRUNTIME
+                        : int8Targets.iterator().next();
+                try (TfRunner ref = TfRunner.open(model, importOptions)) {
+                    mixed = MixedPrecisionSearch.run(optimized, tables.get(t), t, int8WeightRange, keepFloat, opset,
+                            evaluationData, labels, ref, budget, threads, log);
+                }
+                floatLayers = Set.copyOf(mixed.keptFloat());
+                timings.put("mixed-precision", millisSince(tm));
+            } else if (!keepFloat.isEmpty()) {
+                mixed = new OptimizeReport.MixedPrecision(List.copyOf(keepFloat), "asked (--keep-float)", "",
+                        List.of(), "");
+            }
+            long te = System.nanoTime();
+            if (formats.contains(Format.ONNX)) {
+                Map<Int8Target, ExportResult> written = Int8Exports.writeOnnx(optimized, tables, int8WeightRange,
+                        floatLayers, opset, output);
+                for (Map.Entry<Int8Target, ExportResult> e : written.entrySet()) {
+                    artifacts.add(new OptimizeReport.Artifact("onnx", "int8-" + e.getKey().name()
+                            .toLowerCase(Locale.ROOT), e.getValue().path().toString(), e.getValue().bytes(),
+                            e.getValue().saturation().summary()));
+                }
+            }
+            if (formats.contains(Format.SAVEDMODEL)) {
+                Int8Target t = int8Targets.contains(Int8Target.TENSORRT) ? Int8Target.TENSORRT
+                        : int8Targets.iterator().next();
+                Path dir = output.resolve("saved_model_int8_fakequant");
+                fakeQuant = Int8Exports.writeFakeQuantSavedModel(optimized, tables.get(t), t, int8WeightRange,
+                        floatLayers, dir);
+                artifacts.add(new OptimizeReport.Artifact("savedmodel", "int8-fakequant-" + t.name()
+                        .toLowerCase(Locale.ROOT), dir.toString(), sizeOf(dir)));
+            }
+            timings.put("export-int8", millisSince(te));
+        }
         for (OptimizeReport.Artifact a : artifacts) {
-            log.accept(String.format("export     %-10s %-5s %s (%s)", a.format(), a.precision(), a.path(),
+            log.accept(String.format("export     %-10s %-22s %s (%s)", a.format(), a.precision(), a.path(),
                     Reports.humanBytes(a.bytes())));
         }
 
         long t3 = System.nanoTime();
-        List<OptimizeReport.Verification> verifications = verify(original, artifacts);
+        List<OptimizeReport.Artifact> exact = artifacts.stream().filter(a -> !a.precision().startsWith("int8"))
+                .toList();
+        List<OptimizeReport.Verification> verifications = verify(original, exact);
         timings.put("verify", millisSince(t3));
+
+        Evaluation evaluation = null;
+        List<OptimizeReport.LayerError> layers = List.of();
+        List<String> warnings = new ArrayList<>();
+        RepresentativeData evalData = evaluationData;
+        if (evalData == null && precisions.contains(Precision.INT8)) {
+            evalData = RepresentativeData.random(original.inputs(), seed + 1000, 64).withBatchSize(batch);
+        }
+        if (evalData != null) {
+            long t4 = System.nanoTime();
+            evaluation = evaluate(artifacts, evalData);
+            if (fakeQuant != null) {
+                layers = LayerErrors.measure(optimized, fakeQuant, evalData.sampleCount() > 256
+                        ? evalData.slice(0, 256) : evalData);
+            }
+            timings.put("evaluate", millisSince(t4));
+            warnings.addAll(latencyWarnings(evaluation));
+            if (evalData.isRandom()) {
+                warnings.add("evaluation on RANDOM inputs: accuracy against real data is not measured (give --data "
+                        + "and --labels)");
+            }
+        }
+        if (calibration != null && calibration.random()) {
+            warnings.add("calibrated on RANDOM data (--calib-random): a smoke run; the INT8 ranges do not represent "
+                    + "real inputs");
+        }
 
         return new OptimizeReport(Versions.kiln(), Environments.current(), model.toString(), modelNote,
                 output.toString(), summarize(original), summarize(optimized), passResults, artifacts, verifications,
-                timings);
+                calibration, evaluation, layers, mixed, warnings, timings);
+    }
+
+    private static String precisionName(Precision p) {
+        return switch (p) {
+            case FP32 -> "fp32";
+            case FP16 -> "fp16";
+            case INT8 -> "int8";
+            case INT8_WEIGHTS_ONLY -> "int8-dynamic";
+        };
+    }
+
+    /** A given table: valid for this model and symmetric or not, it serves the targets it fits. */
+    private Map<Int8Target, CalibrationTable> tablesFromGiven(Graph optimized) {
+        Map<Int8Target, CalibrationTable> tables = new java.util.EnumMap<>(Int8Target.class);
+        for (Int8Target t : int8Targets) {
+            if (givenTable.symmetric() == !Int8Placement.asymmetric(t)) {
+                Set<String> needed = new java.util.HashSet<>();
+                Int8Placement.quantizable(optimized, t).forEach(r -> needed.add(r.toString()));
+                Set<String> has = new java.util.HashSet<>();
+                optimized.nodes().forEach(n -> {
+                    for (int i = 0; i < Math.max(1, n.outputTypes().size()); i++) {
+                        has.add(dev.kiln.graph.TensorRef.of(n.name(), i).toString());
+                    }
+                });
+                givenTable.validateAgainst(has, needed, givenTable.metadata().modelFingerprint().isEmpty() ? ""
+                        : ModelFingerprint.of(model));
+                tables.put(t, givenTable);
+            }
+        }
+        KilnArgumentException.check(!tables.isEmpty(), "the calibration table is " + (givenTable.symmetric()
+                ? "symmetric (for TensorRT)" : "asymmetric (for ONNX Runtime)") + " but the INT8 targets are "
+                + int8Targets);
+        return tables;
+    }
+
+    /** Every artifact against TensorFlow on the original, on held-out data, the runners taking turns per batch. */
+    private Evaluation evaluate(List<OptimizeReport.Artifact> artifacts, RepresentativeData data) {
+        List<ModelRunner> open = new ArrayList<>();
+        try (TfRunner ref = TfRunner.open(model, importOptions)) {
+            List<Evaluation.Candidate> cands = new ArrayList<>();
+            for (OptimizeReport.Artifact a : artifacts) {
+                if (a.format().equals("frozen")) {
+                    continue;
+                }
+                ModelRunner r = openRunner(a, Path.of(a.path()));
+                open.add(r);
+                cands.add(new Evaluation.Candidate(a.format() + " " + a.precision(), a.format().equals("onnx")
+                        ? "onnxruntime" : "tensorflow", a.path(), a.bytes(), r));
+            }
+            log.accept("evaluate   " + cands.size() + " models against the original on " + data.description());
+            return Evaluation.run(ref, "original", cands, data, labels, null);
+        } finally {
+            open.forEach(ModelRunner::close);
+        }
+    }
+
+    /** Where an INT8 ONNX runs slower than the FP32 ONNX on ONNX Runtime, say so and name the layout that suits it. */
+    private static List<String> latencyWarnings(Evaluation e) {
+        List<String> w = new ArrayList<>();
+        Evaluation.Result fp32 = e.candidates().stream().filter(c -> c.name().equals("onnx fp32")).findFirst()
+                .orElse(null);
+        if (fp32 == null) {
+            return w;
+        }
+        for (Evaluation.Result c : e.candidates()) {
+            if (c.runtime().equals("onnxruntime") && c.name().contains("int8")
+                    && c.medianBatchMillis() > fp32.medianBatchMillis()) {
+                String hint = c.name().contains("tensorrt") ? "this is the TensorRT layout, meant for TensorRT; on "
+                        + "ONNX Runtime's CPU provider use --int8-target onnxruntime (fused QLinearConv/QGemm)"
+                        : c.name().contains("dynamic") ? "dynamic-range INT8 dequantizes the weights on every call on "
+                        + "ONNX Runtime's CPU provider; full INT8 with --int8-target onnxruntime runs integer kernels"
+                        : "ONNX Runtime did not find integer kernels faster than float here";
+                w.add(String.format(Locale.ROOT, "%s runs slower than FP32 on ONNX Runtime here (%.2f ms vs %.2f ms "
+                        + "per batch): %s", c.artifact(), c.medianBatchMillis(), fp32.medianBatchMillis(), hint));
+            }
+        }
+        return w;
     }
 
     /** Runs TF on the original and every artifact on its runtime with the same random inputs, and compares. */
@@ -248,6 +449,16 @@ public final class OptimizeJob {
         private long seed = 42;
         private int threads = 1;
         private Consumer<String> log = s -> { };
+        private Set<Int8Target> int8Targets = EnumSet.allOf(Int8Target.class);
+        private Int8WeightRange int8WeightRange;
+        private RepresentativeData calibrationData;
+        private RepresentativeData evaluationData;
+        private long[] labels;
+        private ThresholdMethod method = ThresholdMethod.entropy();
+        private Map<String, ThresholdMethod> methods = Map.of();
+        private Set<String> keepFloat = Set.of();
+        private MixedPrecisionSearch.Budget budget;
+        private CalibrationTable givenTable;
 
         private Builder(Path model) {
             this.model = Objects.requireNonNull(model, "model");
@@ -311,6 +522,68 @@ public final class OptimizeJob {
 
         public Builder log(Consumer<String> l) {
             this.log = l;
+            return this;
+        }
+
+        /** INT8: the layouts to write (default both: TensorRT's and ONNX Runtime's). */
+        public Builder int8Targets(Set<Int8Target> t) {
+            KilnArgumentException.check(!t.isEmpty(), "int8 targets: at least one is needed");
+            this.int8Targets = t;
+            return this;
+        }
+
+        /** INT8: the weight range (default: reduced 7-bit for ONNX Runtime, full for TensorRT). */
+        public Builder int8WeightRange(Int8WeightRange r) {
+            this.int8WeightRange = r;
+            return this;
+        }
+
+        /** INT8: the representative data to calibrate on. */
+        public Builder calibrationData(RepresentativeData d) {
+            this.calibrationData = d;
+            return this;
+        }
+
+        /** INT8: a calibration table to use instead of calibrating. */
+        public Builder calibrationTable(CalibrationTable t) {
+            this.givenTable = t;
+            return this;
+        }
+
+        /** Held-out data to evaluate every output on (separate from the calibration data). */
+        public Builder evaluationData(RepresentativeData d) {
+            this.evaluationData = d;
+            return this;
+        }
+
+        /** The class of every evaluation sample, in order: top-1 is reported. */
+        public Builder labels(long[] l) {
+            this.labels = l == null ? null : l.clone();
+            return this;
+        }
+
+        /** INT8: the default calibration method (entropy) and per-tensor ones. */
+        public Builder calibrationMethod(ThresholdMethod m, Map<String, ThresholdMethod> perTensor) {
+            this.method = Objects.requireNonNull(m);
+            this.methods = Map.copyOf(perTensor);
+            return this;
+        }
+
+        /** INT8: node names or op types kept in float. */
+        public Builder keepFloat(Set<String> k) {
+            this.keepFloat = Set.copyOf(k);
+            return this;
+        }
+
+        /** INT8: keep the most sensitive layers in float until the top-1 drop is at most {@code points}. */
+        public Builder maxAccuracyDrop(double points) {
+            this.budget = MixedPrecisionSearch.Budget.accuracyDrop(points);
+            return this;
+        }
+
+        /** INT8: keep the most sensitive layers in float until every output's cosine is at least {@code c}. */
+        public Builder minCosine(double c) {
+            this.budget = MixedPrecisionSearch.Budget.cosine(c);
             return this;
         }
 

@@ -20,6 +20,11 @@ public record OptimizeReport(
         List<PassResult> passes,
         List<Artifact> artifacts,
         List<Verification> verifications,
+        CalibrateJob.Summary calibration,
+        Evaluation evaluation,
+        List<LayerError> layers,
+        MixedPrecision mixedPrecision,
+        List<String> warnings,
         Map<String, Long> timingsMillis) {
 
     /** The runtimes and machine this run used. */
@@ -30,8 +35,31 @@ public record OptimizeReport(
     public record ModelSummary(int nodes, long parameters, long constantBytes, Map<String, Integer> ops,
                                List<String> inputs, List<String> outputs) { }
 
-    /** One file Kiln wrote. */
-    public record Artifact(String format, String precision, String path, long bytes) { }
+    /**
+     * One file Kiln wrote. {@code saturation}: for ONNX, whether its integer layers are exact on ONNX Runtime's stock
+     * kernels on x86 CPUs without VNNI ({@code dev.kiln.onnx.Int8Saturation}); empty otherwise.
+     */
+    public record Artifact(String format, String precision, String path, long bytes, String saturation) {
+        public Artifact(String format, String precision, String path, long bytes) {
+            this(format, precision, path, bytes, "");
+        }
+    }
+
+    /**
+     * Quantization error at one quantized tensor of the fake-quantized model against the FP32 model (accumulated from
+     * the input up to and including this tensor's own quantization), on evaluation data.
+     */
+    public record LayerError(String tensor, String consumer, double sqnrDb, double cosine) { }
+
+    /**
+     * Mixed precision: which layers stayed in float and why ({@code reason}: "asked" for --keep-float, or the
+     * sensitivity search's budget), with every layer's sensitivity when it was measured.
+     */
+    public record MixedPrecision(List<String> keptFloat, String reason, String budget,
+                                 List<Sensitivity> sensitivities, String achieved) { }
+
+    /** One layer quantized alone: its cost (accuracy drop in points, or 1 - cosine without labels). */
+    public record Sensitivity(String layer, String op, double cost, String metric) { }
 
     /** One comparison of an artifact run on a runtime against TensorFlow on the original model. */
     public record Verification(String artifact, String runtime, int samples, double maxAbsError, double maxRelError,
