@@ -26,9 +26,9 @@ import java.util.function.Consumer;
  * batch norm's population mean and variance are measured on the training images.
  */
 final class MnistTrainer {
-    static final int BATCH = 32;
-    static final int EPOCHS = 4;
-    static final float LEARNING_RATE = 0.002f;
+    static final int BATCH = 64;
+    static final int EPOCHS = 5;
+    static final float LEARNING_RATE = 0.003f;
     private static final float BETA1 = 0.9f;
     private static final float BETA2 = 0.999f;
     private static final float ADAM_EPSILON = 1e-7f;
