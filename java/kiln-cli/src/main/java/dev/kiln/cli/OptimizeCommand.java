@@ -2,11 +2,9 @@ package dev.kiln.cli;
 
 import dev.kiln.pipeline.*;
 import dev.kiln.ErrorCode;
-import dev.kiln.KilnException;
 import dev.kiln.onnx.Precision;
 import dev.kiln.tensorflow.ExampleModels;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
@@ -23,7 +21,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "optimize", mixinStandardHelpOptions = true,
         description = {"Import a SavedModel or frozen graph, optimize it for inference, export it and verify every "
                 + "output against TensorFlow on the original.",
-                "With no MODEL, runs on a bundled example CNN that Kiln builds with TF Java."})
+                "With no MODEL, runs on a bundled example: a CNN that Kiln trains with TF Java on the MNIST digits in "
+                + "examples/mnist (at first use, then cached)."})
 final class OptimizeCommand implements Callable<Integer> {
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL",
@@ -68,9 +67,9 @@ final class OptimizeCommand implements Callable<Integer> {
         Path source = model;
         if (source == null) {
             source = buildExample();
-            note = "bundled example: a CNN with BatchNorm, depthwise convolution, pooling and dense layers, built "
-                    + "with TF Java, weights initialised deterministically (seed 42, not trained)";
-            System.err.println("kiln: no MODEL given: built the bundled example CNN at " + source);
+            note = "bundled example: a CNN (Conv2D, BatchNorm, depthwise convolution, pooling, dense) trained with TF "
+                    + "Java on MNIST images 1000-4999 shipped in examples/mnist; images 5000-5999 are held out";
+            System.err.println("kiln: no MODEL given: using the bundled example MNIST CNN at " + source);
         }
         Path out = output != null ? output
                 : Path.of("kiln-out").resolve(source.getFileName().toString().replaceAll("\\.pb$", ""));
@@ -93,14 +92,19 @@ final class OptimizeCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The trained example, built at first use into the cache ($KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln). */
     private static Path buildExample() {
-        try {
-            Path dir = Files.createTempDirectory("kiln-example-").resolve("example_cnn");
-            ExampleModels.exampleCnn(dir);
-            return dir;
-        } catch (IOException e) {
-            throw KilnException.io("cannot create a temporary directory for the example model: " + e.getMessage(), e);
+        String env = System.getenv("KILN_CACHE_DIR");
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        Path cache = env != null && !env.isBlank() ? Path.of(env)
+                : xdg != null && !xdg.isBlank() ? Path.of(xdg, "kiln")
+                : Path.of(System.getProperty("user.home"), ".cache", "kiln");
+        // the version in the path changes whenever the example's architecture or training changes
+        Path dir = cache.resolve("examples").resolve("v1").resolve("mnist_cnn");
+        if (!Files.isDirectory(dir)) {
+            System.err.println("kiln: training the bundled example MNIST CNN (first use) ...");
         }
+        return ExampleModels.trainedMnistCnn(dir, s -> System.err.println("kiln: example: " + s));
     }
 
     private Set<OptimizeJob.Format> parseFormats() {

@@ -30,7 +30,8 @@ import java.util.function.Supplier;
  * Small real SavedModels built with TF Java, for the default {@code kiln optimize} run and for tests.
  *
  * <p>Every model keeps its weights in TF1-style variables ({@code VariableV2} + {@code Assign}, saved to the
- * {@code variables/} checkpoint), so importing one exercises the freeze step. Weights are <b>not trained</b>: they are
+ * {@code variables/} checkpoint), so importing one exercises the freeze step. {@link #trainedMnistCnn} is trained on
+ * the MNIST slice shipped with Kiln ({@link ExampleData}); the others are <b>not trained</b>: their weights are
  * initialised deterministically from a fixed seed ({@link #SEED}, He-style uniform for kernels, small non-trivial
  * values for biases and batch-norm statistics), so the same method always writes the same model. Several models carry
  * {@code Identity}, {@code StopGradient}, {@code CheckNumerics} and a {@code NoOp} control dependency for the
@@ -119,6 +120,72 @@ public final class ExampleModels {
             b.output("probabilities", b.withNoOpControl(y, "probabilities/out"));
             b.input("input", x);
         });
+    }
+
+    /**
+     * A CNN trained on real MNIST digits ({@link ExampleData#TRAIN}, images 1000–4999 of the shipped slice): input
+     * {@code image} float [-1,28,28,1] (pixels / 255) → Conv2D 3×3 1→16 + BiasAdd → FusedBatchNormV3 (inference form,
+     * mean and variance measured on the training images) → Relu → MaxPool 2×2 → DepthwiseConv2dNative 3×3 + BiasAdd
+     * → Relu6 → MaxPool 2×2 → Conv2D 1×1 16→32 + BiasAdd → Relu → Reshape → MatMul + BiasAdd ({@code logits}) →
+     * Softmax. Signature {@code serving_default}: {@code image} → {@code probabilities} float [-1,10].
+     *
+     * <p>Trained here with TF Java (Adam, a few epochs, a few seconds on one thread); deterministic: the same
+     * weights every time. The serving graph holds no training ops: it is built anew and its variables are
+     * initialised with the trained values. If {@code dir} already holds a SavedModel it is reused as it is; otherwise
+     * the model is written to a sibling directory and moved into place, so an interrupted build leaves no half model.
+     */
+    public static Path trainedMnistCnn(Path dir) {
+        return trainedMnistCnn(dir, s -> { });
+    }
+
+    /** {@link #trainedMnistCnn(Path)}, reporting training progress and time to {@code log}. */
+    public static Path trainedMnistCnn(Path dir, java.util.function.Consumer<String> log) {
+        if (isSavedModel(dir)) {
+            return dir;
+        }
+        if (java.nio.file.Files.exists(dir) && !isEmptyDirectory(dir)) {
+            throw KilnException.io("cannot write the example model to " + dir + ": it exists and is not a SavedModel",
+                    null);
+        }
+        Map<String, float[]> trained = MnistTrainer.train(log);
+        Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-"
+                + System.nanoTime());
+        build(tmp, b -> {
+            Output<?> x = b.placeholder("image", -1, ExampleData.SIDE, ExampleData.SIDE, 1);
+            Output<?> y = b.op("Softmax", "probabilities", MnistCnn.logits(b, x, trained, false));
+            b.input("image", x);
+            b.output("probabilities", y);
+        });
+        try {
+            java.nio.file.Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            deleteTree(tmp);
+            if (!isSavedModel(dir)) {   // else another process built it first: use theirs
+                throw KilnException.io("cannot move the example model into " + dir + ": " + e.getMessage(), e);
+            }
+        }
+        return dir;
+    }
+
+    private static boolean isSavedModel(Path dir) {
+        return java.nio.file.Files.isRegularFile(dir.resolve("saved_model.pb"))
+                && java.nio.file.Files.isRegularFile(dir.resolve("variables").resolve("variables.index"));
+    }
+
+    private static boolean isEmptyDirectory(Path dir) {
+        try (var entries = java.nio.file.Files.list(dir)) {
+            return entries.findAny().isEmpty();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        try (var paths = java.nio.file.Files.walk(dir)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // best effort: a leftover temporary directory is harmless
+        }
     }
 
     /** Conv2D + BiasAdd → FusedBatchNormV3 → Relu → MaxPool → Reshape → MatMul + BiasAdd: x [-1,16,16,3] → y [-1,5]. */
@@ -230,7 +297,7 @@ public final class ExampleModels {
 
     // ---- the builder ----
 
-    private static Path build(Path dir, java.util.function.Consumer<Builder> body) {
+    static Path build(Path dir, java.util.function.Consumer<Builder> body) {
         try (Graph g = new Graph()) {
             Builder b = new Builder(g);
             body.accept(b);
@@ -258,7 +325,8 @@ public final class ExampleModels {
         }
     }
 
-    private static final class Builder {
+    /** Builds a TF graph op by op; variables are VariableV2 + Assign from a Const (or a fed placeholder). */
+    static final class Builder {
         final Graph g;
         final SplittableRandom rnd = new SplittableRandom(SEED);
         final List<Operation> inits = new ArrayList<>();
