@@ -10,8 +10,11 @@ import dev.kiln.graph.Graph;
 import dev.kiln.graph.Tensor;
 import dev.kiln.onnx.ExportResult;
 import dev.kiln.onnx.Int8Target;
-import dev.kiln.onnx.Int8WeightRange;
-import dev.kiln.onnx.MinMaxCalibration;
+import dev.kiln.calib.CalibrationTable;
+import dev.kiln.data.RepresentativeData;
+import dev.kiln.pipeline.CalibrateJob;
+import dev.kiln.pipeline.ModelFingerprint;
+import dev.kiln.onnx.Int8Placement;
 import dev.kiln.onnx.OnnxExporter;
 import dev.kiln.onnx.OnnxRunner;
 import dev.kiln.onnx.Precision;
@@ -23,6 +26,7 @@ import dev.kiln.tensorflow.TfImporter;
 import dev.kiln.tensorflow.TfRunner;
 
 import java.nio.file.Path;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -57,16 +61,6 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--opset", description = "ONNX opset, 13..23 (default: ${DEFAULT-VALUE})")
     int opset = 17;
 
-    @Option(names = "--int8-target", description = "int8: tensorrt (symmetric int8 activations, Q/DQ on the inputs "
-            + "of Conv/MatMul: TensorRT fuses them) or onnxruntime (uint8 activations, Q/DQ around every quantized op: "
-            + "ONNX Runtime runs QLinearConv) (default: ${DEFAULT-VALUE})")
-    String int8Target = "tensorrt";
-
-    @Option(names = "--int8-weights", paramLabel = "RANGE", description = "int8: weight codes 'reduced' (7-bit, "
-            + "[-64, 64]: exact on ONNX Runtime's stock kernels on every x86 CPU) or 'full' ([-127, 127]: for TensorRT "
-            + "and VNNI/AMX CPUs). Default: reduced for --int8-target onnxruntime, full for tensorrt")
-    String int8Weights;
-
     @Option(names = "--keep-fp32", split = ",", paramLabel = "NODE_OR_OP",
             description = "fp16: node names or op types kept in float32")
     Set<String> keepFloat32 = Set.of();
@@ -77,16 +71,15 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--no-optimize", description = "export the imported graph without optimize_for_inference")
     boolean noOptimize;
 
-    @Option(names = "--calibration-samples", description = "int8: random-input batches for min-max activation "
-            + "ranges (default: ${DEFAULT-VALUE})")
-    int calibrationSamples = 8;
-
     @Option(names = "--verify", description = "run the output on its runtime and compare with TensorFlow on the "
             + "original (random inputs)")
     boolean verify;
 
     @Mixin
     ModelOptions modelOptions;
+
+    @Mixin
+    Int8Options int8 = new Int8Options();
 
     @Override
     public Integer call() {
@@ -128,24 +121,17 @@ final class ExportCommand implements Callable<Integer> {
             default -> throw new KilnArgumentException("--precision: unknown precision '" + precision
                     + "' (known: fp32, fp16, int8, int8-weights)");
         };
-        Int8Target target = switch (int8Target.toLowerCase(Locale.ROOT)) {
-            case "tensorrt" -> Int8Target.TENSORRT;
-            case "onnxruntime", "ort" -> Int8Target.ONNXRUNTIME;
-            default -> throw new KilnArgumentException("--int8-target: unknown target '" + int8Target
-                    + "' (known: tensorrt, onnxruntime)");
-        };
+        Set<Int8Target> targets = int8.targets(EnumSet.of(Int8Target.TENSORRT));
+        KilnArgumentException.check(targets.size() == 1, "--int8-target: export writes one file; give one target "
+                + "(optimize writes both)");
+        Int8Target target = targets.iterator().next();
         if (p == Precision.INT8) {
-            calibrateOnRandomInputs(graph, target);
+            calibrate(graph, target);
         }
         OnnxExporter.Builder b = OnnxExporter.builder().opset(opset).precision(p).int8Target(target)
-                .keepFloat32(keepFloat32).halfIO(halfIO);
-        if (int8Weights != null) {
-            b.int8WeightRange(switch (int8Weights.toLowerCase(Locale.ROOT)) {
-                case "full" -> Int8WeightRange.FULL;
-                case "reduced", "7bit" -> Int8WeightRange.REDUCED;
-                default -> throw new KilnArgumentException("--int8-weights: unknown range '" + int8Weights
-                        + "' (known: full, reduced)");
-            });
+                .keepFloat32(keepFloat32.isEmpty() ? int8.keepFloat : keepFloat32).halfIO(halfIO);
+        if (int8.weightRange() != null) {
+            b.int8WeightRange(int8.weightRange());
         }
         ExportResult result = b.build().export(graph, output);
         System.err.println("kiln: wrote " + result);
@@ -158,15 +144,39 @@ final class ExportCommand implements Callable<Integer> {
     }
 
     /**
-     * Min-max activation ranges over random inputs. Random data is not representative data: this gives a
-     * structurally correct INT8 QDQ model (what TensorRT needs to build) whose accuracy on real data is not measured.
+     * The activation ranges of an INT8 export: from a given table (--table), by calibrating on representative data
+     * (--data), or on random inputs when --calib-random says so (a structurally valid model for smoke runs, not a
+     * calibrated one). Nothing else: random ranges are never taken silently.
      */
-    private void calibrateOnRandomInputs(Graph graph, Int8Target target) {
-        KilnArgumentException.check(calibrationSamples >= 1, "--calibration-samples must be >= 1");
-        System.err.println("kiln: int8: activation ranges by min-max over " + calibrationSamples
-                + " random-input batches (not representative data)");
-        Map<String, Tensor> inputs = RandomInputs.forSignature(graph.inputs(), 7, calibrationSamples);
-        MinMaxCalibration.minMax(graph, inputs, MinMaxCalibration.ortFp32(inputs), target);
+    private void calibrate(Graph graph, Int8Target target) {
+        CalibrationTable table = int8.table();
+        if (table == null) {
+            RepresentativeData data = int8.calibrationData(graph.inputs());
+            if (data == null) {
+                throw new KilnArgumentException("--precision int8 needs activation ranges: give a calibration table "
+                        + "(--table table.json, from kiln calibrate), representative data (--data), or --calib-random "
+                        + "for a smoke run whose ranges come from random inputs");
+            }
+            table = CalibrateJob.builder(model).data(data).targets(EnumSet.of(target)).method(int8.defaultMethod())
+                    .methods(int8.perTensorMethods()).log(s -> System.err.println("kiln: " + s)).build()
+                    .calibrate(graph, ModelFingerprint.of(model)).tables().get(target);
+            if (data.isRandom()) {
+                System.err.println("kiln: warning: INT8 ranges from RANDOM inputs (--calib-random): a smoke run, not "
+                        + "a calibration");
+            }
+        } else {
+            Set<String> needed = new java.util.HashSet<>();
+            Int8Placement.quantizable(graph, target).forEach(r -> needed.add(r.toString()));
+            Set<String> has = new java.util.HashSet<>();
+            graph.nodes().forEach(n -> {
+                for (int i = 0; i < Math.max(1, n.outputTypes().size()); i++) {
+                    has.add(dev.kiln.graph.TensorRef.of(n.name(), i).toString());
+                }
+            });
+            table.validateAgainst(has, needed, table.metadata().modelFingerprint().isEmpty() ? ""
+                    : ModelFingerprint.of(model));
+        }
+        Int8Placement.apply(table, graph, target, Int8Placement.quantizable(graph, target));
     }
 
     /** Runs the written output on its runtime and TensorFlow on the original with the same random inputs. */

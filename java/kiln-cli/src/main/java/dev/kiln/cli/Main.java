@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 /** The {@code kiln} command: optimize, export, inspect, doctor. */
 @Command(name = "kiln", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Makes TensorFlow models ready to deploy and fast.",
-        subcommands = {OptimizeCommand.class, ExportCommand.class, InspectCommand.class, DoctorCommand.class,
+        subcommands = {OptimizeCommand.class, CalibrateCommand.class, ExportCommand.class, InspectCommand.class, DoctorCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

@@ -2,7 +2,12 @@ package dev.kiln.cli;
 
 import dev.kiln.pipeline.*;
 import dev.kiln.ErrorCode;
+import dev.kiln.KilnArgumentException;
+import dev.kiln.graph.SignatureTensor;
+import dev.kiln.onnx.Int8Target;
 import dev.kiln.onnx.Precision;
+import dev.kiln.tensorflow.ExampleData;
+import dev.kiln.tensorflow.TfImporter;
 import dev.kiln.tensorflow.ExampleModels;
 
 import java.nio.file.Files;
@@ -37,8 +42,13 @@ final class OptimizeCommand implements Callable<Integer> {
     List<String> formats = List.of("savedmodel", "onnx");
 
     @Option(names = "--precision", split = ",", paramLabel = "PRECISION",
-            description = "ONNX precisions: fp32, fp16 (default: fp32)")
-    List<String> precisions = List.of("fp32");
+            description = "precisions: fp32, fp16, int8-dynamic (int8 weights, float activations), int8 (calibrated "
+                    + "full INT8: a QDQ ONNX per --int8-target and a fake-quantized SavedModel). Default: fp32; "
+                    + "with no MODEL: all")
+    List<String> precisions;
+
+    @Mixin
+    Int8Options int8 = new Int8Options();
 
     @Option(names = "--opset", description = "ONNX opset (default: ${DEFAULT-VALUE})")
     int opset = 17;
@@ -65,19 +75,42 @@ final class OptimizeCommand implements Callable<Integer> {
     public Integer call() {
         String note = "";
         Path source = model;
-        if (source == null) {
+        boolean example = source == null;
+        if (example) {
             source = buildExample();
             note = "bundled example: a CNN (Conv2D, BatchNorm, depthwise convolution, pooling, dense) trained with TF "
-                    + "Java on MNIST images 1000-4999 shipped in examples/mnist; images 5000-5999 are held out";
+                    + "Java on MNIST images 1000-4999 shipped in examples/mnist; calibrated on images 0-999, "
+                    + "evaluated on the held-out images 5000-5999";
             System.err.println("kiln: no MODEL given: using the bundled example MNIST CNN at " + source);
         }
         Path out = output != null ? output
                 : Path.of("kiln-out").resolve(source.getFileName().toString().replaceAll("\\.pb$", ""));
-        OptimizeJob job = OptimizeJob.builder(source).modelNote(note).output(out).formats(parseFormats())
-                .precisions(parsePrecisions()).importOptions(modelOptions.importOptions()).opset(opset)
+        List<SignatureTensor> inputs = TfImporter.load(source, modelOptions.importOptions().toBuilder()
+                .loadWeights(false).build()).inputs();
+        Set<Precision> precs = parsePrecisions(example);
+        OptimizeJob.Builder b = OptimizeJob.builder(source).modelNote(note).output(out).formats(parseFormats())
+                .precisions(precs).importOptions(modelOptions.importOptions()).opset(opset)
                 .samples(samples).batch(batch).seed(seed).threads(threads)
-                .log(json ? s -> { } : s -> System.err.println("kiln: " + s)).build();
-        OptimizeReport report = job.run();
+                .int8Targets(int8.targets(EnumSet.allOf(Int8Target.class))).int8WeightRange(int8.weightRange())
+                .calibrationMethod(int8.defaultMethod(), int8.perTensorMethods()).keepFloat(int8.keepFloat)
+                .log(json ? s -> { } : s -> System.err.println("kiln: " + s));
+        if (example && int8.data == null && !int8.calibRandom && int8.table == null) {
+            b.calibrationData(ExampleData.data(ExampleData.CALIBRATION, inputs.get(0).name(), 64))
+                    .evaluationData(ExampleData.data(ExampleData.EVALUATION, inputs.get(0).name(), 64))
+                    .labels(ExampleData.labelsAsLongs(ExampleData.EVALUATION));
+        } else {
+            b.calibrationData(int8.calibrationData(inputs)).calibrationTable(int8.table())
+                    .evaluationData(int8.evaluationData(inputs)).labels(int8.labels(inputs));
+        }
+        KilnArgumentException.check(int8.maxAccuracyDrop == null || int8.minCosine == null,
+                "--max-accuracy-drop and --min-cosine contradict each other: give one");
+        if (int8.maxAccuracyDrop != null) {
+            b.maxAccuracyDrop(int8.maxAccuracyDrop);
+        }
+        if (int8.minCosine != null) {
+            b.minCosine(int8.minCosine);
+        }
+        OptimizeReport report = b.build().run();
         Reports.writeAtomically(out.resolve("report.json"), Reports.toJson(report));
         Reports.writeAtomically(out.resolve("report.html"), Reports.toHtml(report));
         if (json) {
@@ -121,15 +154,18 @@ final class OptimizeCommand implements Callable<Integer> {
         return set;
     }
 
-    private Set<Precision> parsePrecisions() {
+    private Set<Precision> parsePrecisions(boolean example) {
+        List<String> given = precisions != null ? precisions : example
+                ? List.of("fp32", "fp16", "int8-dynamic", "int8") : List.of("fp32");
         Set<Precision> set = EnumSet.noneOf(Precision.class);
-        for (String p : precisions) {
+        for (String p : given) {
             switch (p.trim().toLowerCase()) {
                 case "fp32" -> set.add(Precision.FP32);
                 case "fp16" -> set.add(Precision.FP16);
-                default -> throw new dev.kiln.KilnArgumentException("--precision: '" + p
-                        + "' is not available in optimize (fp32, fp16; INT8 comes with calibration: kiln export "
-                        + "--precision int8-weights)");
+                case "int8-dynamic", "int8-weights", "dynamic" -> set.add(Precision.INT8_WEIGHTS_ONLY);
+                case "int8" -> set.add(Precision.INT8);
+                default -> throw new KilnArgumentException("--precision: unknown precision '" + p
+                        + "' (known: fp32, fp16, int8-dynamic, int8)");
             }
         }
         return set;

@@ -101,7 +101,7 @@ class CliTest {
     void exportInt8QdqRunsOnOnnxRuntime(String target) {
         Path onnx = tmp.resolve("int8-" + target + ".onnx");
         Run r = kiln("export", example.toString(), "--precision", "int8", "--int8-target", target, "-o",
-                onnx.toString(), "--calibration-samples", "2", "--verify");
+                onnx.toString(), "--calib-random", "--calib-samples", "4", "--verify");
         assertEquals(0, r.status(), r.err());
         var graph = TfImporter.load(example);
         Map<String, Tensor> in = RandomInputs.forSignature(graph.inputs(), 1, 2);
@@ -184,13 +184,13 @@ class CliTest {
     void int8ExportForOnnxRuntimeIsSaturationSafeByDefaultAndInspectSaysSo() throws Exception {
         Path reduced = tmp.resolve("int8-ort.onnx");
         Run r = kiln("export", example.toString(), "-o", reduced.toString(), "--precision", "int8",
-                "--int8-target", "onnxruntime");
+                "--int8-target", "onnxruntime", "--calib-random");
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().contains("saturation-safe on non-VNNI x86: yes (0 of 4 integer layers at risk)"), r.out());
 
         Path full = tmp.resolve("int8-ort-full.onnx");
         r = kiln("export", example.toString(), "-o", full.toString(), "--precision", "int8", "--int8-target",
-                "onnxruntime", "--int8-weights", "full");
+                "onnxruntime", "--int8-weights", "full", "--calib-random");
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().contains("saturation-safe on non-VNNI x86: no ("), r.out());
 
@@ -204,7 +204,7 @@ class CliTest {
         assertEquals(4, n.at("/saturation/integerLayers").asInt(), j.out());
 
         Run bad = kiln("export", example.toString(), "-o", tmp.resolve("x.onnx").toString(), "--precision", "int8",
-                "--int8-weights", "6bit");
+                "--int8-weights", "6bit", "--calib-random");
         assertEquals(2, bad.status());
         assertTrue(bad.err().contains("--int8-weights: unknown range '6bit'"), bad.err());
         assertFalse(Files.exists(tmp.resolve("x.onnx")));

@@ -30,6 +30,10 @@ final class LayerErrors {
         Map<String, TensorRef> fqOut = new LinkedHashMap<>();   // probe name -> fake-quant output in fakeQuant
         Map<String, TensorRef> fpOut = new LinkedHashMap<>();   // probe name -> the same tensor in fp32
         Map<String, String> consumer = new LinkedHashMap<>();
+        Map<String, String> inputs = new LinkedHashMap<>(); // tensor -> signature input name
+        for (SignatureTensor in : fp32.inputs()) {
+            inputs.put(in.tensor().toString(), in.name());
+        }
         int i = 0;
         for (Node n : fakeQuant.nodes()) {
             if (!n.op().equals(FakeQuantInsertion.FAKE_QUANT)) {
@@ -49,7 +53,9 @@ final class LayerErrors {
         }
         Map<String, String> aliasA = new LinkedHashMap<>();
         Map<String, String> aliasB = new LinkedHashMap<>();
-        Graph a = probe(fp32, fpOut, aliasA);
+        Map<String, TensorRef> fpProbed = new LinkedHashMap<>(fpOut);
+        fpProbed.keySet().removeIf(k -> inputs.containsKey(fpOut.get(k).toString())); // fed, not fetched
+        Graph a = probe(fp32, fpProbed, aliasA);
         Graph b = probe(fakeQuant, fqOut, aliasB);
         double[] refSq = new double[fqOut.size()];
         double[] errSq = new double[fqOut.size()];
@@ -63,7 +69,8 @@ final class LayerErrors {
                 Map<String, Tensor> oa = ra.run(batch);
                 Map<String, Tensor> ob = rb.run(batch);
                 for (int k = 0; k < names.size(); k++) {
-                    float[] x = Evaluation.floats(oa.get(aliasA.get(names.get(k))));
+                    String fed = inputs.get(fpOut.get(names.get(k)).toString());
+                    float[] x = Evaluation.floats(fed != null ? batch.get(fed) : oa.get(aliasA.get(names.get(k))));
                     float[] y = Evaluation.floats(ob.get(aliasB.get(names.get(k))));
                     for (int j = 0; j < x.length; j++) {
                         double e = y[j] - x[j];

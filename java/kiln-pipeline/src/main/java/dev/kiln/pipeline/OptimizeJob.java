@@ -201,7 +201,8 @@ public final class OptimizeJob {
                         floatLayers, opset, output);
                 for (Map.Entry<Int8Target, ExportResult> e : written.entrySet()) {
                     artifacts.add(new OptimizeReport.Artifact("onnx", "int8-" + e.getKey().name()
-                            .toLowerCase(Locale.ROOT), e.getValue().path().toString(), e.getValue().bytes(),
+                            .toLowerCase(Locale.ROOT), output.resolve(Int8Exports.fileName(e.getKey())).toString(),
+                            e.getValue().bytes(),
                             e.getValue().saturation().summary()));
                 }
             }
@@ -454,7 +455,7 @@ public final class OptimizeJob {
         private RepresentativeData calibrationData;
         private RepresentativeData evaluationData;
         private long[] labels;
-        private ThresholdMethod method = ThresholdMethod.entropy();
+        private ThresholdMethod method = CalibrateJob.DEFAULT_METHOD;
         private Map<String, ThresholdMethod> methods = Map.of();
         private Set<String> keepFloat = Set.of();
         private MixedPrecisionSearch.Budget budget;
@@ -562,7 +563,7 @@ public final class OptimizeJob {
             return this;
         }
 
-        /** INT8: the default calibration method (entropy) and per-tensor ones. */
+        /** INT8: the default calibration method ({@link CalibrateJob#DEFAULT_METHOD}) and per-tensor ones. */
         public Builder calibrationMethod(ThresholdMethod m, Map<String, ThresholdMethod> perTensor) {
             this.method = Objects.requireNonNull(m);
             this.methods = Map.copyOf(perTensor);

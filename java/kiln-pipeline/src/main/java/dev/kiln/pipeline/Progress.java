@@ -70,8 +70,8 @@ public final class Progress implements AutoCloseable {
         double rate = s > 0 ? done / s : 0;
         String of = total > 0 ? String.format(Locale.ROOT, "/%d (%.0f%%)", total, 100.0 * done / total) : "";
         String left = total > 0 && rate > 0 ? String.format(Locale.ROOT, ", %.0f s left", (total - done) / rate) : "";
-        return String.format(Locale.ROOT, "kiln: %s %d%s %s, %.1f %s/s%s", task, done, of, unit, rate,
-                unit.isEmpty() ? "steps" : unit, left);
+        return String.format(Locale.ROOT, "kiln: %s %d%s%s, %.1f %s/s%s", task, done, of,
+                unit.isEmpty() ? "" : " " + unit, rate, unit.isEmpty() ? "steps" : unit, left);
     }
 
     @Override

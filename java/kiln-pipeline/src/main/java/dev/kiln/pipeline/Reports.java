@@ -68,8 +68,11 @@ public final class Reports {
         out.println();
         out.println("outputs");
         for (OptimizeReport.Artifact a : r.artifacts()) {
-            out.printf(Locale.ROOT, "  %-10s %-5s %10s  %s%n", a.format(), a.precision(), humanBytes(a.bytes()),
+            out.printf(Locale.ROOT, "  %-10s %-24s %10s  %s%n", a.format(), a.precision(), humanBytes(a.bytes()),
                     a.path());
+            if (a.saturation() != null && a.precision().startsWith("int8")) {
+                out.printf(Locale.ROOT, "  %-10s %-24s %10s  %s%n", "", "", "", a.saturation());
+            }
         }
         out.println();
         out.printf(Locale.ROOT, "verification against TensorFlow on the original (%d random samples)%n",
@@ -82,9 +85,66 @@ public final class Reports {
                     v.medianLatencyMillis(), v.artifact().equals("original") ? "reference" : v.passed() ? "PASS"
                             : "FAIL");
         }
+        printInt8(r, out);
         out.println();
         out.println("report     " + Path.of(r.outputDir()).resolve("report.json") + ", "
                 + Path.of(r.outputDir()).resolve("report.html"));
+    }
+
+    private static void printInt8(OptimizeReport r, PrintStream out) {
+        CalibrateJob.Summary c = r.calibration();
+        if (c != null) {
+            out.println();
+            out.printf(Locale.ROOT, "calibration  %s%s%n", c.data(), c.random() ? "  [RANDOM: smoke run only]" : "");
+            out.printf(Locale.ROOT, "  %d samples, %d tensors, method %s%s; %.1f s (%.0f samples/s), Kiln's "
+                    + "histograms %.1f%% of the time%s%n", c.samples(), c.tensors(), c.method(),
+                    c.overrides().isEmpty() ? "" : " " + c.overrides(), c.seconds(), c.samplesPerSecond(),
+                    100 * c.kilnShare(), c.nanCount() + c.infCount() > 0 ? ", " + c.nanCount() + " NaN / "
+                    + c.infCount() + " Inf excluded" : "");
+            c.notes().forEach(n -> out.println("  " + n));
+        }
+        OptimizeReport.MixedPrecision m = r.mixedPrecision();
+        if (m != null) {
+            out.println();
+            out.println("mixed precision  kept in float: " + (m.keptFloat().isEmpty() ? "none" : m.keptFloat())
+                    + " — " + m.reason() + (m.budget().isEmpty() ? "" : "; budget " + m.budget() + ", achieved "
+                    + m.achieved()));
+            for (OptimizeReport.Sensitivity s : m.sensitivities()) {
+                out.printf(Locale.ROOT, "  %-40s %-22s %s %.5f%n", s.layer(), s.op(), s.metric(), s.cost());
+            }
+        }
+        Evaluation e = r.evaluation();
+        if (e != null) {
+            out.println();
+            out.printf(Locale.ROOT, "evaluation on %s (%d samples)%n", e.data(), e.samples());
+            out.printf(Locale.ROOT, "  %-36s %-12s %10s %8s %9s %10s %10s %9s%n", "model", "runtime", "size",
+                    "top-1", "drop", "cosine", "SQNR dB", "ms/batch");
+            double ref = e.reference().top1();
+            out.printf(Locale.ROOT, "  %-36s %-12s %10s %8s %9s %10s %10s %9.2f%n", "original (FP32)", "tensorflow", "",
+                    e.labelled() ? pct(ref) : "-", "", "", "", e.reference().medianBatchMillis());
+            for (Evaluation.Result x : e.candidates()) {
+                out.printf(Locale.ROOT, "  %-36s %-12s %10s %8s %9s %10.6f %10.1f %9.2f%n", shorten(x.name(), 36),
+                        x.runtime(), humanBytes(x.bytes()), e.labelled() ? pct(x.top1()) : "-",
+                        e.labelled() ? String.format(Locale.ROOT, "%+.2f", 100 * (x.top1() - ref)) : "",
+                        x.minCosine(), x.minSqnrDb(), x.medianBatchMillis());
+            }
+        }
+        if (!r.layers().isEmpty()) {
+            out.println();
+            out.println("per-layer error of the fake-quantized model (SQNR in dB, accumulated from the input)");
+            for (OptimizeReport.LayerError l : r.layers()) {
+                out.printf(Locale.ROOT, "  %-40s %8.1f dB  cosine %.6f  -> %s%n", shorten(l.tensor(), 40), l.sqnrDb(),
+                        l.cosine(), l.consumer());
+            }
+        }
+        if (!r.warnings().isEmpty()) {
+            out.println();
+            r.warnings().forEach(w -> out.println("warning: " + w));
+        }
+    }
+
+    private static String pct(double v) {
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.2f%%", 100 * v);
     }
 
     public static String toHtml(OptimizeReport r) {
@@ -134,6 +194,7 @@ public final class Reports {
         h.append(barChart(r.verifications().stream().map(v -> shorten(v.artifact(), 40)).toList(),
                 r.verifications().stream().map(OptimizeReport.Verification::medianLatencyMillis).toList(),
                 "median latency", " ms"));
+        htmlInt8(r, h);
         h.append("<h2>Ops</h2><table><tr><th>op</th><th>original</th><th>optimized</th></tr>");
         java.util.TreeSet<String> ops = new java.util.TreeSet<>(r.original().ops().keySet());
         ops.addAll(r.optimized().ops().keySet());
@@ -143,6 +204,80 @@ public final class Reports {
         }
         h.append("</table><p>Machine-readable: report.json</p></body></html>\n");
         return h.toString();
+    }
+
+    private static void htmlInt8(OptimizeReport r, StringBuilder h) {
+        if (!r.warnings().isEmpty()) {
+            h.append("<h2>Warnings</h2><ul>");
+            r.warnings().forEach(w -> h.append("<li class=\"fail\">").append(esc(w)).append("</li>"));
+            h.append("</ul>");
+        }
+        CalibrateJob.Summary c = r.calibration();
+        if (c != null) {
+            h.append("<h2>Calibration</h2><p>").append(esc(c.data())).append(c.random()
+                    ? " <b class=\"fail\">RANDOM data: a smoke run, not a calibration</b>" : "").append("</p>");
+            h.append(String.format(Locale.ROOT, "<p>%d samples in %d batches, %d tensors, method %s%s; %.2f s "
+                    + "(%.0f samples/s); Kiln's histograms %.1f%% of the time (%.2f GB/s); %d NaN, %d Inf excluded"
+                    + "</p>", c.samples(), c.batches(), c.tensors(), esc(c.method()), c.overrides().isEmpty() ? ""
+                    : " " + esc(c.overrides().toString()), c.seconds(), c.samplesPerSecond(), 100 * c.kilnShare(),
+                    c.activationGBps(), c.nanCount(), c.infCount()));
+        }
+        OptimizeReport.MixedPrecision m = r.mixedPrecision();
+        if (m != null) {
+            h.append("<h2>Mixed precision</h2><p>Kept in float: ").append(esc(m.keptFloat().isEmpty() ? "none"
+                    : m.keptFloat().toString())).append(" — ").append(esc(m.reason())).append(m.budget().isEmpty()
+                    ? "" : "; budget " + esc(m.budget()) + ", achieved " + esc(m.achieved())).append("</p>");
+            if (!m.sensitivities().isEmpty()) {
+                h.append(barChart(m.sensitivities().stream().map(OptimizeReport.Sensitivity::layer).toList(),
+                        m.sensitivities().stream().map(OptimizeReport.Sensitivity::cost).toList(),
+                        "sensitivity: " + m.sensitivities().get(0).metric() + " with only this layer in INT8", ""));
+            }
+        }
+        Evaluation e = r.evaluation();
+        if (e != null) {
+            h.append("<h2>Accuracy on held-out data</h2><p>").append(esc(e.data())).append(", ").append(e.samples())
+                    .append(" samples</p><table><tr><th>model</th><th>runtime</th><th>size</th><th>top-1</th>"
+                            + "<th>drop (points)</th><th>min cosine</th><th>min SQNR dB</th><th>max abs error</th>"
+                            + "<th>ms per batch</th></tr>");
+            double ref = e.reference().top1();
+            h.append("<tr><td>original (FP32)</td><td>tensorflow</td><td></td><td>").append(pct(ref))
+                    .append("</td><td></td><td></td><td></td><td></td><td>")
+                    .append(String.format(Locale.ROOT, "%.2f", e.reference().medianBatchMillis())).append("</td></tr>");
+            for (Evaluation.Result x : e.candidates()) {
+                double maxAbs = x.outputs().stream().mapToDouble(Evaluation.OutputMetrics::maxAbsError).max()
+                        .orElse(0);
+                h.append("<tr><td>").append(esc(x.name())).append("</td><td>").append(esc(x.runtime()))
+                        .append("</td><td>").append(humanBytes(x.bytes())).append("</td><td>")
+                        .append(e.labelled() ? pct(x.top1()) : "-").append("</td><td>")
+                        .append(e.labelled() ? String.format(Locale.ROOT, "%+.2f", 100 * (x.top1() - ref)) : "")
+                        .append(String.format(Locale.ROOT, "</td><td>%.6f</td><td>%.1f</td><td>%.3e</td><td>%.2f",
+                                x.minCosine(), x.minSqnrDb(), maxAbs, x.medianBatchMillis())).append("</td></tr>");
+            }
+            h.append("</table>");
+            if (e.labelled()) {
+                h.append(barChart(e.candidates().stream().map(Evaluation.Result::name).toList(),
+                        e.candidates().stream().map(x -> 100 * x.top1()).toList(), "top-1 accuracy", " %"));
+            }
+            h.append(barChart(e.candidates().stream().map(Evaluation.Result::name).toList(),
+                    e.candidates().stream().map(x -> x.bytes() / 1024.0).toList(), "size", " KiB"));
+            h.append(barChart(e.candidates().stream().map(Evaluation.Result::name).toList(),
+                    e.candidates().stream().map(Evaluation.Result::medianBatchMillis).toList(),
+                    "median latency per batch", " ms"));
+        }
+        if (!r.layers().isEmpty()) {
+            h.append("<h2>Per-layer quantization error</h2>");
+            h.append(barChart(r.layers().stream().map(OptimizeReport.LayerError::tensor).toList(),
+                    r.layers().stream().map(l -> Double.isInfinite(l.sqnrDb()) ? 0.0 : l.sqnrDb()).toList(),
+                    "SQNR of the fake-quantized model at each quantized tensor (dB, higher is better)", " dB"));
+        }
+        List<OptimizeReport.Artifact> sat = r.artifacts().stream().filter(a -> a.precision().startsWith("int8")
+                && a.saturation() != null && !a.saturation().isEmpty()).toList();
+        if (!sat.isEmpty()) {
+            h.append("<h2>ONNX Runtime on x86 CPUs without VNNI</h2><ul>");
+            sat.forEach(a -> h.append("<li>").append(esc(a.path())).append(": ").append(esc(a.saturation()))
+                    .append("</li>"));
+            h.append("</ul>");
+        }
     }
 
     /** A horizontal SVG bar chart. */

@@ -85,6 +85,30 @@ public final class ExampleData {
         return labels(range.start(), range.count());
     }
 
+    /** The labels of {@code range} as longs, as evaluation takes them. */
+    public static long[] labelsAsLongs(Range range) {
+        int[] l = labels(range);
+        long[] out = new long[l.length];
+        for (int i = 0; i < l.length; i++) {
+            out[i] = l[i];
+        }
+        return out;
+    }
+
+    /**
+     * The images of {@code range} as representative data for model input {@code input}, in batches of
+     * {@code batch} (the last one short), described with the slice it is.
+     */
+    public static dev.kiln.data.RepresentativeData data(Range range, String input, int batch) {
+        java.util.List<java.util.Map<String, Tensor>> batches = new java.util.ArrayList<>();
+        for (int s = range.start(); s < range.start() + range.count(); s += batch) {
+            int n = Math.min(batch, range.start() + range.count() - s);
+            batches.add(java.util.Map.of(input, images(s, n)));
+        }
+        return dev.kiln.data.RepresentativeData.of(batches, "examples/mnist images " + range.start() + "-"
+                + (range.start() + range.count() - 1) + " (pixels / 255)");
+    }
+
     /** Images {@code start .. start+count-1} as a flat float array (NHWC, pixels / 255). */
     static float[] pixels(int start, int count) {
         check(start, count);
