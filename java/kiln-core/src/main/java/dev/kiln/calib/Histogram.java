@@ -174,6 +174,12 @@ public final class Histogram {
         return h;
     }
 
+    /** The histogram of |x| that a signed histogram holds: both halves added, same range and statistics. */
+    static Histogram absoluteOf(Histogram signed) {
+        KilnArgumentException.check(signed.signed, "absoluteOf needs a signed histogram");
+        return restore(signed.kernels, signed.nbBins, false, signed.rangeExp, signed.absCounts(), null, signed.stats);
+    }
+
     /** The exponent of {@link #range()}; {@link Integer#MIN_VALUE} while only zeros were seen. */
     int rangeExponent() {
         return rangeExp;

@@ -21,10 +21,15 @@ public final class TensorStatistics {
         this.samples = samples;
     }
 
+    /**
+     * With a signed histogram only that one is filled: its positive and negative halves add up exactly to the
+     * histogram of |x| (same range, same bins), so keeping both would read every batch twice for nothing.
+     */
     void add(float[] values, long nbSamples) {
-        abs.add(values);
         if (signed != null) {
             signed.add(values);
+        } else {
+            abs.add(values);
         }
         samples += nbSamples;
     }
@@ -32,9 +37,10 @@ public final class TensorStatistics {
     void merge(TensorStatistics other) {
         KilnArgumentException.check((signed != null) == (other.signed != null),
                 "cannot merge statistics of tensor '" + name + "': one has a signed histogram, the other not");
-        abs.merge(other.abs);
         if (signed != null) {
             signed.merge(other.signed);
+        } else {
+            abs.merge(other.abs);
         }
         samples += other.samples;
     }
@@ -43,9 +49,9 @@ public final class TensorStatistics {
         return new TensorStatistics(name, abs.copy(), signed == null ? null : signed.copy(), samples);
     }
 
-    /** The histogram itself, for the package (no copy). */
+    /** The histogram of |x|, for the package: itself, or derived exactly from the signed one. */
     Histogram absHistogramView() {
-        return abs;
+        return signed == null ? abs : Histogram.absoluteOf(signed);
     }
 
     Histogram signedHistogramView() {
@@ -58,7 +64,7 @@ public final class TensorStatistics {
 
     /** A copy of the histogram of |x|. */
     public Histogram absHistogram() {
-        return abs.copy();
+        return signed == null ? abs.copy() : Histogram.absoluteOf(signed);
     }
 
     /** Whether a signed histogram is kept (needed for asymmetric ranges). */
@@ -74,7 +80,7 @@ public final class TensorStatistics {
 
     /** Exact min, max, absmax, finite count and NaN/±Inf counts of everything seen (what a RangeTracker gives). */
     public RangeStats range() {
-        return abs.stats();
+        return signed == null ? abs.stats() : signed.stats();
     }
 
     /** Batch rows seen, as the caller counted them. */
@@ -84,21 +90,21 @@ public final class TensorStatistics {
 
     /** Values seen, finite or not. */
     public long elements() {
-        return abs.stats().totalCount();
+        return range().totalCount();
     }
 
     public long nanCount() {
-        return abs.stats().nanCount();
+        return range().nanCount();
     }
 
     /** +Inf and -Inf together. */
     public long infCount() {
-        return abs.stats().posInfCount() + abs.stats().negInfCount();
+        return range().posInfCount() + range().negInfCount();
     }
 
     @Override
     public String toString() {
-        return "TensorStatistics[" + name + ", " + samples + " samples, " + abs.stats()
+        return "TensorStatistics[" + name + ", " + samples + " samples, " + range()
                 + (signed != null ? ", signed" : "") + "]";
     }
 }
