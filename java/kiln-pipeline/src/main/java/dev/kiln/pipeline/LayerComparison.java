@@ -88,15 +88,15 @@ final class LayerComparison {
                     }
                     double[] dx = TensorErrors.values(x);
                     double[] dy = TensorErrors.values(y);
-                    if (!x.shape().equals(y.shape())) {
-                        if (nchwOf(x.shape(), y.shape())) {
-                            dy = nchwToNhwc(dy, y.shape().dims());
-                        } else if (nchwOf(y.shape(), x.shape())) {
-                            dx = nchwToNhwc(dx, x.shape().dims());
-                        } else {
-                            shapeDiffers++;
-                            continue;
-                        }
+                    // Kiln's ONNX keeps rank-4 activations in NCHW: transpose that side even when the shapes
+                    // happen to be equal (H = W = C), where a direct comparison would pair the wrong elements
+                    if (byNode && !tb && nchwOf(x.shape(), y.shape())) {
+                        dy = nchwToNhwc(dy, y.shape().dims());
+                    } else if (byNode && !ta && nchwOf(y.shape(), x.shape())) {
+                        dx = nchwToNhwc(dx, x.shape().dims());
+                    } else if (!x.shape().equals(y.shape())) {
+                        shapeDiffers++;
+                        continue;
                     }
                     TensorErrors e = new TensorErrors();
                     e.add(dx, dy, atol, rtol);
