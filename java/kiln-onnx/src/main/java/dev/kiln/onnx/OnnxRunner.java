@@ -167,6 +167,68 @@ public final class OnnxRunner implements ModelRunner {
         }
     }
 
+    /**
+     * A loop body for measuring ONNX Runtime alone: {@code inputs} are copied into ONNX Runtime tensors once, here,
+     * and every {@link NativeLoop#runOnce()} calls {@code OrtSession.run} on those same tensors and closes the result
+     * without reading it. Timing it beside {@link #run} shows what Kiln's own tensor copies and conversions cost.
+     */
+    public NativeLoop nativeLoop(Map<String, Tensor> inputs) {
+        if (closed) {
+            throw new IllegalStateException("OnnxRunner for " + path + " is closed");
+        }
+        Map<String, OnnxTensor> feed = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, Tensor> e : inputs.entrySet()) {
+                feed.put(e.getKey(), toOrt(e.getValue()));
+            }
+        } catch (OrtException e) {
+            feed.values().forEach(OnnxTensor::close);
+            throw KilnException.internal("cannot make ONNX Runtime inputs for " + path, e);
+        }
+        return new NativeLoop(feed);
+    }
+
+    /** See {@link #nativeLoop}: owns the pre-made input tensors; close it before the runner. */
+    public final class NativeLoop implements AutoCloseable {
+        private final Map<String, OnnxTensor> feed;
+        private boolean loopClosed;
+
+        private NativeLoop(Map<String, OnnxTensor> feed) {
+            this.feed = feed;
+        }
+
+        /** One {@code OrtSession.run} on the pre-made inputs; the outputs are released unread. */
+        public void runOnce() {
+            try (OrtSession.Result r = session.run(feed)) {
+                if (r.size() == 0) {
+                    throw KilnException.internal("ONNX Runtime returned no outputs for " + path, null);
+                }
+            } catch (OrtException e) {
+                throw new KilnException(dev.kiln.ErrorCode.INTERNAL, "ONNX Runtime failed running " + path + ": "
+                        + e.getMessage(), e);
+            }
+        }
+
+        @Override
+        public void close() {
+            if (!loopClosed) {
+                loopClosed = true;
+                feed.values().forEach(OnnxTensor::close);
+            }
+        }
+    }
+
+    /** The inputs as Kiln signature tensors (unknown dimensions as -1), for {@code RandomInputs} and data sources. */
+    public List<dev.kiln.graph.SignatureTensor> inputSignature() {
+        List<dev.kiln.graph.SignatureTensor> out = new ArrayList<>();
+        for (Map.Entry<String, TensorInfo> e : inputInfo().entrySet()) {
+            DType dt = dtype(e.getKey(), e.getValue().type);
+            out.add(new dev.kiln.graph.SignatureTensor(e.getKey(), dev.kiln.graph.TensorRef.of(e.getKey(), 0),
+                    new dev.kiln.graph.TensorType(dt, Shape.of(e.getValue().getShape()))));
+        }
+        return out;
+    }
+
     /** Declared input types by name (for random inputs). */
     public Map<String, TensorInfo> inputInfo() {
         try {
@@ -208,7 +270,15 @@ public final class OnnxRunner implements ModelRunner {
             throw KilnException.unsupported("output '" + name + "' is not a tensor (" + v.getType() + ")");
         }
         TensorInfo info = t.getInfo();
-        DType dt = switch (info.type) {
+        DType dt = dtype(name, info.type);
+        ByteBuffer b = t.getByteBuffer();
+        ByteBuffer copy = ByteBuffer.allocate(b.remaining()).order(ByteOrder.LITTLE_ENDIAN);
+        copy.put(b.order(ByteOrder.nativeOrder())).flip();
+        return Tensor.wrap(dt, Shape.of(info.getShape()), copy);
+    }
+
+    private static DType dtype(String name, OnnxJavaType type) {
+        return switch (type) {
             case FLOAT -> DType.FLOAT;
             case DOUBLE -> DType.DOUBLE;
             case FLOAT16 -> DType.HALF;
@@ -218,12 +288,8 @@ public final class OnnxRunner implements ModelRunner {
             case INT32 -> DType.INT32;
             case INT64 -> DType.INT64;
             case BOOL -> DType.BOOL;
-            default -> throw KilnException.unsupported("output '" + name + "' has type " + info.type);
+            default -> throw KilnException.unsupported("tensor '" + name + "' has type " + type);
         };
-        ByteBuffer b = t.getByteBuffer();
-        ByteBuffer copy = ByteBuffer.allocate(b.remaining()).order(ByteOrder.LITTLE_ENDIAN);
-        copy.put(b.order(ByteOrder.nativeOrder())).flip();
-        return Tensor.wrap(dt, Shape.of(info.getShape()), copy);
     }
 
     @Override

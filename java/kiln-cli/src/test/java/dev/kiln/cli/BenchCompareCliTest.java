@@ -1,0 +1,115 @@
+package dev.kiln.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.onnx.OnnxExporter;
+import dev.kiln.onnx.Precision;
+import dev.kiln.tensorflow.ExampleModels;
+import dev.kiln.tensorflow.TfImporter;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code kiln bench} and {@code kiln compare} end to end, and their errors for bad input. */
+class BenchCompareCliTest {
+    @TempDir
+    static Path tmp;
+    static String savedModel;
+    static String onnx;
+    static String fp16;
+
+    @BeforeAll
+    static void models() {
+        Path sm = ExampleModels.exampleCnn(tmp.resolve("cnn"));
+        savedModel = sm.toString();
+        onnx = tmp.resolve("cnn.onnx").toString();
+        OnnxExporter.fp32().export(TfImporter.load(sm), Path.of(onnx));
+        fp16 = tmp.resolve("cnn16.onnx").toString();
+        OnnxExporter.builder().precision(Precision.FP16).build().export(TfImporter.load(sm), Path.of(fp16));
+    }
+
+    record Run(int status, String out, String err) { }
+
+    static synchronized Run kiln(String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int status = Main.execute(args);
+            return new Run(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void benchPrintsATableAndWritesReports() throws Exception {
+        Path dir = tmp.resolve("bench-out");
+        Run r = kiln("bench", savedModel, onnx, "--iterations", "5", "--warmup", "0", "-o", dir.toString());
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("median ms") && r.out().contains("(tensorflow)")
+                && r.out().contains("(onnxruntime)") && r.out().contains("kiln overhead"), r.out());
+        assertTrue(r.out().contains("(tensorrt): not available") && r.out().contains("(tflite): not available"));
+        assertTrue(Files.readString(dir.resolve("bench.html")).contains("<svg"));
+        new ObjectMapper().readTree(dir.resolve("bench.json").toFile());
+    }
+
+    @Test
+    void benchJsonParses() throws Exception {
+        Run r = kiln("bench", onnx, "--runtime", "onnxruntime", "--iterations", "5", "--warmup", "0", "--json");
+        assertEquals(0, r.status(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(1, j.get("entries").size());
+        assertEquals(5, j.get("entries").get(0).get("stats").get("iterations").asInt());
+    }
+
+    @Test
+    void comparePassesAndFails() {
+        Run ok = kiln("compare", savedModel, onnx);
+        assertEquals(0, ok.status(), ok.out() + ok.err());
+        assertTrue(ok.out().contains("PASSED"));
+        Run bad = kiln("compare", onnx, fp16, "--atol", "0", "--rtol", "0");
+        assertEquals(8, bad.status(), bad.out() + bad.err());
+        assertTrue(bad.out().contains("FAIL"));
+        Run layers = kiln("compare", onnx, fp16, "--per-layer", "--atol", "1e-2", "--rtol", "1e-2");
+        assertTrue(layers.out().contains("per layer: matched by ONNX value names"), layers.out() + layers.err());
+    }
+
+    @Test
+    void badInputIsOneLine() throws Exception {
+        assertBad(2, "unknown runtime 'tpu'", "bench", onnx, "--runtime", "tpu");
+        assertBad(3, "does not exist", "bench", tmp.resolve("missing.onnx").toString());
+        Path txt = Files.writeString(tmp.resolve("model.txt"), "not a model");
+        assertBad(3, "not a model Kiln can run", "bench", txt.toString());
+        assertBad(2, "--duration and --iterations", "bench", onnx, "--duration", "1", "--iterations", "5");
+        assertBad(2, "--batch must be >= 1", "bench", onnx, "--batch", "0");
+        assertBad(2, "batch must be >= 1", "compare", savedModel, onnx, "--batch", "-1");
+        Path file = Files.writeString(tmp.resolve("a-file"), "x");
+        assertBad(2, "-o must be a directory", "bench", onnx, "--iterations", "1", "-o", file.toString());
+        assertBad(3, "does not exist", "compare", savedModel, tmp.resolve("nope").toString());
+        Path garbage = Files.writeString(tmp.resolve("garbage.onnx"), "garbage");
+        assertBad(3, "garbage.onnx", "compare", onnx, garbage.toString());
+    }
+
+    private static void assertBad(int status, String message, String... args) {
+        Run r = kiln(args);
+        assertEquals(status, r.status(), r.err());
+        assertTrue(r.err().startsWith("kiln: error: ") && r.err().contains(message), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertFalse(r.err().contains("\tat "));
+    }
+}

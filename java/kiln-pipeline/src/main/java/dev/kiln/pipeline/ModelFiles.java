@@ -1,0 +1,59 @@
+package dev.kiln.pipeline;
+
+import dev.kiln.KilnException;
+import dev.kiln.eval.ModelRunner;
+import dev.kiln.graph.SignatureTensor;
+import dev.kiln.onnx.OnnxRunner;
+import dev.kiln.tensorflow.ImportOptions;
+import dev.kiln.tensorflow.TfRunner;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+/** What kind of model a path holds, and opening it on a runtime: shared by bench and compare. */
+final class ModelFiles {
+    private ModelFiles() {
+    }
+
+    /** A model opened on one runtime, with its signature inputs. */
+    record Opened(ModelRunner runner, List<SignatureTensor> inputs) implements AutoCloseable {
+        @Override
+        public void close() {
+            runner.close();
+        }
+    }
+
+    /** The runtime that reads this model natively: TensorFlow for a SavedModel or .pb, ONNX Runtime for .onnx. */
+    static BenchRuntime nativeRuntime(Path model) {
+        if (!Files.exists(model)) {
+            throw KilnException.invalidModel("model " + model + " does not exist");
+        }
+        String name = model.getFileName() == null ? "" : model.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (Files.isDirectory(model)) {
+            if (Files.isRegularFile(model.resolve("saved_model.pb"))) {
+                return BenchRuntime.TENSORFLOW;
+            }
+            throw KilnException.invalidModel(model + " is a directory without saved_model.pb: not a SavedModel");
+        }
+        if (name.endsWith(".onnx")) {
+            return BenchRuntime.ONNXRUNTIME;
+        }
+        if (name.endsWith(".pb")) {
+            return BenchRuntime.TENSORFLOW;
+        }
+        throw KilnException.invalidModel(model + " is not a model Kiln can run: expected a SavedModel directory, a "
+                + "frozen GraphDef .pb or an .onnx file");
+    }
+
+    /** Opens {@code model} on its native runtime; {@code threads} applies to ONNX Runtime (0: its default). */
+    static Opened open(Path model, ImportOptions options, int threads) {
+        if (nativeRuntime(model) == BenchRuntime.ONNXRUNTIME) {
+            OnnxRunner r = OnnxRunner.open(model, threads);
+            return new Opened(r, r.inputSignature());
+        }
+        TfRunner r = TfRunner.open(model, options);
+        return new Opened(r, r.inputs());
+    }
+}
