@@ -155,6 +155,7 @@ public final class Reports {
             + "td,th{border:1px solid #ddd;padding:4px 10px;text-align:right;vertical-align:top}"
             + "th{background:#f4efe9;font-weight:600}tr:nth-child(even) td{background:#fbfaf8}"
             + "td:first-child,th:first-child,td.l,th.l{text-align:left}"
+            + "td:not(.l):not(:first-child){white-space:nowrap}"
             + ".pass{color:#17803d;font-weight:600}.fail{color:#c0262d;font-weight:600}.muted{color:#777}"
             + ".warn{background:#fff4e5;border-left:4px solid #e8900c;padding:.5em 1em;margin:.4em 0}"
             + "figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}"
@@ -336,7 +337,8 @@ public final class Reports {
                     ? " <b class=\"fail\">RANDOM data: a smoke run, not a calibration</b>" : "").append("</p>");
             h.append(String.format(Locale.ROOT, "<p>%,d samples in %,d batches, %d tensors, threshold method %s%s; "
                     + "%s (%,.0f samples/s); Kiln's histograms %.1f%% of the time (%.2f GB/s). Non-finite values "
-                    + "excluded: %,d not-a-number, %,d infinite.</p>", c.samples(), c.batches(), c.tensors(), esc(c.method()),
+                    + "excluded: %,d not-a-number, %,d infinite.</p>", c.samples(), c.batches(), c.tensors(),
+                    esc(c.method()),
                     c.overrides().isEmpty() ? "" : " " + esc(c.overrides().toString()), seconds(Math.round(
                             1000 * c.seconds())), c.samplesPerSecond(), 100 * c.kilnShare(), c.activationGBps(),
                     c.nanCount(), c.infCount()));
@@ -358,7 +360,8 @@ public final class Reports {
                             + "<th>median per batch</th></tr>");
             double ref = e.reference().top1();
             h.append("<tr><td>original (FP32)</td><td>tensorflow</td><td>–</td><td>")
-                    .append(e.labelled() ? pct(ref) : "–").append("</td><td>–</td><td>–</td><td>–</td><td>–</td><td>")
+                    .append(e.labelled() ? pct(ref) : "–")
+                    .append("</td><td>–</td><td>–</td><td>–</td><td>–</td><td>")
                     .append(millis(e.reference().medianBatchMillis())).append("</td></tr>");
             for (Evaluation.Result x : e.candidates()) {
                 double maxAbs = x.outputs().stream().mapToDouble(Evaluation.OutputMetrics::maxAbsError).max()
@@ -379,7 +382,7 @@ public final class Reports {
             if (e.labelled()) {
                 h.append(barChart(e.candidates().stream().map(Evaluation.Result::name).toList(),
                         e.candidates().stream().map(x -> 100 * x.top1()).toList(), "top-1 accuracy (original: "
-                        + pct(ref) + ")", " %"));
+                        + pct(ref) + ")", "%"));
             }
             h.append(barChart(e.candidates().stream().map(Evaluation.Result::name).toList(),
                     e.candidates().stream().map(x -> x.bytes() / 1024.0).toList(), "size on disk", " KiB"));
@@ -435,14 +438,16 @@ public final class Reports {
         }
         java.util.Set<String> kept = m == null ? java.util.Set.of() : java.util.Set.copyOf(m.keptFloat());
         if (!r.layers().isEmpty()) {
-            h.append("<table><tr><th>layer</th><th>op</th><th>input</th><th>precision</th></tr>");
+            h.append("<table><tr><th>layer</th><th class=\"l\">op</th><th class=\"l\">input</th>"
+                    + "<th class=\"l\">precision</th></tr>");
             for (OptimizeReport.LayerError l : r.layers()) {
                 String layer = layerName(l.consumer());
-                h.append("<tr><td>").append(esc(layer)).append("</td><td>").append(esc(layerOp(l.consumer())))
-                        .append("</td><td>").append(esc(l.tensor())).append("</td><td>INT8</td></tr>");
+                h.append("<tr><td>").append(esc(layer)).append("</td><td class=\"l\">")
+                        .append(esc(layerOp(l.consumer()))).append("</td><td class=\"l\">").append(esc(l.tensor()))
+                        .append("</td><td class=\"l\">INT8</td></tr>");
             }
             for (String k : kept) {
-                h.append("<tr><td>").append(esc(k)).append("</td><td></td><td></td><td class=\"fail\">float (")
+                h.append("<tr><td>").append(esc(k)).append("</td><td></td><td></td><td class=\"l fail\">float (")
                         .append(esc(m.reason())).append(")</td></tr>");
             }
             h.append("</table>");
@@ -573,10 +578,11 @@ public final class Reports {
             max = 1;
         }
         int rowH = 22;
-        int labelW = 320;
-        int barW = 480;
-        int maxChars = (labelW - 12) / 7; // ~7 px a character at 12 px
-        int width = labelW + barW + 110;
+        int longest = labels.stream().mapToInt(String::length).max().orElse(0);
+        int labelW = Math.max(90, Math.min(380, longest * 7 + 16)); // ~7 px a character at 12 px
+        int width = 910;
+        int barW = width - labelW - 110;
+        int maxChars = (labelW - 12) / 7;
         int height = rowH * labels.size() + 4;
         StringBuilder s = new StringBuilder();
         s.append("<figure><figcaption>").append(esc(title)).append("</figcaption><svg role=\"img\" aria-label=\"")
