@@ -99,8 +99,9 @@ public record CpuFeatures(String arch, Set<String> flags) {
                     : "no U8S8 saturation on this architecture";
         }
         return "no VNNI: ONNX Runtime's stock U8S8 kernels (VPMADDUBSW) saturate int16 pair sums here; Kiln sets "
-                + OnnxRunner.EXACT_INT8_OPTION + "=1 (exact U8U8 kernels) in every session it opens, and its default"
-                + " onnxruntime INT8 export uses 7-bit weights so that stock settings are exact too";
+                + OnnxRunner.EXACT_INT8_OPTION + "=1 (exact U8U8 kernels) for every model that is not "
+                + "saturation-safe, and its default onnxruntime INT8 export uses 7-bit weights, which are exact on the "
+                + "faster stock kernels";
     }
 
     private static String yes(boolean b) {

@@ -49,7 +49,14 @@ public final class OnnxRunner implements ModelRunner {
 
     /** Which integer GEMM/conv kernels ONNX Runtime may use on x86-64 CPUs without VNNI. */
     public enum IntegerKernels {
-        /** Exact arithmetic everywhere ({@link #EXACT_INT8_OPTION}=1): what Kiln uses. */
+        /**
+         * Exact and as fast as the model allows (Kiln's default): ONNX Runtime's stock kernels for a model that
+         * {@link Int8Saturation} proves saturation-safe (they are exact on it, and faster than U8U8 on CPUs without
+         * VNNI), {@link #EXACT} for every other model, and for models over {@value #AUTO_MAX_BYTES} bytes, which are
+         * not read twice.
+         */
+        AUTO,
+        /** Exact arithmetic everywhere ({@link #EXACT_INT8_OPTION}=1). */
         EXACT,
         /** ONNX Runtime's stock choice: U8S8 kernels that can saturate on CPUs without VNNI (for comparison only). */
         STOCK
@@ -65,7 +72,25 @@ public final class OnnxRunner implements ModelRunner {
      * {@code session.intra_op.allow_spinning=0}), which is faster on an oversubscribed machine.
      */
     public static OnnxRunner open(Path onnx, int threads, boolean spinning) {
-        return open(onnx, threads, spinning, IntegerKernels.EXACT);
+        return open(onnx, threads, spinning, IntegerKernels.AUTO);
+    }
+
+    /** {@link IntegerKernels#AUTO} reads models up to this size to check them. */
+    public static final long AUTO_MAX_BYTES = 256L << 20;
+
+    /** The kernels {@link IntegerKernels#AUTO} picks for {@code onnx}: STOCK when saturation-safe, else EXACT. */
+    public static IntegerKernels resolve(Path onnx, IntegerKernels kernels) {
+        if (kernels != IntegerKernels.AUTO) {
+            return kernels;
+        }
+        try {
+            if (Files.size(onnx) > AUTO_MAX_BYTES) {
+                return IntegerKernels.EXACT;
+            }
+            return Int8Saturation.check(OnnxReader.read(onnx)).safe() ? IntegerKernels.STOCK : IntegerKernels.EXACT;
+        } catch (java.io.IOException | RuntimeException e) {
+            return IntegerKernels.EXACT; // cannot tell: the exact kernels are always right
+        }
     }
 
     /**
@@ -82,7 +107,7 @@ public final class OnnxRunner implements ModelRunner {
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setIntraOpNumThreads(threads);
             o.setInterOpNumThreads(1);
-            if (kernels != IntegerKernels.STOCK) {
+            if (resolve(onnx, kernels) == IntegerKernels.EXACT) {
                 o.addConfigEntry(EXACT_INT8_OPTION, "1");
             }
             if (!spinning) {

@@ -124,6 +124,10 @@ class Int8SaturationTest {
         System.out.println(what + ": ORT with " + OnnxRunner.EXACT_INT8_OPTION + "=1 vs simulation: " + c);
         assertTrue(c.maxAbsError() <= step, what + ": " + c + " > one step " + step);
 
+        assertEquals(IntegerKernels.EXACT, OnnxRunner.resolve(onnx, IntegerKernels.AUTO), "not saturation-safe");
+        TensorComparison auto = TensorComparison.compare(simulated, run(onnx, in, IntegerKernels.AUTO));
+        assertTrue(auto.maxAbsError() <= step, what + " with Kiln's default (AUTO) kernels: " + auto);
+
         Int8Saturation s = Int8Saturation.check(m);
         System.out.println(what + ": " + s.summary() + " " + s.atRisk());
         assertFalse(s.safe(), s.summary());
@@ -187,6 +191,8 @@ class Int8SaturationTest {
 
         ExportResult full = OnnxExporter.builder().precision(Precision.INT8).int8Target(Int8Target.ONNXRUNTIME)
                 .int8WeightRange(Int8WeightRange.FULL).build().export(g, dir.resolve("full.onnx"));
+        assertEquals(IntegerKernels.STOCK, OnnxRunner.resolve(reduced, IntegerKernels.AUTO), "safe: the fast kernels");
+        assertEquals(IntegerKernels.EXACT, OnnxRunner.resolve(full.path(), IntegerKernels.AUTO));
         System.out.println("full-range ORT-layout export: " + full.saturation().summary());
         assertFalse(full.saturation().safe(), "full-range weights put pairs of 127s together");
         assertEquals(4, full.saturation().atRisk().size());
