@@ -2,6 +2,7 @@ package dev.kiln.cli;
 
 import dev.kiln.KilnArgumentException;
 import dev.kiln.calib.CalibrationTable;
+import dev.kiln.calib.TensorRtCalibrationCache;
 import dev.kiln.data.RepresentativeData;
 import dev.kiln.graph.SignatureTensor;
 import dev.kiln.onnx.Int8Target;
@@ -42,6 +43,14 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the calibration summary as JSON")
     boolean json;
 
+    @Option(names = "--trt-cache-version", paramLabel = "MAJOR.MINOR.PATCH", description = "the TensorRT version "
+            + "written in the calibration cache header (default 10.9.0; TensorRT reads only its own version's caches)")
+    String trtVersion;
+
+    @Option(names = "--trt-cache-algorithm", paramLabel = "NAME", description = "the calibrator named in the cache "
+            + "header: EntropyCalibration2 (default), MinMaxCalibration, EntropyCalibration, LegacyCalibration")
+    String trtAlgorithm = TensorRtCalibrationCache.DEFAULT_ALGORITHM;
+
     @Mixin
     Int8Options int8 = new Int8Options();
 
@@ -64,6 +73,11 @@ final class CalibrateCommand implements Callable<Integer> {
                 .log(json ? s -> { } : s -> System.err.println("kiln: " + s)).build().run();
         Path dir = output.toAbsolutePath().getParent();
         List<Path> written = r.write(dir);
+        CalibrationTable trt = r.tables().get(Int8Target.TENSORRT);
+        if (trt != null && (trtVersion != null || !trtAlgorithm.equals(TensorRtCalibrationCache.DEFAULT_ALGORITHM))) {
+            TensorRtCalibrationCache.of(trt, parseVersion(trtVersion), trtAlgorithm)
+                    .write(dir.resolve("calibration_tensorrt.cache"));
+        }
         CalibrationTable first = r.tables().get(targets.iterator().next());
         first.save(output);
         if (json) {
@@ -78,5 +92,19 @@ final class CalibrateCommand implements Callable<Integer> {
             System.out.println("warning: RANDOM calibration data: a smoke run, not a calibration");
         }
         return 0;
+    }
+
+    private static int parseVersion(String v) {
+        if (v == null) {
+            return TensorRtCalibrationCache.DEFAULT_VERSION;
+        }
+        String[] p = v.split("\\.");
+        try {
+            KilnArgumentException.check(p.length == 3, "--trt-cache-version must be MAJOR.MINOR.PATCH, got '" + v + "'");
+            return TensorRtCalibrationCache.version(Integer.parseInt(p[0]), Integer.parseInt(p[1]),
+                    Integer.parseInt(p[2]));
+        } catch (NumberFormatException e) {
+            throw new KilnArgumentException("--trt-cache-version must be MAJOR.MINOR.PATCH, got '" + v + "'");
+        }
     }
 }

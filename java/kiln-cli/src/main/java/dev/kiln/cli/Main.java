@@ -29,7 +29,19 @@ public final class Main implements Runnable {
     public static int execute(String... args) {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler(Main::handle);
+        cl.setParameterExceptionHandler(Main::badArguments);
         return cl.execute(args);
+    }
+
+    /** A bad command line: one line saying what is wrong and where help is, exit 2 (not the whole usage text). */
+    private static int badArguments(CommandLine.ParameterException e, String[] args) {
+        CommandLine cl = e.getCommandLine();
+        String cmd = cl.getCommandSpec().qualifiedName();
+        cl.getErr().println("kiln: error: " + e.getMessage() + " (see '" + cmd + " --help')");
+        if (System.getenv("KILN_VERBOSE") != null) {
+            e.printStackTrace(cl.getErr());
+        }
+        return ErrorCode.INVALID_ARGUMENT.exitStatus();
     }
 
     /** Kiln's own errors are one clear line; anything else is a bug, shown with its stack trace. */

@@ -68,6 +68,10 @@ final class OptimizeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print report.json to stdout instead of the summary")
     boolean json;
 
+    @Option(names = "--force", description = "write into an output directory that exists and holds files other "
+            + "than an earlier Kiln run's")
+    boolean force;
+
     @Mixin
     ModelOptions modelOptions;
 
@@ -85,6 +89,7 @@ final class OptimizeCommand implements Callable<Integer> {
         }
         Path out = output != null ? output
                 : Path.of("kiln-out").resolve(source.getFileName().toString().replaceAll("\\.pb$", ""));
+        OutputDirs.checkWritable(out, force);
         List<SignatureTensor> inputs = TfImporter.load(source, modelOptions.importOptions().toBuilder()
                 .loadWeights(false).build()).inputs();
         Set<Precision> precs = parsePrecisions(example);
