@@ -36,6 +36,10 @@ public final class KilnNative {
 
     public static native @Cast("const char*") String kiln_cpu_isa();
 
+    public static native int kiln_set_threads(int nbThreads);
+
+    public static native int kiln_threads();
+
     public static native int kiln_range_stats(
             @Cast("const float*") float[] x, @Cast("int64_t") long nb, @Cast("float*") float[] outF,
             @Cast("int64_t*") long[] outN);
