@@ -41,7 +41,7 @@ enum {
 };
 
 /* ABI version: Java checks it once when the library loads. Bump on any signature or semantic change. */
-#define KILN_ABI_VERSION 1
+#define KILN_ABI_VERSION 2
 KILN_API int32_t kiln_abi_version(void);
 
 /* The last error message of this thread ("" when none). Valid until the next kiln_ call on this thread. */
@@ -52,6 +52,20 @@ KILN_API const char* kiln_last_error(void);
  * the environment variable KILN_CPU_ISA=scalar|avx2 forces a lower one). Every path gives identical results.
  */
 KILN_API const char* kiln_cpu_isa(void);
+
+/*
+ * Threads of the CPU library. kiln_range_stats, kiln_histogram and kiln_fake_quant split arrays of at least 2^20
+ * elements into fixed chunks of 2^18 elements (rows, for a per-channel fake quantization on the last axis), whose
+ * boundaries depend only on the size, run up to nb_threads workers over contiguous runs of chunks and merge the
+ * partial results in chunk order. Every one of these results is exact in any order (integer counts, min/max,
+ * elementwise float operations), so it is bit-identical for every thread count. Smaller arrays run on the calling
+ * thread. Threads are started per call and joined before it returns; nothing runs between calls.
+ * kiln_set_threads: nb_threads in 1..256 sets the count for the whole process; 0 restores the default (the
+ * environment variable KILN_THREADS when it holds a number >= 1, else std::thread::hardware_concurrency()).
+ * kiln_threads: the count in use. Other kernels stay single threaded.
+ */
+KILN_API kiln_status kiln_set_threads(int32_t nb_threads);
+KILN_API int32_t kiln_threads(void);
 
 /* ------------------------------------------------------------------------------------------------------------- */
 /* 1. Calibration statistics                                                                                     */

@@ -1,6 +1,7 @@
 // Calibration statistics: range statistics, histograms, per-channel absmax.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "kilnCommon.h"
+#include "kilnThreads.h"
 
 namespace kiln {
 namespace cpu {
@@ -63,6 +65,13 @@ struct RangeAcc {
         mMinKey = minKey < mMinKey ? minKey : mMinKey;
         mMaxKey = maxKey > mMaxKey ? maxKey : mMaxKey;
     }
+    // Exact (integer keys and counts), so merging partial results in any order gives the one-pass result.
+    void merge(const RangeAcc& other) {
+        mergeKeys(other.mMinKey, other.mMaxKey);
+        mNan += other.mNan;
+        mPosInf += other.mPosInf;
+        mNegInf += other.mNegInf;
+    }
 };
 
 void rangeScalar(const float* x, int64_t nb, RangeAcc& acc) {
@@ -115,6 +124,20 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void rangeAvx512(c
     _mm512_store_si512(tmax, kmax);
     for (int k = 0; k < 16; ++k) acc.mergeKeys(tmin[k], tmax[k]);
     rangeScalar(x + i, nb - i, acc);
+}
+
+void rangeDispatch(Isa which, const float* x, int64_t nb, RangeAcc& acc) {
+    switch (which) {
+        case Isa::kAvx512:
+            rangeAvx512(x, nb, acc);
+            break;
+        case Isa::kAvx2:
+            rangeAvx2(x, nb, acc);
+            break;
+        default:
+            rangeScalar(x, nb, acc);
+            break;
+    }
 }
 
 // ---- histogram ----
@@ -254,6 +277,43 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void histAvx512(co
     histScalar(x + i, nb - i, p, sub);
 }
 
+// Adds the histogram of x[0..nb) to counts (and negCounts in signed mode) through four uint32 sub-histograms,
+// flushed every kFlushChunk elements (each sub-histogram gets at most a quarter of that, +3: far below 2^32).
+void histogramRange(Isa which, const float* x, int64_t nb, const HistParams& p, int64_t* counts,
+                    int64_t* negCounts) {
+    const int64_t nbBins = p.mNbBins;
+    const int64_t stride = p.mSigned ? 2 * (nbBins + 1) : nbBins + 1;
+    std::vector<uint32_t> storage(static_cast<size_t>(stride * kNbSub + 16));
+    uint32_t* sub[kNbSub];
+    for (int k = 0; k < kNbSub; ++k) sub[k] = storage.data() + k * stride;
+    constexpr int64_t kFlushChunk = int64_t{1} << 30;
+    for (int64_t start = 0; start < nb; start += kFlushChunk) {
+        const int64_t len = nb - start < kFlushChunk ? nb - start : kFlushChunk;
+        switch (which) {
+            case Isa::kAvx512:
+                histAvx512(x + start, len, p, sub);
+                break;
+            case Isa::kAvx2:
+                histAvx2(x + start, len, p, sub);
+                break;
+            default:
+                histScalar(x + start, len, p, sub);
+                break;
+        }
+        for (int64_t b = 0; b < nbBins; ++b) {
+            counts[b] += static_cast<int64_t>(sub[0][b]) + sub[1][b] + sub[2][b] + sub[3][b];
+        }
+        if (p.mSigned) {
+            const int64_t off = nbBins + 1;
+            for (int64_t b = 0; b < nbBins; ++b) {
+                negCounts[b] +=
+                    static_cast<int64_t>(sub[0][off + b]) + sub[1][off + b] + sub[2][off + b] + sub[3][off + b];
+            }
+        }
+        std::fill(storage.begin(), storage.end(), 0u);
+    }
+}
+
 }  // namespace
 }  // namespace cpu
 }  // namespace kiln
@@ -269,18 +329,15 @@ KILN_API kiln_status kiln_range_stats(const float* x, int64_t nb, float* out_f, 
         KILN_CHECK(nb == 0 || x != nullptr, "x must not be null");
         KILN_CHECK_PTR(out_f);
         KILN_CHECK_PTR(out_n);
+        // Partial statistics per worker (see kilnThreads.h), merged in worker order.
+        const Isa which = isa();
+        const int nbWorkers = workersFor(nb, chunkCount(nb, kChunkElements));
+        std::vector<RangeAcc> partial(static_cast<size_t>(nbWorkers));
+        forWorkerRanges(nbWorkers, nb, kChunkElements, [&](int w, int64_t begin, int64_t end) {
+            rangeDispatch(which, x + begin, end - begin, partial[static_cast<size_t>(w)]);
+        });
         RangeAcc acc;
-        switch (isa()) {
-            case Isa::kAvx512:
-                rangeAvx512(x, nb, acc);
-                break;
-            case Isa::kAvx2:
-                rangeAvx2(x, nb, acc);
-                break;
-            default:
-                rangeScalar(x, nb, acc);
-                break;
-        }
+        for (const RangeAcc& p : partial) acc.merge(p);
         const int64_t finite = nb - acc.mNan - acc.mPosInf - acc.mNegInf;
         if (finite == 0) {
             out_f[0] = kInf;
@@ -321,38 +378,29 @@ KILN_API kiln_status kiln_histogram(const float* x, int64_t nb, float inv_range,
             histogramGeneric(x, nb, inv_range, nb_bins, isSigned, counts, neg_counts);
             return KILN_OK;
         }
-        HistParams p{inv_range, static_cast<float>(nb_bins), static_cast<float>(nb_bins - 1), nb_bins, isSigned};
-        const int64_t stride = isSigned ? 2 * (static_cast<int64_t>(nb_bins) + 1) : static_cast<int64_t>(nb_bins) + 1;
-        std::vector<uint32_t> storage(static_cast<size_t>(stride * kNbSub + 16));
-        uint32_t* sub[kNbSub];
-        for (int k = 0; k < kNbSub; ++k) sub[k] = storage.data() + k * stride;
-        // Each sub-histogram gets at most a quarter of a chunk (+3), far below 2^32.
-        constexpr int64_t kChunk = int64_t{1} << 30;
+        const HistParams p{inv_range, static_cast<float>(nb_bins), static_cast<float>(nb_bins - 1), nb_bins,
+                           isSigned};
         const Isa which = isa();
-        for (int64_t start = 0; start < nb; start += kChunk) {
-            int64_t len = nb - start < kChunk ? nb - start : kChunk;
-            switch (which) {
-                case Isa::kAvx512:
-                    histAvx512(x + start, len, p, sub);
-                    break;
-                case Isa::kAvx2:
-                    histAvx2(x + start, len, p, sub);
-                    break;
-                default:
-                    histScalar(x + start, len, p, sub);
-                    break;
-            }
-            for (int32_t b = 0; b < nb_bins; ++b) {
-                counts[b] += static_cast<int64_t>(sub[0][b]) + sub[1][b] + sub[2][b] + sub[3][b];
-            }
+        // Workers (see kilnThreads.h), each with a range of at least 4 * nb_bins elements so that its
+        // sub-histograms pay; each adds into its own int64 partial counts, merged in worker order (exact sums).
+        int nbWorkers = workersFor(nb, chunkCount(nb, kChunkElements));
+        nbWorkers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nbWorkers, nb / (4 * int64_t{nb_bins}))));
+        if (nbWorkers == 1) {
+            histogramRange(which, x, nb, p, counts, neg_counts);
+            return KILN_OK;
+        }
+        const size_t nbBins = static_cast<size_t>(nb_bins);
+        std::vector<int64_t> partial(static_cast<size_t>(nbWorkers) * nbBins * (isSigned ? 2 : 1), 0);
+        forWorkerRanges(nbWorkers, nb, kChunkElements, [&](int w, int64_t begin, int64_t end) {
+            int64_t* pos = partial.data() + static_cast<size_t>(w) * nbBins * (isSigned ? 2 : 1);
+            histogramRange(which, x + begin, end - begin, p, pos, isSigned ? pos + nbBins : nullptr);
+        });
+        for (int w = 0; w < nbWorkers; ++w) {
+            const int64_t* pos = partial.data() + static_cast<size_t>(w) * nbBins * (isSigned ? 2 : 1);
+            for (size_t b = 0; b < nbBins; ++b) counts[b] += pos[b];
             if (isSigned) {
-                const int64_t off = static_cast<int64_t>(nb_bins) + 1;
-                for (int32_t b = 0; b < nb_bins; ++b) {
-                    neg_counts[b] += static_cast<int64_t>(sub[0][off + b]) + sub[1][off + b] + sub[2][off + b] +
-                                     sub[3][off + b];
-                }
+                for (size_t b = 0; b < nbBins; ++b) neg_counts[b] += pos[nbBins + b];
             }
-            std::fill(storage.begin(), storage.end(), 0u);
         }
         return KILN_OK;
     }

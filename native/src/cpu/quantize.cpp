@@ -12,6 +12,7 @@
 
 #include "fakeQuantParams.h"
 #include "kilnCommon.h"
+#include "kilnThreads.h"
 
 namespace kiln {
 namespace cpu {
@@ -65,12 +66,12 @@ __attribute__((target("avx2"))) inline __m256 fqAvx2(__m256 v, __m256 nmin, __m2
 }
 
 template <FqMode kMode>
-__attribute__((target("avx2"))) void fqRunAvx2(const float* x, float* y, int64_t n, const FqParams& p) {
+__attribute__((target("avx2"))) void fqRunAvx2(const float* x, float* y, int64_t n, const FqParams& p, bool stream) {
     const __m256 nmin = _mm256_set1_ps(p.mNudgedMin), nmax = _mm256_set1_ps(p.mNudgedMax);
     const __m256 scale = _mm256_set1_ps(p.mScale), inv = _mm256_set1_ps(p.mInvScale);
     const __m256 qz = _mm256_set1_ps(p.mQuantZero), half = _mm256_set1_ps(0.5f);
     int64_t i = 0;
-    if (n >= kStreamThreshold) {
+    if (stream) {
         while (i < n && (reinterpret_cast<uintptr_t>(y + i) & 31) != 0) {
             y[i] = fqScalar<kMode>(x[i], p.mNudgedMin, p.mNudgedMax, p.mScale, p.mInvScale, p.mQuantZero);
             ++i;
@@ -240,12 +241,12 @@ KILN_AVX512 inline __m512 fqAvx512(__m512 v, __m512 nmin, __m512 nmax, __m512 sc
 }
 
 template <FqMode kMode>
-KILN_AVX512 void fqRunAvx512(const float* x, float* y, int64_t n, const FqParams& p) {
+KILN_AVX512 void fqRunAvx512(const float* x, float* y, int64_t n, const FqParams& p, bool stream) {
     const __m512 nmin = _mm512_set1_ps(p.mNudgedMin), nmax = _mm512_set1_ps(p.mNudgedMax);
     const __m512 scale = _mm512_set1_ps(p.mScale), inv = _mm512_set1_ps(p.mInvScale);
     const __m512 qz = _mm512_set1_ps(p.mQuantZero), half = _mm512_set1_ps(0.5f);
     int64_t i = 0;
-    if (n >= kStreamThreshold) {
+    if (stream) {
         while (i < n && (reinterpret_cast<uintptr_t>(y + i) & 63) != 0) {
             y[i] = fqScalar<kMode>(x[i], p.mNudgedMin, p.mNudgedMax, p.mScale, p.mInvScale, p.mQuantZero);
             ++i;
@@ -326,18 +327,20 @@ KILN_AVX512 void fqTableChannelsAvx512(const float* x, float* y, int64_t n, int6
     for (; i < n; ++i) y[i] = fqChannelScalar(x[i], p, i % nbChannels);
 }
 
+// stream: write with non-temporal stores (decided by the caller from the size of the whole output, so that a
+// worker's part of a large array streams as the whole array would).
 template <FqMode kMode>
-void fqRun(Isa which, const float* x, float* y, int64_t n, const FqParams& p) {
+void fqRun(Isa which, const float* x, float* y, int64_t n, const FqParams& p, bool stream) {
     if (p.mZero) {
         std::fill(y, y + n, 0.0f);
         return;
     }
     switch (which) {
         case Isa::kAvx512:
-            fqRunAvx512<kMode>(x, y, n, p);
+            fqRunAvx512<kMode>(x, y, n, p, stream);
             break;
         case Isa::kAvx2:
-            fqRunAvx2<kMode>(x, y, n, p);
+            fqRunAvx2<kMode>(x, y, n, p, stream);
             break;
         default:
             fqRunScalar<kMode>(x, y, n, p);
@@ -574,9 +577,15 @@ KILN_API kiln_status kiln_fake_quant(const float* x, int64_t outer, int64_t nb_c
                        static_cast<double>(min[c]), static_cast<long long>(c), static_cast<double>(max[c]));
             params[c] = nudge(min[c], max[c], num_bits, narrow_range != 0);
         }
+        // Elementwise, so any split gives the same bits; workers take fixed chunks (see kilnThreads.h).
         const Isa which = isa();
+        const int64_t total = v.mTotal;
+        const bool stream = total >= kStreamThreshold;
         if (nb_channels == 1) {
-            fqRun<FqMode::kDivide>(which, x, y, v.mTotal, params[0]);
+            const int nbWorkers = workersFor(total, chunkCount(total, kChunkElements));
+            forWorkerRanges(nbWorkers, total, kChunkElements, [&](int, int64_t begin, int64_t end) {
+                fqRun<FqMode::kDivide>(which, x + begin, y + begin, end - begin, params[0], stream);
+            });
         } else if (inner == 1) {
             std::vector<float> nmin(nb_channels), nmax(nb_channels), sc(nb_channels), inv(nb_channels),
                 qz(nb_channels);
@@ -591,32 +600,43 @@ KILN_API kiln_status kiln_fake_quant(const float* x, int64_t outer, int64_t nb_c
             }
             const FqChannelParams cp{nmin.data(), nmax.data(), sc.data(), inv.data(), qz.data()};
             const int64_t period = channelPeriod(nb_channels);
-            if (v.mTotal >= kStreamThreshold && which == Isa::kAvx512 && period <= kTableMaxPeriod) {
-                fqTableChannelsAvx512(x, y, v.mTotal, nb_channels, cp, period);
-            } else if (v.mTotal >= kStreamThreshold && which == Isa::kAvx2 && period <= kTableMaxPeriod) {
-                fqTableChannelsAvx2(x, y, v.mTotal, nb_channels, cp, period);
-            } else if (v.mTotal >= kStreamThreshold && which == Isa::kAvx512) {
-                fqFlatChannelsAvx512(x, y, v.mTotal, nb_channels, cp);
-            } else if (v.mTotal >= kStreamThreshold && which == Isa::kAvx2) {
-                fqFlatChannelsAvx2(x, y, v.mTotal, nb_channels, cp);
-            } else {
-                for (int64_t o = 0; o < outer; ++o) {
-                    fqRow(which, x + o * nb_channels, y + o * nb_channels, nb_channels, nmin.data(), nmax.data(),
-                          sc.data(), inv.data(), qz.data());
+            // Workers take whole rows (chunks of about kChunkElements elements), so each part starts at channel 0.
+            const int64_t rowsPerChunk = std::max<int64_t>(1, kChunkElements / nb_channels);
+            const int nbWorkers = workersFor(total, chunkCount(outer, rowsPerChunk));
+            forWorkerRanges(nbWorkers, outer, rowsPerChunk, [&](int, int64_t rowBegin, int64_t rowEnd) {
+                const float* xr = x + rowBegin * nb_channels;
+                float* yr = y + rowBegin * nb_channels;
+                const int64_t n = (rowEnd - rowBegin) * nb_channels;
+                if (stream && which == Isa::kAvx512 && period <= kTableMaxPeriod) {
+                    fqTableChannelsAvx512(xr, yr, n, nb_channels, cp, period);
+                } else if (stream && which == Isa::kAvx2 && period <= kTableMaxPeriod) {
+                    fqTableChannelsAvx2(xr, yr, n, nb_channels, cp, period);
+                } else if (stream && which == Isa::kAvx512) {
+                    fqFlatChannelsAvx512(xr, yr, n, nb_channels, cp);
+                } else if (stream && which == Isa::kAvx2) {
+                    fqFlatChannelsAvx2(xr, yr, n, nb_channels, cp);
+                } else {
+                    for (int64_t o = 0; o < rowEnd - rowBegin; ++o) {
+                        fqRow(which, xr + o * nb_channels, yr + o * nb_channels, nb_channels, nmin.data(),
+                              nmax.data(), sc.data(), inv.data(), qz.data());
+                    }
                 }
-            }
-            if (!zeroChannels.empty()) {
-                for (int64_t o = 0; o < outer; ++o) {
-                    for (int64_t c : zeroChannels) y[o * nb_channels + c] = 0.0f;
+                for (int64_t o = 0; o < rowEnd - rowBegin && !zeroChannels.empty(); ++o) {
+                    for (int64_t c : zeroChannels) yr[o * nb_channels + c] = 0.0f;
                 }
-            }
+            });
         } else {
-            for (int64_t o = 0; o < outer; ++o) {
-                for (int64_t c = 0; c < nb_channels; ++c) {
-                    const int64_t off = (o * nb_channels + c) * inner;
-                    fqRun<FqMode::kMultiply>(which, x + off, y + off, inner, params[c]);
+            // Runs of `inner` elements share a channel; a worker's element range may start or end inside a run.
+            const bool streamRuns = inner >= kStreamThreshold;
+            const int nbWorkers = workersFor(total, chunkCount(total, kChunkElements));
+            forWorkerRanges(nbWorkers, total, kChunkElements, [&](int, int64_t begin, int64_t end) {
+                for (int64_t i = begin; i < end;) {
+                    const int64_t run = i / inner;
+                    const int64_t runEnd = std::min(end, (run + 1) * inner);
+                    fqRun<FqMode::kMultiply>(which, x + i, y + i, runEnd - i, params[run % nb_channels], streamRuns);
+                    i = runEnd;
                 }
-            }
+            });
         }
         return KILN_OK;
     }

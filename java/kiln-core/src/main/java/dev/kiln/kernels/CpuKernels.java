@@ -1,10 +1,15 @@
 package dev.kiln.kernels;
 
 /**
- * The {@code cpu} backend: Kiln's C++ kernels (AVX2 / AVX-512 chosen at run time, single thread) through
- * {@link KilnNative}. Thread safe; create it through {@link CpuKernelProvider} / {@link KernelBackends}.
+ * The {@code cpu} backend: Kiln's C++ kernels (AVX2 / AVX-512 chosen at run time) through {@link KilnNative}. The
+ * histogram, range-statistics and fake-quant kernels use {@link KernelBackends#threads()} threads on large arrays
+ * (the count is handed to the library, {@code kiln_set_threads}, before such a call when it changed); the others
+ * run on the calling thread. Thread safe; create it through {@link CpuKernelProvider} / {@link KernelBackends}.
  */
 public final class CpuKernels extends NativeKernels {
+
+    /** The count last handed to kiln_set_threads (0: none yet). A race only repeats the call: harmless. */
+    private volatile int nativeThreads;
 
     /** Throws {@link dev.kiln.ErrorCode#UNAVAILABLE}, with the cause, when the native CPU library cannot load. */
     public CpuKernels() {
@@ -21,6 +26,26 @@ public final class CpuKernels extends NativeKernels {
         return KilnNative.kiln_cpu_isa();
     }
 
+    /** The thread count the native library uses now ({@code kiln_threads}). */
+    public int nativeThreads() {
+        return KilnNative.kiln_threads();
+    }
+
+    /** Hands {@link KernelBackends#threads()} to the library when it changed (only for arrays that may use it). */
+    private void syncThreads(long nb) {
+        if (nb < Parallel.THRESHOLD) {
+            return;
+        }
+        int n = KernelBackends.threads();
+        if (n != nativeThreads) {
+            int status = KilnNative.kiln_set_threads(n);
+            if (status != KilnNative.KILN_OK) {
+                NativeStatus.check(status, "set_threads", name(), lastError());
+            }
+            nativeThreads = n;
+        }
+    }
+
     @Override
     protected String lastError() {
         return KilnNative.kiln_last_error();
@@ -28,11 +53,13 @@ public final class CpuKernels extends NativeKernels {
 
     @Override
     protected int rawRangeStats(float[] x, long nb, float[] outF, long[] outN) {
+        syncThreads(nb);
         return KilnNative.kiln_range_stats(x, nb, outF, outN);
     }
 
     @Override
     protected int rawHistogram(float[] x, long nb, float invRange, int nbBins, int mode, long[] counts, long[] negCounts) {
+        syncThreads(nb);
         return KilnNative.kiln_histogram(x, nb, invRange, nbBins, mode, counts, negCounts);
     }
 
@@ -56,6 +83,7 @@ public final class CpuKernels extends NativeKernels {
     @Override
     protected int rawFakeQuant(float[] x, long outer, long nbChannels, long inner, float[] min, float[] max, int numBits,
                             int narrowRange, float[] y) {
+        syncThreads(x.length);
         return KilnNative.kiln_fake_quant(x, outer, nbChannels, inner, min, max, numBits, narrowRange, y);
     }
 

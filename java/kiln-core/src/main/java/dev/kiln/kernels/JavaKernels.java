@@ -19,15 +19,32 @@ public final class JavaKernels extends ValidatingKernels {
 
     @Override
     protected RangeStats doRangeStats(float[] x) {
+        // Large arrays: one partial result per worker (see Parallel), merged in worker order. min/max and the counts
+        // are exact, so the merge equals one pass for every thread count.
+        int nbWorkers = Parallel.workers(x.length, Parallel.chunkCount(x.length, Parallel.CHUNK));
+        if (nbWorkers == 1) {
+            return rangeStats(x, 0, x.length);
+        }
+        RangeStats[] part = new RangeStats[nbWorkers];
+        Parallel.forWorkerRanges(nbWorkers, x.length, Parallel.CHUNK, (w, from, to) -> part[w] = rangeStats(x, from, to));
+        RangeStats all = part[0];
+        for (int w = 1; w < nbWorkers; w++) {
+            all = all.merge(part[w]);
+        }
+        return all;
+    }
+
+    /** Range statistics of x[from, to). */
+    private static RangeStats rangeStats(float[] x, int from, int to) {
         // Fast path: Math.min/max over everything, four independent accumulators (no per-element branch). NaN
         // poisons the result and +-Inf reaches it, so finite results prove every value was finite; otherwise the
         // exact counting loop runs. Math.min/max order -0.0f below +0.0f either way, so both paths agree.
-        final int n = x.length;
+        final int n = to;
         float min0 = Float.POSITIVE_INFINITY;
         float min1 = Float.POSITIVE_INFINITY;
         float max0 = Float.NEGATIVE_INFINITY;
         float max1 = Float.NEGATIVE_INFINITY;
-        int i = 0;
+        int i = from;
         for (; i + 1 < n; i += 2) {
             float a = x[i];
             float b = x[i + 1];
@@ -42,19 +59,20 @@ public final class JavaKernels extends ValidatingKernels {
         }
         float min = Math.min(min0, min1);
         float max = Math.max(max0, max1);
-        if (n > 0 && Math.abs(min) <= Float.MAX_VALUE && Math.abs(max) <= Float.MAX_VALUE) {
-            return new RangeStats(min, max, Math.max(Math.abs(min), Math.abs(max)), n, 0, 0, 0);
+        if (to > from && Math.abs(min) <= Float.MAX_VALUE && Math.abs(max) <= Float.MAX_VALUE) {
+            return new RangeStats(min, max, Math.max(Math.abs(min), Math.abs(max)), to - from, 0, 0, 0);
         }
-        return rangeStatsWithNonFinite(x);
+        return rangeStatsWithNonFinite(x, from, to);
     }
 
-    private static RangeStats rangeStatsWithNonFinite(float[] x) {
+    private static RangeStats rangeStatsWithNonFinite(float[] x, int from, int to) {
         float min = Float.POSITIVE_INFINITY;
         float max = Float.NEGATIVE_INFINITY;
         long nan = 0;
         long posInf = 0;
         long negInf = 0;
-        for (float v : x) {
+        for (int i = from; i < to; i++) {
+            float v = x[i];
             if (Math.abs(v) <= Float.MAX_VALUE) {
                 min = Math.min(min, v);
                 max = Math.max(max, v);
@@ -66,7 +84,7 @@ public final class JavaKernels extends ValidatingKernels {
                 negInf++;
             }
         }
-        long finite = x.length - nan - posInf - negInf;
+        long finite = (to - from) - nan - posInf - negInf;
         float absMax = finite == 0 ? 0f : Math.max(Math.abs(min), Math.abs(max));
         return new RangeStats(min, max, absMax, finite, nan, posInf, negInf);
     }
@@ -83,6 +101,33 @@ public final class JavaKernels extends ValidatingKernels {
             histogramDirect(x, invRange, nbBins, signed, counts, negCounts);
             return;
         }
+        // Large arrays: workers (see Parallel) with at least 4 * nbBins elements each, every one counting into its
+        // own long arrays, added up in worker order (integer sums: the same counts for every thread count).
+        int nbWorkers = Parallel.workers(x.length, Parallel.chunkCount(x.length, Parallel.CHUNK));
+        nbWorkers = Math.max(1, Math.min(nbWorkers, x.length / (NB_SUB * nbBins)));
+        if (nbWorkers == 1) {
+            histogramSub(x, 0, x.length, invRange, nbBins, signed, counts, negCounts);
+            return;
+        }
+        long[][] partCounts = new long[nbWorkers][nbBins];
+        long[][] partNeg = new long[nbWorkers][signed ? nbBins : 0];
+        Parallel.forWorkerRanges(nbWorkers, x.length, Parallel.CHUNK, (w, from, to) ->
+                histogramSub(x, from, to, invRange, nbBins, signed, partCounts[w], partNeg[w]));
+        for (int w = 0; w < nbWorkers; w++) {
+            for (int b = 0; b < nbBins; b++) {
+                counts[b] += partCounts[w][b];
+            }
+            if (signed) {
+                for (int b = 0; b < nbBins; b++) {
+                    negCounts[b] += partNeg[w][b];
+                }
+            }
+        }
+    }
+
+    /** Adds the histogram of x[from, to) through four int sub-histograms (at least 4 * nbBins elements pay). */
+    private static void histogramSub(float[] x, int from, int to, float invRange, int nbBins, boolean signed,
+                                     long[] counts, long[] negCounts) {
         // Four int sub-histograms, element i goes to sub-histogram i % 4, so consecutive increments never wait on
         // each other's store; each gets at most ceil(n / 4) < 2^31 counts. Bin formula of kiln.h: clamping the
         // product with min(t, nbBins - 1) before the truncation is the same as t >= nbBins ? nbBins - 1 : (int) t
@@ -96,8 +141,8 @@ public final class JavaKernels extends ValidatingKernels {
         final int[] h1 = new int[len];
         final int[] h2 = new int[len];
         final int[] h3 = new int[len];
-        final int n = x.length;
-        int i = 0;
+        final int n = to;
+        int i = from;
         if (!signed) {
             for (; i + 3 < n; i += 4) {
                 h0[absBin(x[i], invRange, nb, lastF, nbBins)]++;
@@ -284,30 +329,45 @@ public final class JavaKernels extends ValidatingKernels {
         for (int c = 0; c < channels; c++) {
             params[c] = nudge(min[c], max[c], numBits, narrowRange);
         }
+        // Elementwise, so any split over threads gives the same bits; workers take fixed chunks (see Parallel).
+        final int total = x.length;
         if (channels == 1) {
             // FakeQuantWithMinMaxVars: divides by the scale
-            if (params[0] == null) {
-                Arrays.fill(y, 0f);
-            } else {
-                fakeQuantDivide(x, y, 0, x.length, params[0]);
-            }
+            float[] p = params[0];
+            int nbWorkers = Parallel.workers(total, Parallel.chunkCount(total, Parallel.CHUNK));
+            Parallel.forWorkerRanges(nbWorkers, total, Parallel.CHUNK, (w, from, to) -> {
+                if (p == null) {
+                    Arrays.fill(y, from, to, 0f);
+                } else {
+                    fakeQuantDivide(x, y, from, to, p);
+                }
+            });
             return;
         }
         if (inner == 1) {
-            fakeQuantLastAxis(x, outer, channels, params, y);
+            // workers take whole rows (chunks of about CHUNK elements)
+            int rowsPerChunk = Math.max(1, Parallel.CHUNK / channels);
+            int nbWorkers = Parallel.workers(total, Parallel.chunkCount(outer, rowsPerChunk));
+            Parallel.forWorkerRanges(nbWorkers, outer, rowsPerChunk, (w, rowFrom, rowTo) ->
+                    fakeQuantLastAxis(x, rowFrom, rowTo, channels, params, y));
             return;
         }
-        // FakeQuantWithMinMaxVarsPerChannel on another axis: runs of `inner` elements share one channel
-        for (int o = 0, k = 0; o < outer; o++) {
-            for (int c = 0; c < channels; c++, k += inner) {
-                float[] p = params[c];
+        // FakeQuantWithMinMaxVarsPerChannel on another axis: runs of `inner` elements share one channel; a worker's
+        // range may start or end inside a run
+        int nbWorkers = Parallel.workers(total, Parallel.chunkCount(total, Parallel.CHUNK));
+        Parallel.forWorkerRanges(nbWorkers, total, Parallel.CHUNK, (w, from, to) -> {
+            for (int k = from; k < to; ) {
+                int run = k / inner;
+                int runEnd = Math.min(to, (run + 1) * inner);
+                float[] p = params[run % channels];
                 if (p == null) {
-                    Arrays.fill(y, k, k + inner, 0f);
+                    Arrays.fill(y, k, runEnd, 0f);
                 } else {
-                    fakeQuantMultiply(x, y, k, k + inner, p);
+                    fakeQuantMultiply(x, y, k, runEnd, p);
                 }
+                k = runEnd;
             }
-        }
+        });
     }
 
     /*
@@ -393,13 +453,14 @@ public final class JavaKernels extends ValidatingKernels {
     private static final int LAST_AXIS_BLOCK = 512;
 
     /**
-     * TensorFlow's per-channel layout (channels last, inner = 1). The parameters are repeated into rows of
+     * TensorFlow's per-channel layout (channels last, inner = 1), rows [rowFrom, rowTo). The parameters are repeated into rows of
      * {@code rows * channels} (about 512; six such rows stay in L1, 1024 measured slower) entries, so that the inner
      * loop is long and branch free and C2 vectorizes it (a 64-iteration loop per row of x does not pay); channels
      * with min == max == 0 are zeroed afterwards.
      */
-    private static void fakeQuantLastAxis(float[] x, int outer, int channels, float[][] params, float[] y) {
-        int reps = Math.max(1, Math.min(outer, LAST_AXIS_BLOCK / channels));
+    private static void fakeQuantLastAxis(float[] x, int rowFrom, int rowTo, int channels, float[][] params,
+                                          float[] y) {
+        int reps = Math.max(1, Math.min(rowTo - rowFrom, LAST_AXIS_BLOCK / channels));
         int block = reps * channels;
         float[] nMin = new float[block];
         float[] nMax = new float[block];
@@ -423,9 +484,10 @@ public final class JavaKernels extends ValidatingKernels {
                 quantZero[j] = p[4];
             }
         }
-        int n = y.length;
+        int start = rowFrom * channels;
+        int n = rowTo * channels;
         float[] t = new float[block];
-        for (int base = 0; base < n; base += block) {
+        for (int base = start; base < n; base += block) {
             int len = Math.min(block, n - base); // a multiple of channels
             // staged through t so that every array of the loop is indexed by j alone: with x[base + j] beside
             // nMin[j], C2 (JDK 17) cannot align the two and does not vectorize (measured 4x slower)
@@ -450,7 +512,7 @@ public final class JavaKernels extends ValidatingKernels {
         if (anyZero) {
             for (int c = 0; c < channels; c++) {
                 if (params[c] == null) {
-                    for (int k = c; k < n; k += channels) {
+                    for (int k = start + c; k < n; k += channels) {
                         y[k] = 0f;
                     }
                 }

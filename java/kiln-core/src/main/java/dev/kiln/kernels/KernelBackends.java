@@ -24,6 +24,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *       ({@code auto} or empty means automatic). A backend asked for by name that is unknown or unavailable throws
  *       {@link KilnException} with {@link ErrorCode#UNAVAILABLE} and the probe's reason; it never falls back.</li>
  *   <li>{@link #report()} lists every probe and its reason (what {@code kiln doctor} prints).</li>
+ *   <li>Threads: {@link #threads()} is how many threads the histogram, range-statistics and fake-quant kernels of
+ *       the cpu and java backends use on large arrays ({@code -Dkiln.threads=N}, else {@code KILN_THREADS}, else
+ *       every available processor); the results are the same for every count.</li>
  * </ul>
  * Backends are created once per provider and shared; every {@link Kernels} implementation is thread safe.
  */
@@ -32,12 +35,20 @@ public final class KernelBackends {
     public static final String PROPERTY = "kiln.backend";
     /** The environment variable that forces a backend (the property wins). */
     public static final String ENV = "KILN_BACKEND";
+    /** The system property that sets the kernels' thread count. */
+    public static final String THREADS_PROPERTY = "kiln.threads";
+    /** The environment variable that sets the kernels' thread count (the property wins). */
+    public static final String THREADS_ENV = "KILN_THREADS";
+    /** Largest thread count accepted (the native library's limit). */
+    public static final int MAX_THREADS = 256;
 
     private static final System.Logger LOG = System.getLogger(KernelBackends.class.getName());
     private static final AtomicBoolean FALLBACK_LOGGED = new AtomicBoolean();
     private static final Map<String, Kernels> CREATED = new ConcurrentHashMap<>();
     private static volatile List<KernelProvider> providers;
     private static final Map<String, KernelProvider.Probe> PROBES = new ConcurrentHashMap<>();
+    /** Thread count set by {@link #setThreads}; 0 = none (the property, the variable or the processors). */
+    private static volatile int threadsOverride;
 
     private KernelBackends() {
     }
@@ -119,7 +130,77 @@ public final class KernelBackends {
                 : "forced '" + requested + "' by " + (System.getProperty(PROPERTY) != null
                         && !System.getProperty(PROPERTY).isBlank() ? "-D" + PROPERTY : ENV)).append('\n');
         sb.append("  chosen: ").append(chosen).append('\n');
+        String threads;
+        try {
+            threads = threads() + " (" + threadsSource() + "; histogram, range stats and fake quant on arrays of >= "
+                    + Parallel.THRESHOLD + " elements, cpu and java backends)";
+        } catch (KilnException e) {
+            threads = "invalid: " + e.getMessage();
+        }
+        sb.append("  threads: ").append(threads).append('\n');
         return sb.toString();
+    }
+
+    /**
+     * How many threads the histogram, range-statistics and fake-quant kernels use on arrays of 2^20 elements or more
+     * (smaller ones run on the calling thread): {@link #setThreads}, else {@code -Dkiln.threads=N}, else the
+     * environment variable {@code KILN_THREADS}, else {@link Runtime#availableProcessors()}. Results are identical
+     * for every count (fixed chunks, merged in order). A value that is not a whole number in 1..256 throws
+     * {@link dev.kiln.KilnArgumentException} naming where it came from.
+     */
+    public static int threads() {
+        int n = threadsOverride;
+        if (n > 0) {
+            return n;
+        }
+        String v = System.getProperty(THREADS_PROPERTY);
+        String source = "-D" + THREADS_PROPERTY;
+        if (v == null || v.isBlank()) {
+            v = System.getenv(THREADS_ENV);
+            source = THREADS_ENV;
+        }
+        if (v == null || v.isBlank()) {
+            return Math.min(MAX_THREADS, Math.max(1, Runtime.getRuntime().availableProcessors()));
+        }
+        return parseThreads(v.trim(), source);
+    }
+
+    /** Where {@link #threads()} comes from, for reports. */
+    public static String threadsSource() {
+        if (threadsOverride > 0) {
+            return "KernelBackends.setThreads";
+        }
+        String v = System.getProperty(THREADS_PROPERTY);
+        if (v != null && !v.isBlank()) {
+            return "-D" + THREADS_PROPERTY;
+        }
+        v = System.getenv(THREADS_ENV);
+        if (v != null && !v.isBlank()) {
+            return THREADS_ENV;
+        }
+        return "available processors";
+    }
+
+    /**
+     * Sets the kernels' thread count for this process (1..256), overriding the property and the variable; 0 goes
+     * back to them. For benchmarks and tests; results do not depend on it.
+     */
+    public static void setThreads(int n) {
+        dev.kiln.KilnArgumentException.check(n >= 0 && n <= MAX_THREADS,
+                "threads must be in 0.." + MAX_THREADS + " (0 = the default), got " + n);
+        threadsOverride = n;
+    }
+
+    private static int parseThreads(String v, String source) {
+        int n;
+        try {
+            n = Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            n = -1;
+        }
+        dev.kiln.KilnArgumentException.check(n >= 1 && n <= MAX_THREADS,
+                source + " must be a whole number in 1.." + MAX_THREADS + ", got '" + v + "'");
+        return n;
     }
 
     /** The forced backend name, or null for automatic selection. */

@@ -28,7 +28,7 @@ public final class KilnCudaNative {
     public static final int KILN_HIST_ABS = 0;
     public static final int KILN_HIST_SIGNED = 1;
     /** The ABI version these bindings were written for: kiln.h's KILN_ABI_VERSION. */
-    public static final int KILN_ABI_VERSION = 1;
+    public static final int KILN_ABI_VERSION = 2;
 
     public static native int kiln_cuda_abi_version();
 

@@ -28,13 +28,17 @@ public final class KilnNative {
     public static final int KILN_HIST_ABS = 0;
     public static final int KILN_HIST_SIGNED = 1;
     /** The ABI version these bindings were written for: kiln.h's KILN_ABI_VERSION. */
-    public static final int KILN_ABI_VERSION = 1;
+    public static final int KILN_ABI_VERSION = 2;
 
     public static native int kiln_abi_version();
 
     public static native @Cast("const char*") String kiln_last_error();
 
     public static native @Cast("const char*") String kiln_cpu_isa();
+
+    public static native int kiln_set_threads(int nbThreads);
+
+    public static native int kiln_threads();
 
     public static native int kiln_range_stats(
             @Cast("const float*") float[] x, @Cast("int64_t") long nb, @Cast("float*") float[] outF,
