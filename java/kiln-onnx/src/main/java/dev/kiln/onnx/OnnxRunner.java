@@ -33,6 +33,11 @@ public final class OnnxRunner implements ModelRunner {
     private final OrtSession session;
     private final Path path;
     private boolean closed;
+    /**
+     * One direct buffer per input and calling thread, reused across calls (allocating direct memory per call costs
+     * more than the copy); per thread, so that concurrent runs on one session stay safe.
+     */
+    private final ThreadLocal<Map<String, ByteBuffer>> inputBuffers = ThreadLocal.withInitial(java.util.HashMap::new);
 
     private OnnxRunner(OrtEnvironment env, OrtSession session, Path path) {
         this.env = env;
@@ -170,7 +175,7 @@ public final class OnnxRunner implements ModelRunner {
                     throw new KilnArgumentException("model " + path + " has no input '" + e.getKey() + "'; inputs: "
                             + session.getInputNames());
                 }
-                feed.put(e.getKey(), toOrt(e.getValue()));
+                feed.put(e.getKey(), toOrt(e.getKey(), e.getValue()));
             }
             for (String name : session.getInputNames()) {
                 if (!feed.containsKey(name)) {
@@ -204,7 +209,7 @@ public final class OnnxRunner implements ModelRunner {
         Map<String, OnnxTensor> feed = new LinkedHashMap<>();
         try {
             for (Map.Entry<String, Tensor> e : inputs.entrySet()) {
-                feed.put(e.getKey(), toOrt(e.getValue()));
+                feed.put(e.getKey(), toOrt(null, e.getValue()));
             }
         } catch (OrtException e) {
             feed.values().forEach(OnnxTensor::close);
@@ -267,7 +272,7 @@ public final class OnnxRunner implements ModelRunner {
         }
     }
 
-    private OnnxTensor toOrt(Tensor t) throws OrtException {
+    private OnnxTensor toOrt(String input, Tensor t) throws OrtException {
         long[] shape = t.shape().dims();
         OnnxJavaType jt = switch (t.dtype()) {
             case FLOAT -> OnnxJavaType.FLOAT;
@@ -282,10 +287,17 @@ public final class OnnxRunner implements ModelRunner {
             default -> throw KilnException.unsupported("ONNX Runtime input of dtype " + t.dtype() + " is not supported");
         };
         ByteBuffer src = t.bytes();
-        ByteBuffer b = ByteBuffer.allocateDirect(src.remaining()).order(ByteOrder.nativeOrder());
         if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
             throw KilnException.unsupported("big-endian platforms are not supported");
         }
+        ByteBuffer b = input == null ? null : inputBuffers.get().get(input); // null input: a buffer of its own
+        if (b == null || b.capacity() < src.remaining()) {
+            b = ByteBuffer.allocateDirect(src.remaining()).order(ByteOrder.nativeOrder());
+            if (input != null) {
+                inputBuffers.get().put(input, b);
+            }
+        }
+        b.clear();
         b.put(src).flip();
         return OnnxTensor.createTensor(env, b, shape, jt);
     }

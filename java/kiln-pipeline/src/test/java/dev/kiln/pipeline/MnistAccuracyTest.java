@@ -62,6 +62,33 @@ class MnistAccuracyTest {
                 mnist)));
     }
 
+    /** mlperf_tiny_kws_dscnn has no data here: random calibration and evaluation, flagged as such. */
+    @org.junit.jupiter.api.Test
+    void kwsWithRandomCalibrationReportsCosineAndSqnrFlaggedRandom() {
+        Path model = shared().resolve("models/mlperf_tiny_kws_dscnn");
+        assumeTrue(Files.isDirectory(model), "skipped: ../shared/models/mlperf_tiny_kws_dscnn is absent");
+        Graph g = TfImporter.load(model);
+        OptimizeReport r = OptimizeJob.builder(model).output(dir.resolve("kws"))
+                .formats(EnumSet.of(OptimizeJob.Format.SAVEDMODEL, OptimizeJob.Format.ONNX))
+                .precisions(EnumSet.of(Precision.FP32, Precision.FP16, Precision.INT8_WEIGHTS_ONLY, Precision.INT8))
+                .calibrationData(RepresentativeData.random(g.inputs(), 1, 256).withBatchSize(32))
+                .evaluationData(RepresentativeData.random(g.inputs(), 2, 256).withBatchSize(32)).build().run();
+        assertTrue(r.calibration().random());
+        assertTrue(r.warnings().stream().filter(w -> w.contains("RANDOM")).count() >= 2, r.warnings().toString());
+        StringBuilder row = new StringBuilder("| mlperf_tiny_kws_dscnn (RANDOM calibration and inputs) |");
+        for (Evaluation.Result c : r.evaluation().candidates()) {
+            System.out.printf(Locale.ROOT, "kws %-36s cosine %.6f, SQNR %.1f dB%n", c.name(), c.minCosine(),
+                    c.minSqnrDb());
+            if (c.name().startsWith("onnx")) {
+                row.append(String.format(Locale.ROOT, " %.5f / %.1f dB |", c.minCosine(), c.minSqnrDb()));
+            }
+            assertTrue(c.minCosine() > 0.9, c.name() + ": cosine " + c.minCosine());
+        }
+        System.out.println("| model | ONNX FP32 | ONNX FP16 | ONNX dynamic INT8 | ONNX INT8 TensorRT layout "
+                + "| ONNX INT8 ORT layout | (cosine / SQNR against TF FP32) |");
+        System.out.println(row);
+    }
+
     private static RepresentativeData data(Graph g, Path mnist, long start, long count) {
         return DataSources.parse(mnist.resolve("images_u8.npy").toString(), Path.of(""), g.inputs(),
                 FloatConversion.scale(1.0 / 255)).range(start, count).batchSize(100).build();
