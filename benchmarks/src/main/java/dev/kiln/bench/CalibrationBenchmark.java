@@ -53,12 +53,26 @@ public final class CalibrationBenchmark {
     private CalibrationBenchmark() {
     }
 
+    /** Heap limit of the child JVMs of the memory comparison. */
+    static final String CHILD_HEAP = "-Xmx160m";
+
     public static void main(String[] args) throws Exception {
+        if (args.length == 3 && args[0].equals("memory")) { // a child JVM: one calibration, then its peak heap
+            Graph g = optimized(Path.of(args[2]));
+            int n = Integer.parseInt(args[1].substring(args[1].indexOf(':') + 1));
+            long[] kept = new long[1];
+            long peak = args[1].startsWith("kiln") ? peakHeap(() -> streaming(g, n))
+                    : peakHeap(() -> kept[0] = keepAll(g, n));
+            System.out.println("RESULT " + peak + " " + kept[0]);
+            return;
+        }
         Path work = Files.createTempDirectory("kiln-calib-bench");
         System.out.println("machine: " + System.getProperty("os.arch") + ", " + Runtime.getRuntime()
                 .availableProcessors() + " cores; kernel backend " + KernelBackends.get().name());
         Graph mnist = optimized(ExampleModels.trainedMnistCnn(work.resolve("mnist_cnn")));
         Graph cifar = optimized(ExampleModels.exampleCnn(work.resolve("example_cnn")));
+        Graph vgg = OnnxLatencyBenchmark.convNet224();
+        Passes.optimizeForInference().run(vgg);
 
         System.out.println();
         System.out.println("| model | batch | samples | target | samples/s | activation GB/s (histograms) "
@@ -68,17 +82,61 @@ public final class CalibrationBenchmark {
             for (Int8Target t : Int8Target.values()) {
                 throughput("MNIST CNN 28×28 (trained example)", mnist, 64, 4096, t, rep == 1);
                 throughput("CNN 32×32×3 (exampleCnn)", cifar, 64, 4096, t, rep == 1);
+                throughput("VGG-style CNN 224×224×3 (convnet224, 5.2 M params)", vgg, 64, 128, t, rep == 1);
             }
         }
 
         System.out.println();
-        System.out.println("| samples | Kiln streaming: peak heap | keep-all-activations: peak heap | activations kept |");
+        System.out.println("Memory: each calibration in its own JVM with " + CHILD_HEAP + " (peak heap of all pools; "
+                + "OutOfMemoryError = does not fit)");
+        System.out.println("| samples | Kiln streaming histograms | keep every activation, then calibrate | activations "
+                + "a keep-all approach holds |");
         System.out.println("|---:|---:|---:|---:|");
+        Path mnistModel = work.resolve("mnist_cnn");
         for (int n : new int[] {1000, 5000, 10000}) {
-            long streaming = peakHeap(() -> streaming(mnist, n));
-            long[] kept = new long[1];
-            long keepAll = peakHeap(() -> kept[0] = keepAll(mnist, n));
-            System.out.printf(Locale.ROOT, "| %,d | %s | %s | %s |%n", n, mib(streaming), mib(keepAll), mib(kept[0]));
+            String[] k = child("kiln:" + n, mnistModel);
+            String[] a = child("keepall:" + n, mnistModel);
+            long activations = (long) n * activationBytesPerSample(mnist);
+            System.out.printf(Locale.ROOT, "| %,d | %s | %s | %s |%n", n, k[0], a[0], mib(activations));
+        }
+    }
+
+    /** Runs one memory measurement in a child JVM; returns {peak heap or the error}. */
+    private static String[] child(String what, Path model) throws Exception {
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                CHILD_HEAP, "-cp", System.getProperty("java.class.path"), CalibrationBenchmark.class.getName(),
+                "memory", what, model.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        p.waitFor();
+        for (String line : out.split("\n")) {
+            if (line.startsWith("RESULT ")) {
+                return new String[] {mib(Long.parseLong(line.split(" ")[1]))};
+            }
+        }
+        return new String[] {out.contains("OutOfMemoryError") ? "OutOfMemoryError" : "failed"};
+    }
+
+    /** Bytes of the TensorRT-layout activations of one sample (what keep-all stores per sample). */
+    private static long activationBytesPerSample(Graph g) {
+        Set<TensorRef> tensors = Int8Placement.quantizable(g, Int8Target.TENSORRT);
+        Graph probe = g.copy();
+        int i = 0;
+        for (TensorRef r : tensors) {
+            if (g.inputs().stream().noneMatch(s -> s.tensor().equals(r))) {
+                probe.addOutput(new SignatureTensor("m" + (i++), r, new TensorType(DType.FLOAT, Shape.unknown())));
+            }
+        }
+        try (TfRunner run = TfRunner.of(probe); RepresentativeData.Batches b = data(g, 1, 1).iterator()) {
+            Map<String, Tensor> out = run.run(b.next());
+            long bytes = 0;
+            for (Map.Entry<String, Tensor> e : out.entrySet()) {
+                if (e.getKey().startsWith("m")) {
+                    bytes += 4 * e.getValue().numElements();
+                }
+            }
+            return bytes;
+        } catch (Exception e) {
+            throw new RuntimeException(e);
         }
     }
 

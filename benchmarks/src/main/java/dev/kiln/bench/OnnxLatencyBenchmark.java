@@ -188,7 +188,7 @@ public final class OnnxLatencyBenchmark {
 
     // ---- a realistic-size conv-heavy model, built as IR ----
 
-    private static Graph convNet224() {
+    static Graph convNet224() {
         Graph g = new Graph();
         SplittableRandom rnd = new SplittableRandom(5);
         g.add(Node.builder("image", "Placeholder").attr("dtype", DType.FLOAT).build());

@@ -49,6 +49,7 @@ public final class Calibrator {
         }
     }
 
+    private static final float[] EMPTY = new float[0];
     private final int nbBins;
     private final boolean signed;
     private final Kernels kernels;
@@ -96,6 +97,8 @@ public final class Calibrator {
             }
         }
         CalibrationStatistics stats = CalibrationStatistics.create(kernels, nbBins, t -> signed);
+        // one float buffer per tensor, reused while the batch size stays the same
+        Map<String, float[]> buffers = new java.util.concurrent.ConcurrentHashMap<>();
         long total = data.sampleCount();
         long done = 0;
         int batchCount = 0;
@@ -109,10 +112,9 @@ public final class Calibrator {
                 long t0 = System.nanoTime();
                 Map<String, Tensor> out = runner.run(batch);
                 long t1 = System.nanoTime();
+                java.util.List<Map.Entry<String, Tensor>> work = new java.util.ArrayList<>();
                 for (Map.Entry<String, String> e : feed.entrySet()) {
-                    float[] f = floats(batch.get(e.getKey()), e.getValue());
-                    stats.add(e.getValue(), f, rows);
-                    bytes += 4L * f.length;
+                    work.add(Map.entry(e.getValue(), batch.get(e.getKey())));
                 }
                 for (Map.Entry<String, String> e : fetch.entrySet()) {
                     Tensor t = out.get(e.getKey());
@@ -120,10 +122,18 @@ public final class Calibrator {
                         throw KilnException.internal("calibration: the runtime did not return tensor '"
                                 + e.getValue() + "'", null);
                     }
-                    float[] f = floats(t, e.getValue());
-                    stats.add(e.getValue(), f, rows);
-                    bytes += 4L * f.length;
+                    work.add(Map.entry(e.getValue(), t));
                 }
+                for (Map.Entry<String, Tensor> w : work) {
+                    stats.add(w.getKey(), EMPTY, 0); // creates the entries here, so the parallel adds only read the map
+                }
+                // tensors are independent: their histograms fill in parallel, each one batch after batch in order,
+                // so the statistics are the same as one thread's
+                bytes += work.parallelStream().mapToLong(w -> {
+                    float[] f = floats(w.getValue(), w.getKey(), buffers);
+                    stats.add(w.getKey(), f, rows);
+                    return 4L * f.length;
+                }).sum();
                 forward += t1 - t0;
                 histograms += System.nanoTime() - t1;
                 batchCount++;
@@ -151,9 +161,14 @@ public final class Calibrator {
         return 0;
     }
 
-    private static float[] floats(Tensor t, String tensor) {
+    private static float[] floats(Tensor t, String tensor, Map<String, float[]> buffers) {
         if (t.dtype() == DType.FLOAT) {
-            return t.floats();
+            float[] b = buffers.get(tensor);
+            if (b == null || b.length != t.numElements()) {
+                b = new float[(int) t.numElements()];
+                buffers.put(tensor, b);
+            }
+            return t.floatsInto(b);
         }
         if (t.dtype() == DType.HALF) {
             java.nio.ShortBuffer sb = t.bytes().order(java.nio.ByteOrder.LITTLE_ENDIAN).asShortBuffer();

@@ -145,6 +145,18 @@ public final class Tensor {
         return data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
     }
 
+    /**
+     * Copies the float32 values into {@code dst} (exactly {@link #numElements()} long) and returns it: for loops
+     * that would otherwise allocate a large array per call (allocation and zeroing cost more than the copy).
+     */
+    public float[] floatsInto(float[] dst) {
+        requireType(DType.FLOAT);
+        dev.kiln.KilnArgumentException.check(dst != null && dst.length == numElements(), "floatsInto: destination has "
+                + (dst == null ? "no" : dst.length) + " elements, the tensor " + numElements());
+        bytes().asFloatBuffer().get(dst);
+        return dst;
+    }
+
     public float[] floats() {
         requireType(DType.FLOAT);
         float[] out = new float[(int) numElements()];
