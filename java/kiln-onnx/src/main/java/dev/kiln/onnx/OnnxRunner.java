@@ -77,7 +77,17 @@ public final class OnnxRunner implements ModelRunner {
      * {@code session.intra_op.allow_spinning=0}), which is faster on an oversubscribed machine.
      */
     public static OnnxRunner open(Path onnx, int threads, boolean spinning) {
-        return open(onnx, threads, spinning, IntegerKernels.AUTO);
+        return open(onnx, threads, spinning, defaultKernels());
+    }
+
+    /** {@link IntegerKernels#AUTO}, unless {@code -Dkiln.ort.kernels=exact|stock|auto} says otherwise. */
+    public static IntegerKernels defaultKernels() {
+        String v = System.getProperty("kiln.ort.kernels", "auto").trim().toUpperCase(java.util.Locale.ROOT);
+        try {
+            return IntegerKernels.valueOf(v);
+        } catch (IllegalArgumentException e) {
+            throw new KilnArgumentException("-Dkiln.ort.kernels must be auto, exact or stock, got '" + v + "'");
+        }
     }
 
     /** {@link IntegerKernels#AUTO} reads models up to this size to check them. */
@@ -290,6 +300,9 @@ public final class OnnxRunner implements ModelRunner {
         if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
             throw KilnException.unsupported("big-endian platforms are not supported");
         }
+        if (src.isDirect() && input != null) {
+            return OnnxTensor.createTensor(env, src.slice().order(ByteOrder.nativeOrder()), shape, jt); // no copy
+        }
         ByteBuffer b = input == null ? null : inputBuffers.get().get(input); // null input: a buffer of its own
         if (b == null || b.capacity() < src.remaining()) {
             b = ByteBuffer.allocateDirect(src.remaining()).order(ByteOrder.nativeOrder());
@@ -309,8 +322,11 @@ public final class OnnxRunner implements ModelRunner {
         TensorInfo info = t.getInfo();
         DType dt = dtype(name, info.type);
         ByteBuffer b = t.getByteBuffer();
+        if (b.hasArray()) { // a heap copy ONNX Runtime made for us: ours to keep, no second copy
+            return Tensor.wrap(dt, Shape.of(info.getShape()), b.order(ByteOrder.LITTLE_ENDIAN));
+        }
         ByteBuffer copy = ByteBuffer.allocate(b.remaining()).order(ByteOrder.LITTLE_ENDIAN);
-        copy.put(b.order(ByteOrder.nativeOrder())).flip();
+        copy.put(b.order(ByteOrder.nativeOrder())).flip(); // a view of native memory that dies with the result
         return Tensor.wrap(dt, Shape.of(info.getShape()), copy);
     }
 
