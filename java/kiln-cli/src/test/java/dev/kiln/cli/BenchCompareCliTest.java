@@ -10,9 +10,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -38,28 +35,10 @@ class BenchCompareCliTest {
         OnnxExporter.builder().precision(Precision.FP16).build().export(TfImporter.load(sm), Path.of(fp16));
     }
 
-    record Run(int status, String out, String err) { }
-
-    static synchronized Run kiln(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int status = Main.execute(args);
-            return new Run(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @Test
     void benchPrintsATableAndWritesReports() throws Exception {
         Path dir = tmp.resolve("bench-out");
-        Run r = kiln("bench", savedModel, onnx, "--iterations", "5", "--warmup", "0", "-o", dir.toString());
+        CliTest.Run r = CliTest.kiln("bench", savedModel, onnx, "--iterations", "5", "--warmup", "0", "-o", dir.toString());
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().contains("median ms") && r.out().contains("(tensorflow)")
                 && r.out().contains("(onnxruntime)") && r.out().contains("kiln overhead"), r.out());
@@ -70,7 +49,7 @@ class BenchCompareCliTest {
 
     @Test
     void benchJsonParses() throws Exception {
-        Run r = kiln("bench", onnx, "--runtime", "onnxruntime", "--iterations", "5", "--warmup", "0", "--json");
+        CliTest.Run r = CliTest.kiln("bench", onnx, "--runtime", "onnxruntime", "--iterations", "5", "--warmup", "0", "--json");
         assertEquals(0, r.status(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
         assertEquals(1, j.get("entries").size());
@@ -79,13 +58,13 @@ class BenchCompareCliTest {
 
     @Test
     void comparePassesAndFails() {
-        Run ok = kiln("compare", savedModel, onnx);
+        CliTest.Run ok = CliTest.kiln("compare", savedModel, onnx);
         assertEquals(0, ok.status(), ok.out() + ok.err());
         assertTrue(ok.out().contains("PASSED"));
-        Run bad = kiln("compare", onnx, fp16, "--atol", "0", "--rtol", "0");
+        CliTest.Run bad = CliTest.kiln("compare", onnx, fp16, "--atol", "0", "--rtol", "0");
         assertEquals(8, bad.status(), bad.out() + bad.err());
         assertTrue(bad.out().contains("FAIL"));
-        Run layers = kiln("compare", onnx, fp16, "--per-layer", "--atol", "1e-2", "--rtol", "1e-2");
+        CliTest.Run layers = CliTest.kiln("compare", onnx, fp16, "--per-layer", "--atol", "1e-2", "--rtol", "1e-2");
         assertTrue(layers.out().contains("per layer: matched by ONNX value names"), layers.out() + layers.err());
     }
 
@@ -106,7 +85,7 @@ class BenchCompareCliTest {
     }
 
     private static void assertBad(int status, String message, String... args) {
-        Run r = kiln(args);
+        CliTest.Run r = CliTest.kiln(args);
         assertEquals(status, r.status(), r.err());
         assertTrue(r.err().startsWith("kiln: error: ") && r.err().contains(message), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());

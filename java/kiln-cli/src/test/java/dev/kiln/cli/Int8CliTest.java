@@ -87,6 +87,18 @@ class Int8CliTest {
         assertFalse(wrongModel.err().contains("\tat "), "no stack trace: " + wrongModel.err());
         assertFalse(Files.exists(tmp.resolve("bad/x.onnx")), "nothing written");
 
+        // a TensorRT cache carries no model hash: a cache of another model is caught by its tensor names
+        CliTest.Run wrongCache = kiln("export", model.toString(), "-o", tmp.resolve("bad/c.onnx").toString(),
+                "--precision", "int8", "--table", t.resolveSibling("calibration_tensorrt.cache").toString());
+        assertEquals(2, wrongCache.status(), wrongCache.err());
+        assertTrue(wrongCache.err().contains("tensors needed but missing"), wrongCache.err());
+        Path badCache = tmp.resolve("bad/garbage.cache");
+        Files.writeString(badCache, "TRT-100900-EntropyCalibration2\ninput: not-hex\n");
+        CliTest.Run garbage = kiln("export", model.toString(), "-o", tmp.resolve("bad/g.onnx").toString(),
+                "--precision", "int8", "--table", badCache.toString());
+        assertTrue(garbage.status() != 0 && garbage.err().contains("garbage.cache") && garbage.err().contains("2"),
+                garbage.err());
+
         Path truncated = tmp.resolve("bad/truncated.json");
         byte[] all = Files.readAllBytes(t);
         Files.write(truncated, java.util.Arrays.copyOf(all, all.length / 2));

@@ -170,19 +170,8 @@ public final class Calibrator {
             }
             return t.floatsInto(b);
         }
-        if (t.dtype() == DType.HALF) {
-            java.nio.ShortBuffer sb = t.bytes().order(java.nio.ByteOrder.LITTLE_ENDIAN).asShortBuffer();
-            short[] h = new short[sb.remaining()];
-            sb.get(h);
-            return dev.kiln.quant.Float16.toFloats(h);
-        }
-        if (t.dtype() == DType.DOUBLE || t.dtype().isInteger()) {
-            double[] d = t.asDoubles();
-            float[] f = new float[d.length];
-            for (int i = 0; i < d.length; i++) {
-                f[i] = (float) d[i];
-            }
-            return f;
+        if (t.dtype().isFloatingPoint() || t.dtype().isInteger()) {
+            return t.asFloats();
         }
         throw new KilnArgumentException("tensor '" + tensor + "' has dtype " + t.dtype() + ": only numeric tensors "
                 + "can be calibrated");

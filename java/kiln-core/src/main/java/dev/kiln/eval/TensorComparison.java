@@ -69,41 +69,11 @@ public record TensorComparison(boolean shapeAndTypeMatch, double maxAbsError, do
     }
 
     private static double[] values(Tensor t) {
-        switch (t.dtype()) {
-            case HALF -> {
-                java.nio.ShortBuffer s = t.bytes().asShortBuffer();
-                double[] out = new double[s.remaining()];
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = halfToFloat(s.get(i));
-                }
-                return out;
-            }
-            case BFLOAT16 -> {
-                java.nio.ShortBuffer s = t.bytes().asShortBuffer();
-                double[] out = new double[s.remaining()];
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = Float.intBitsToFloat((s.get(i) & 0xFFFF) << 16);
-                }
-                return out;
-            }
-            default -> {
-                return t.asDoubles();
-            }
-        }
+        return t.asDoubles();
     }
 
     static float halfToFloat(short h) {
-        int sign = (h & 0x8000) << 16;
-        int exp = (h >>> 10) & 0x1F;
-        int mant = h & 0x3FF;
-        if (exp == 0) {
-            float v = mant * 0x1p-24f;
-            return sign != 0 ? -v : v;
-        }
-        if (exp == 31) {
-            return Float.intBitsToFloat(sign | 0x7F800000 | (mant << 13));
-        }
-        return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
+        return dev.kiln.kernels.JavaKernels.fromHalf(h);
     }
 
     @Override

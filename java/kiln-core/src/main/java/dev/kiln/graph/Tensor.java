@@ -206,7 +206,41 @@ public final class Tensor {
     }
 
     /** Floating-point elements of FLOAT or DOUBLE (and integers), as double. */
+    /**
+     * Any numeric tensor as float32: float16 with the kernels' reference conversion (one definition, kiln.h),
+     * bfloat16 by its bits, the others cast.
+     */
+    public float[] asFloats() {
+        if (dtype == DType.FLOAT) {
+            return floats();
+        }
+        if (dtype == DType.HALF || dtype == DType.BFLOAT16) {
+            java.nio.ShortBuffer s = bytes().asShortBuffer();
+            float[] out = new float[s.remaining()];
+            for (int i = 0; i < out.length; i++) {
+                short h = s.get(i);
+                out[i] = dtype == DType.HALF ? dev.kiln.kernels.JavaKernels.fromHalf(h)
+                        : Float.intBitsToFloat((h & 0xFFFF) << 16);
+            }
+            return out;
+        }
+        double[] d = asDoubles();
+        float[] out = new float[d.length];
+        for (int i = 0; i < d.length; i++) {
+            out[i] = (float) d[i];
+        }
+        return out;
+    }
+
     public double[] asDoubles() {
+        if (dtype == DType.HALF || dtype == DType.BFLOAT16) {
+            float[] f = asFloats();
+            double[] out = new double[f.length];
+            for (int i = 0; i < f.length; i++) {
+                out[i] = f[i];
+            }
+            return out;
+        }
         if (dtype == DType.FLOAT) {
             float[] f = floats();
             double[] out = new double[f.length];

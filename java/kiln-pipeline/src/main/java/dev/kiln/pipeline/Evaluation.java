@@ -197,15 +197,28 @@ public record Evaluation(String data, long samples, boolean labelled, String lab
     }
 
     static float[] floats(Tensor t) {
-        if (t.dtype() == dev.kiln.graph.DType.FLOAT) {
-            return t.floats();
+        return t.asFloats();
+    }
+
+    /**
+     * Top-1 of {@code runner} on {@code data}: argmax over the last axis of its first output against {@code labels}
+     * (one per sample, in order).
+     */
+    public static double top1(ModelRunner runner, RepresentativeData data, long[] labels) {
+        long ok = 0;
+        long seen = 0;
+        try (RepresentativeData.Batches b = data.iterator()) {
+            while (b.hasNext()) {
+                Tensor p = runner.run(b.next()).values().iterator().next();
+                ok += countCorrect(p, labels, seen, "first");
+                seen += p.shape().dim(0);
+            }
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw KilnException.internal("top-1: " + e.getMessage(), e);
         }
-        double[] d = t.asDoubles();
-        float[] f = new float[d.length];
-        for (int i = 0; i < d.length; i++) {
-            f[i] = (float) d[i];
-        }
-        return f;
+        return seen == 0 ? 0 : (double) ok / seen;
     }
 
     static double median(List<Double> xs) {

@@ -142,34 +142,7 @@ final class MixedPrecisionSearch {
         if (r instanceof ReplayRunner rr) {
             rr.rewind();
         }
-        long ok = 0;
-        long seen = 0;
-        try (RepresentativeData.Batches b = data.iterator()) {
-            while (b.hasNext()) {
-                Map<String, Tensor> out = r.run(b.next());
-                Tensor p = out.values().iterator().next();
-                float[] f = Evaluation.floats(p);
-                int rows = (int) p.shape().dim(0);
-                int classes = f.length / rows;
-                for (int i = 0; i < rows; i++) {
-                    int best = 0;
-                    for (int c = 1; c < classes; c++) {
-                        if (f[i * classes + c] > f[i * classes + best]) {
-                            best = c;
-                        }
-                    }
-                    if (best == labels[(int) (seen + i)]) {
-                        ok++;
-                    }
-                }
-                seen += rows;
-            }
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw KilnException.internal(e.getMessage(), e);
-        }
-        return seen == 0 ? 0 : (double) ok / seen;
+        return Evaluation.top1(r, data, labels);
     }
 
     private static void deleteQuietly(Path dir) {

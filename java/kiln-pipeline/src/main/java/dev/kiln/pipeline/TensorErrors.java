@@ -1,6 +1,5 @@
 package dev.kiln.pipeline;
 
-import dev.kiln.graph.DType;
 import dev.kiln.graph.Tensor;
 
 /**
@@ -72,29 +71,6 @@ final class TensorErrors {
 
     /** Any numeric tensor as doubles (float16 and bfloat16 decoded). */
     static double[] values(Tensor t) {
-        if (t.dtype() == DType.HALF || t.dtype() == DType.BFLOAT16) {
-            java.nio.ShortBuffer s = t.bytes().order(java.nio.ByteOrder.LITTLE_ENDIAN).asShortBuffer();
-            double[] out = new double[s.remaining()];
-            for (int i = 0; i < out.length; i++) {
-                short h = s.get(i);
-                out[i] = t.dtype() == DType.HALF ? halfToFloat(h) : Float.intBitsToFloat((h & 0xFFFF) << 16);
-            }
-            return out;
-        }
         return t.asDoubles();
-    }
-
-    private static float halfToFloat(short h) {
-        int sign = (h & 0x8000) << 16;
-        int exp = (h >>> 10) & 0x1F;
-        int mant = h & 0x3FF;
-        if (exp == 0) {
-            float v = mant * 0x1p-24f;
-            return sign != 0 ? -v : v;
-        }
-        if (exp == 31) {
-            return Float.intBitsToFloat(sign | 0x7F800000 | (mant << 13));
-        }
-        return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
     }
 }

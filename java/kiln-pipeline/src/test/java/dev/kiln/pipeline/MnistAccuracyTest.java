@@ -144,7 +144,7 @@ class MnistAccuracyTest {
             for (OnnxRunner.IntegerKernels k : OnnxRunner.IntegerKernels.values()) {
                 double top1;
                 try (OnnxRunner r = OnnxRunner.open(onnx, 1, true, k)) {
-                    top1 = top1(r, data(g, mnist, 5000, 5000), labels);
+                    top1 = Evaluation.top1(r, data(g, mnist, 5000, 5000), labels);
                 }
                 row.append(String.format(Locale.ROOT, " | %.2f%%", 100 * top1));
                 if (range == Int8WeightRange.REDUCED) {
@@ -160,31 +160,6 @@ class MnistAccuracyTest {
             RANGE_ROWS.add(row.append(" |").toString());
         }
         assertEquals(reducedExact, reducedStock, "7-bit weights: ORT's stock kernels give the exact answer");
-    }
-
-    private static double top1(OnnxRunner r, RepresentativeData data, long[] labels) {
-        long ok = 0;
-        long seen = 0;
-        try (RepresentativeData.Batches b = data.iterator()) {
-            while (b.hasNext()) {
-                Map<String, Tensor> out = r.run(b.next());
-                Tensor p = out.values().iterator().next();
-                float[] f = Evaluation.floats(p);
-                int rows = (int) p.shape().dim(0);
-                int classes = f.length / rows;
-                for (int i = 0; i < rows; i++) {
-                    int best = 0;
-                    for (int c = 1; c < classes; c++) {
-                        best = f[i * classes + c] > f[i * classes + best] ? c : best;
-                    }
-                    ok += best == labels[(int) (seen + i)] ? 1 : 0;
-                }
-                seen += rows;
-            }
-        } catch (Exception e) {
-            throw new RuntimeException(e);
-        }
-        return (double) ok / seen;
     }
 
     @AfterAll
