@@ -8,6 +8,7 @@ import dev.kiln.eval.RandomInputs;
 import dev.kiln.eval.TensorComparison;
 import dev.kiln.graph.Graph;
 import dev.kiln.graph.Tensor;
+import dev.kiln.graph.TensorRef;
 import dev.kiln.onnx.ExportResult;
 import dev.kiln.onnx.Int8Target;
 import dev.kiln.calib.CalibrationTable;
@@ -68,6 +69,11 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--half-io", description = "fp16: float16 graph inputs and outputs (default: float32 with casts)")
     boolean halfIO;
 
+    @Option(names = "--int8-io", description = "int8: integer graph inputs and outputs (uint8 for --int8-target "
+            + "onnxruntime, int8 for tensorrt) with their scale and zero point in the model metadata "
+            + "(kiln.io.NAME.scale, .zero_point); the outputs are calibrated too")
+    boolean int8IO;
+
     @Option(names = "--no-optimize", description = "export the imported graph without optimize_for_inference")
     boolean noOptimize;
 
@@ -83,6 +89,12 @@ final class ExportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        // before the import, so that a contradiction is the only line printed
+        KilnArgumentException.check(!int8IO || precision.equalsIgnoreCase("int8")
+                && format.equalsIgnoreCase("onnx"), "--int8-io needs --precision int8 (ONNX), got --precision "
+                + precision + (format.equalsIgnoreCase("onnx") ? "" : " --format " + format));
+        KilnArgumentException.check(!(int8IO && verify), "--verify feeds float inputs, an --int8-io model takes "
+                + "integer ones: drop --verify (or verify the same export without --int8-io)");
         Graph graph = TfImporter.load(model, modelOptions.importOptions());
         int before = graph.size();
         if (!noOptimize) {
@@ -129,7 +141,7 @@ final class ExportCommand implements Callable<Integer> {
             calibrate(graph, target);
         }
         OnnxExporter.Builder b = OnnxExporter.builder().opset(opset).precision(p).int8Target(target)
-                .keepFloat32(keepFloat32.isEmpty() ? int8.keepFloat : keepFloat32).halfIO(halfIO);
+                .keepFloat32(keepFloat32.isEmpty() ? int8.keepFloat : keepFloat32).halfIO(halfIO).int8IO(int8IO);
         if (int8.weightRange() != null) {
             b.int8WeightRange(int8.weightRange());
         }
@@ -158,7 +170,8 @@ final class ExportCommand implements Callable<Integer> {
                         + "for a smoke run whose ranges come from random inputs");
             }
             table = CalibrateJob.builder(model).data(data).targets(EnumSet.of(target)).method(int8.defaultMethod())
-                    .methods(int8.perTensorMethods()).log(s -> System.err.println("kiln: " + s)).build()
+                    .methods(int8.perTensorMethods()).withOutputs(int8IO)
+                    .log(s -> System.err.println("kiln: " + s)).build()
                     .calibrate(graph, ModelFingerprint.of(model)).tables().get(target);
             if (data.isRandom()) {
                 System.err.println("kiln: warning: INT8 ranges from RANDOM inputs (--calib-random): a smoke run, not "
@@ -170,13 +183,22 @@ final class ExportCommand implements Callable<Integer> {
             Set<String> has = new java.util.HashSet<>();
             graph.nodes().forEach(n -> {
                 for (int i = 0; i < Math.max(1, n.outputTypes().size()); i++) {
-                    has.add(dev.kiln.graph.TensorRef.of(n.name(), i).toString());
+                    has.add(TensorRef.of(n.name(), i).toString());
                 }
             });
             table.validateAgainst(has, needed, table.metadata().modelFingerprint().isEmpty() ? ""
                     : ModelFingerprint.of(model));
         }
-        Int8Placement.apply(table, graph, target, Int8Placement.quantizable(graph, target));
+        Set<TensorRef> tensors = Int8Placement.quantizable(graph, target);
+        if (int8IO) {
+            // the outputs' ranges where the table has them; the exporter names any output still without one
+            for (TensorRef r : Int8Placement.quantizableWithOutputs(graph, target)) {
+                if (table.entries().containsKey(r.toString())) {
+                    tensors.add(r);
+                }
+            }
+        }
+        Int8Placement.apply(table, graph, target, tensors);
     }
 
     /** Runs the written output on its runtime and TensorFlow on the original with the same random inputs. */

@@ -2,6 +2,7 @@ package dev.kiln.onnx;
 
 import dev.kiln.KilnArgumentException;
 import dev.kiln.calib.CalibrationTable;
+import dev.kiln.graph.DType;
 import dev.kiln.graph.Graph;
 import dev.kiln.graph.Node;
 import dev.kiln.graph.SignatureTensor;
@@ -143,6 +144,21 @@ public final class Int8Placement {
                     add(g, out, TensorRef.of(n.name(), 0));
                 }
                 default -> { }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * {@link #quantizable(Graph, Int8Target)} and every float signature output: what an INT8 export with integer
+     * outputs ({@code OnnxExporter.Builder.int8IO}) needs parameters for. The placement itself quantizes an output
+     * only where it ends a quantized op's chain (ONNX Runtime's layout), never a Softmax output, say.
+     */
+    public static Set<TensorRef> quantizableWithOutputs(Graph g, Int8Target target) {
+        Set<TensorRef> out = quantizable(g, target);
+        for (SignatureTensor s : g.outputs()) {
+            if (s.type().dtype() == DType.FLOAT) {
+                add(g, out, s.tensor());
             }
         }
         return out;

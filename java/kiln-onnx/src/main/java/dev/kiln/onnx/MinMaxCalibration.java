@@ -55,7 +55,17 @@ public final class MinMaxCalibration {
      */
     public static Map<String, Float> minMax(Graph g, Map<String, Tensor> inputs, Function<Graph, Map<String, Tensor>> runner,
                                             Int8Target target) {
-        Set<TensorRef> tensors = Int8Placement.quantizable(g, target);
+        return minMax(g, inputs, runner, target, false);
+    }
+
+    /**
+     * As {@link #minMax(Graph, Map, Function, Int8Target)}; with {@code withOutputs} the signature outputs get
+     * parameters too ({@link Int8Placement#quantizableWithOutputs}), as an export with integer outputs needs.
+     */
+    public static Map<String, Float> minMax(Graph g, Map<String, Tensor> inputs, Function<Graph, Map<String, Tensor>> runner,
+                                            Int8Target target, boolean withOutputs) {
+        Set<TensorRef> tensors = withOutputs ? Int8Placement.quantizableWithOutputs(g, target)
+                : Int8Placement.quantizable(g, target);
         Set<TensorRef> all = new LinkedHashSet<>(tensors);
         for (SignatureTensor o : g.outputs()) {
             all.add(o.tensor());

@@ -1,6 +1,7 @@
 package dev.kiln.onnx;
 
 import com.google.protobuf.ByteString;
+import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
 import dev.kiln.graph.AttrValue;
 import dev.kiln.graph.DType;
@@ -60,6 +61,9 @@ final class OnnxEmitter {
     /** An ONNX value holding a TF tensor: name, layout, ONNX element type (0 unknown), rank (-1 unknown). */
     record Val(String name, Layout layout, int type, int rank) { }
 
+    /** Integer codes (an ONNX value name) and the parameters they were quantized with. */
+    private record Quantized(String codes, QuantParams q) { }
+
     private final OnnxExporter cfg;
     private final Graph g;
     private final int opset;
@@ -79,6 +83,10 @@ final class OnnxEmitter {
     /** Conv output → {input scale, per-channel weight scales...} for int32 biases (ORT placement). */
     private final Map<String, float[]> convScales = new HashMap<>();
     private float[] lastWeightScales;
+    /** Output of an activation DequantizeLinear → the integer codes it reads and their parameters. */
+    private final Map<String, Quantized> quantizedBy = new HashMap<>();
+    /** int8IO: the scale and zero point of every integer input and output. */
+    private final List<StringStringEntryProto> ioMetadata = new ArrayList<>();
 
     OnnxEmitter(OnnxExporter cfg, Graph g) {
         this.cfg = cfg;
@@ -103,6 +111,12 @@ final class OnnxEmitter {
         for (SignatureTensor s : g.inputs()) {
             DType dt = s.type().dtype();
             int t = dt == DType.FLOAT && cfg.precision() == Precision.FP16 && cfg.halfIO() ? F16 : OnnxTensors.onnxType(dt);
+            QuantParams q = cfg.int8IO() && dt == DType.FLOAT ? ioParams(s) : null;
+            if (q != null) {
+                gb.addInput(valueInfo(s.name(), integerType(q), s.type().shape()));
+                vals.put(s.tensor().toString(), integerInput(s, q));
+                continue;
+            }
             gb.addInput(valueInfo(s.name(), t, s.type().shape()));
             vals.put(s.tensor().toString(), new Val(s.name(), Layout.NATIVE, t, s.type().shape().rank()));
         }
@@ -132,6 +146,26 @@ final class OnnxEmitter {
                         : s.type().dtype() == DType.HALF ? F16 : F32;
             }
             v = cast(v, want);
+            if (cfg.int8IO() && v.type == F32) {
+                QuantParams q = ioParams(s);
+                if (q == null) {
+                    throw new KilnArgumentException("int8 I/O needs a calibrated range for output '" + s.name()
+                            + "': calibrate the outputs too (Int8Placement.quantizableWithOutputs)");
+                }
+                ioMetadata(s, q);
+                Quantized src = quantizedBy.get(v.name);
+                if (src != null && Arrays.equals(src.q.scale(), q.scale()) && Arrays.equals(src.q.zeroPoint(),
+                        q.zeroPoint()) && src.q.signed() == q.signed()) {
+                    // the codes already exist (ORT placement): no DequantizeLinear → QuantizeLinear round trip
+                    nodes.add(node("Identity", s.name() + "/kiln_output", List.of(src.codes), List.of(s.name())));
+                } else {
+                    String[] sz = ioScaleAndZero(s, q);
+                    nodes.add(node("QuantizeLinear", s.name() + "/kiln_output", List.of(v.name, sz[0], sz[1]),
+                            List.of(s.name())));
+                }
+                gb.addOutput(valueInfo(s.name(), integerType(q), s.type().shape()));
+                continue;
+            }
             nodes.add(node("Identity", s.name() + "/kiln_output", List.of(v.name), List.of(s.name())));
             gb.addOutput(valueInfo(s.name(), want, s.type().shape()));
         }
@@ -146,6 +180,7 @@ final class OnnxEmitter {
                 .addMetadataProps(StringStringEntryProto.newBuilder().setKey("kiln.precision")
                         .setValue(cfg.precision().name()))
                 .addAllMetadataProps(int8Metadata())
+                .addAllMetadataProps(ioMetadata)
                 .setGraph(gb).build();
     }
 
@@ -163,6 +198,72 @@ final class OnnxEmitter {
         m.add(StringStringEntryProto.newBuilder().setKey("kiln.int8_weight_range")
                 .setValue(cfg.int8WeightRange().name()).build());
         return m;
+    }
+
+    // ---- integer inputs and outputs (int8IO) ----
+
+    private static int integerType(QuantParams q) {
+        return q.signed() ? TensorProto.DataType.INT8_VALUE : TensorProto.DataType.UINT8_VALUE;
+    }
+
+    /**
+     * The activation parameters of a signature input or output, also when they are keyed by an Identity of it (the
+     * placement names the tensor its consumer reads), or null.
+     */
+    private QuantParams ioParams(SignatureTensor s) {
+        QuantParams q = quant(s.tensor());
+        if (q == null) {
+            for (Map.Entry<String, QuantParams> e : g.quantization().entrySet()) {
+                if (throughIdentities(TensorRef.parse(e.getKey())).equals(s.tensor())) {
+                    q = e.getValue();
+                    break;
+                }
+            }
+        }
+        if (q != null && !q.perTensor()) {
+            throw new KilnArgumentException("int8 I/O needs per-tensor parameters for '" + s.name() + "', it has "
+                    + q.scale().length + " scales");
+        }
+        return q;
+    }
+
+    private TensorRef throughIdentities(TensorRef r) {
+        TensorRef t = r;
+        Node n = g.find(t.node());
+        while (n != null && n.op().equals("Identity") && t.index() == 0) {
+            t = n.input(0);
+            n = g.find(t.node());
+        }
+        return t;
+    }
+
+    /** The scale and zero point initializers of an integer input or output. */
+    private String[] ioScaleAndZero(SignatureTensor s, QuantParams q) {
+        String scale = init(s.name() + "/scale", Tensor.ofFloats(Shape.scalar(), q.scale()[0]));
+        String zero = init(s.name() + "/zero_point", Tensor.ofBytes(q.signed() ? DType.INT8 : DType.UINT8,
+                Shape.scalar(), (byte) q.zeroPoint()[0]));
+        return new String[] {scale, zero};
+    }
+
+    /** What a caller needs to quantize an integer input or dequantize an integer output. */
+    private void ioMetadata(SignatureTensor s, QuantParams q) {
+        ioMetadata.add(StringStringEntryProto.newBuilder().setKey("kiln.io." + s.name() + ".scale")
+                .setValue(Float.toString(q.scale()[0])).build());
+        ioMetadata.add(StringStringEntryProto.newBuilder().setKey("kiln.io." + s.name() + ".zero_point")
+                .setValue(Integer.toString(q.zeroPoint()[0])).build());
+    }
+
+    /**
+     * An integer input goes straight into a DequantizeLinear with its parameters; that output counts as already
+     * quantized, so its consumers add no Q/DQ of their own.
+     */
+    private Val integerInput(SignatureTensor s, QuantParams q) {
+        ioMetadata(s, q);
+        String[] sz = ioScaleAndZero(s, q);
+        String dq = add("DequantizeLinear", s.name() + "/dequantized", List.of(s.name(), sz[0], sz[1]));
+        dqOutputs.add(dq);
+        quantizedBy.put(dq, new Quantized(s.name(), q));
+        return new Val(dq, Layout.NATIVE, F32, s.type().shape().rank());
     }
 
     // ---- liveness and checks ----
@@ -552,6 +653,7 @@ final class OnnxEmitter {
         d = new Val(dq, v.layout, F32, v.rank);
         derived.put(key, d);
         dqOutputs.add(dq);
+        quantizedBy.put(dq, new Quantized(qn, q));
         return d;
     }
 

@@ -31,6 +31,7 @@ public final class OnnxExporter {
     private final Precision precision;
     private final Set<String> keepFloat32;
     private final boolean halfIO;
+    private final boolean int8IO;
     private final Int8Target int8Target;
     private final Int8WeightRange int8WeightRange;
 
@@ -42,6 +43,7 @@ public final class OnnxExporter {
         this.precision = b.precision;
         this.keepFloat32 = Set.copyOf(b.keepFloat32);
         this.halfIO = b.halfIO;
+        this.int8IO = b.int8IO;
     }
 
     public static Builder builder() {
@@ -67,6 +69,11 @@ public final class OnnxExporter {
 
     public boolean halfIO() {
         return halfIO;
+    }
+
+    /** INT8 only: integer graph inputs and outputs (see {@link Builder#int8IO}). */
+    public boolean int8IO() {
+        return int8IO;
     }
 
     /** The runtime an INT8 export is laid out for (ignored by the other precisions). */
@@ -141,6 +148,7 @@ public final class OnnxExporter {
     @Override
     public String toString() {
         return "OnnxExporter[opset " + opset + ", " + precision + (halfIO ? ", half IO" : "")
+                + (int8IO ? ", int8 IO" : "")
                 + (precision == Precision.INT8 ? ", for " + int8Target + ", " + int8WeightRange + " weights" : "")
                 + (keepFloat32.isEmpty() ? "" : ", keep float32 " + keepFloat32) + "]";
     }
@@ -151,6 +159,7 @@ public final class OnnxExporter {
         private Precision precision = Precision.FP32;
         private Set<String> keepFloat32 = Set.of();
         private boolean halfIO;
+        private boolean int8IO;
         private Int8Target int8Target = Int8Target.TENSORRT;
         private Int8WeightRange int8WeightRange;
 
@@ -189,6 +198,23 @@ public final class OnnxExporter {
         }
 
         /**
+         * INT8 only (default false): integer graph inputs and outputs, like TFLite's
+         * {@code inference_input_type = int8}. Every float input with activation parameters in
+         * {@link Graph#quantization()} is declared with their integer type (uint8 for {@link Int8Target#ONNXRUNTIME},
+         * int8 for {@link Int8Target#TENSORRT}) and feeds a DequantizeLinear directly; an input without parameters
+         * stays float. Every float output ends in a QuantizeLinear and is declared with its integer type, so every
+         * output needs parameters: calibrate the tensors of {@link Int8Placement#quantizableWithOutputs}. The scale and
+         * zero point of each integer input and output are written into the model metadata as
+         * {@code kiln.io.<name>.scale} and {@code kiln.io.<name>.zero_point}; callers quantize their data with
+         * {@code q = clamp(round_half_even(x / scale) + zero_point)} ({@link QuantMath#quantize}) and dequantize
+         * outputs with {@code x = (q - zero_point) * scale}.
+         */
+        public Builder int8IO(boolean v) {
+            this.int8IO = v;
+            return this;
+        }
+
+        /**
          * INT8 only: the Q/DQ placement, {@link Int8Target#TENSORRT} (default) or {@link Int8Target#ONNXRUNTIME}
          * (fused QLinearConv/QLinearMatMul on ORT's CPU provider; calibrate with
          * {@code MinMaxCalibration.minMax(graph, inputs, runner, Int8Target.ONNXRUNTIME)} for uint8 activations).
@@ -211,6 +237,8 @@ public final class OnnxExporter {
         }
 
         public OnnxExporter build() {
+            KilnArgumentException.check(!int8IO || precision == Precision.INT8, "int8 I/O needs precision INT8 "
+                    + "(integer inputs and outputs carry calibrated activation ranges), got " + precision);
             return new OnnxExporter(this);
         }
     }

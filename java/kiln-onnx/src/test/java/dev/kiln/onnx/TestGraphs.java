@@ -139,6 +139,24 @@ final class TestGraphs {
         return t.graph();
     }
 
+    /**
+     * A two-layer MLP with a second input that only gates it: x [?,12] → dense+relu → dense = "logits";
+     * "gated" = logits × mask [?,4]. The mask feeds no quantized op, so INT8 leaves it float.
+     */
+    static Graph mlp(long seed) {
+        TestGraphs t = new TestGraphs(seed);
+        String x = t.input("x", -1, 12);
+        String mask = t.input("mask", -1, 4);
+        String h = t.op("hidden", "Relu", t.bias("fc1/bias", t.add(t.builder("fc1", "MatMul", x,
+                t.weights("fc1/kernel", 0.5f, 12, 16)).attr("transpose_a", false).attr("transpose_b", false)), 16));
+        String logits = t.bias("fc2/bias", t.add(t.builder("fc2", "MatMul", h, t.weights("fc2/kernel", 0.5f, 16, 4))
+                .attr("transpose_a", false).attr("transpose_b", false)), 4);
+        String gated = t.op("gated", "Mul", logits, mask);
+        t.output("logits", logits, -1, 4);
+        t.output("gated", gated, -1, 4);
+        return t.graph();
+    }
+
     /** Tiny helper for list-of-int attributes. */
     static final class AttrValueInts {
         static dev.kiln.graph.AttrValue of(long... v) {

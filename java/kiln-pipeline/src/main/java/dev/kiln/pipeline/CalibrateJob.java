@@ -59,6 +59,7 @@ public final class CalibrateJob {
     private final ThresholdMethod method;
     private final Map<String, ThresholdMethod> methods;
     private final int bins;
+    private final boolean withOutputs;
     private final Consumer<String> log;
 
     private CalibrateJob(Builder b) {
@@ -70,6 +71,7 @@ public final class CalibrateJob {
         this.method = b.method;
         this.methods = Map.copyOf(b.methods);
         this.bins = b.bins;
+        this.withOutputs = b.withOutputs;
         this.log = b.log;
     }
 
@@ -152,7 +154,8 @@ public final class CalibrateJob {
         Set<TensorRef> tensors = new LinkedHashSet<>();
         boolean signed = false;
         for (Int8Target t : targets) {
-            tensors.addAll(Int8Placement.quantizable(optimized, t));
+            tensors.addAll(withOutputs ? Int8Placement.quantizableWithOutputs(optimized, t)
+                    : Int8Placement.quantizable(optimized, t));
             signed |= Int8Placement.asymmetric(t);
         }
         for (String name : methods.keySet()) {
@@ -221,6 +224,7 @@ public final class CalibrateJob {
         private ThresholdMethod method = DEFAULT_METHOD;
         private Map<String, ThresholdMethod> methods = Map.of();
         private int bins = dev.kiln.calib.Histogram.DEFAULT_BINS;
+        private boolean withOutputs;
         private Consumer<String> log = s -> { };
 
         private Builder(Path model) {
@@ -259,6 +263,15 @@ public final class CalibrateJob {
 
         public Builder bins(int n) {
             this.bins = n;
+            return this;
+        }
+
+        /**
+         * Also calibrate the signature outputs (default false), as an INT8 export with integer outputs needs
+         * ({@code OnnxExporter.Builder.int8IO}; see {@link Int8Placement#quantizableWithOutputs}).
+         */
+        public Builder withOutputs(boolean v) {
+            this.withOutputs = v;
             return this;
         }
 
