@@ -70,6 +70,7 @@ final class CalibrateCommand implements Callable<Integer> {
         Set<Int8Target> targets = int8.targets(EnumSet.allOf(Int8Target.class));
         CalibrateJob.Result r = CalibrateJob.builder(model).importOptions(modelOptions.importOptions()).data(data)
                 .targets(targets).method(int8.defaultMethod()).methods(int8.perTensorMethods())
+                .withOutputs(true) // the outputs' ranges too, so the table also serves export --int8-io
                 .log(json ? s -> { } : s -> System.err.println("kiln: " + s)).build().run();
         Path dir = output.toAbsolutePath().getParent();
         List<Path> written = r.write(dir);

@@ -70,6 +70,10 @@ class Int8CliTest {
                 t.toString());
         assertEquals(0, e.status(), e.err());
         assertTrue(Files.isRegularFile(onnx));
+        CliTest.Run io = kiln("export", model.toString(), "-o", tmp.resolve("cal/int8io.onnx").toString(),
+                "--precision", "int8", "--int8-target", "onnxruntime", "--int8-io", "--table",
+                t.resolveSibling("table_onnxruntime.json").toString());
+        assertEquals(0, io.status(), "calibrate's tables include the outputs, for --int8-io: " + io.err());
         CliTest.Run c = kiln("export", model.toString(), "-o", tmp.resolve("cal/from-cache.onnx").toString(),
                 "--precision", "int8", "--table", t.resolveSibling("calibration_tensorrt.cache").toString());
         assertEquals(0, c.status(), c.err());
