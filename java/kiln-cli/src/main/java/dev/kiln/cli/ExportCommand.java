@@ -129,7 +129,8 @@ final class ExportCommand implements Callable<Integer> {
             calibrate(graph, target);
         }
         OnnxExporter.Builder b = OnnxExporter.builder().opset(opset).precision(p).int8Target(target)
-                .keepFloat32(keepFloat32.isEmpty() ? int8.keepFloat : keepFloat32).halfIO(halfIO);
+                .keepFloat32(keepFloat32.isEmpty() ? int8.keepFloat : keepFloat32).halfIO(halfIO)
+                .int8WeightMethod(int8.weightMethod());
         if (int8.weightRange() != null) {
             b.int8WeightRange(int8.weightRange());
         }
