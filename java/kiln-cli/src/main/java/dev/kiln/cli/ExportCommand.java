@@ -12,6 +12,7 @@ import dev.kiln.graph.TensorRef;
 import dev.kiln.onnx.ExportResult;
 import dev.kiln.onnx.Int8Target;
 import dev.kiln.calib.CalibrationTable;
+import dev.kiln.calib.ThresholdMethod;
 import dev.kiln.data.RepresentativeData;
 import dev.kiln.pipeline.CalibrateJob;
 import dev.kiln.pipeline.ModelFingerprint;
@@ -133,6 +134,7 @@ final class ExportCommand implements Callable<Integer> {
             default -> throw new KilnArgumentException("--precision: unknown precision '" + precision
                     + "' (known: fp32, fp16, int8, int8-weights)");
         };
+        ThresholdMethod weightMethod = int8.weightMethod(); // a bad name fails before calibrating
         Set<Int8Target> targets = int8.targets(EnumSet.of(Int8Target.TENSORRT));
         KilnArgumentException.check(targets.size() == 1, "--int8-target: export writes one file; give one target "
                 + "(optimize writes both)");
@@ -141,7 +143,8 @@ final class ExportCommand implements Callable<Integer> {
             calibrate(graph, target);
         }
         OnnxExporter.Builder b = OnnxExporter.builder().opset(opset).precision(p).int8Target(target)
-                .keepFloat32(keepFloat32.isEmpty() ? int8.keepFloat : keepFloat32).halfIO(halfIO).int8IO(int8IO);
+                .keepFloat32(keepFloat32.isEmpty() ? int8.keepFloat : keepFloat32).halfIO(halfIO).int8IO(int8IO)
+                .int8WeightMethod(weightMethod);
         if (int8.weightRange() != null) {
             b.int8WeightRange(int8.weightRange());
         }

@@ -26,7 +26,7 @@ import picocli.CommandLine.Option;
 /**
  * The options of INT8 calibration and evaluation shared by {@code optimize}, {@code calibrate} and {@code export}:
  * representative data and its split into calibration and held-out evaluation samples, labels, methods, targets,
- * weight range and mixed precision.
+ * weight range and method, and mixed precision.
  */
 final class Int8Options {
     @Option(names = "--data", paramLabel = "SPEC", description = "representative data: FILE.npy, FILE.npz, an image "
@@ -83,6 +83,10 @@ final class Int8Options {
             + "for onnxruntime, full for tensorrt")
     String int8Weights;
 
+    @Option(names = "--weight-method", paramLabel = "METHOD", description = "how each output channel's int8 weight "
+            + "range is chosen: max (default), mse, percentile[:P] or entropy (the last three clip outlying weights)")
+    String weightMethod;
+
     @Option(names = "--keep-float", split = ",", paramLabel = "NODE_OR_OP", description = "node names or op types "
             + "kept in float (mixed precision)")
     Set<String> keepFloat = Set.of();
@@ -122,6 +126,20 @@ final class Int8Options {
             default -> throw new KilnArgumentException("--int8-weights: unknown range '" + int8Weights
                     + "' (known: full, reduced)");
         };
+    }
+
+    /** The --weight-method, or max |w| (minmax) when not given. */
+    ThresholdMethod weightMethod() {
+        if (weightMethod == null) {
+            return ThresholdMethod.minmax();
+        }
+        try {
+            return ThresholdMethod.parse(weightMethod);
+        } catch (KilnArgumentException e) {
+            boolean percentile = weightMethod.trim().startsWith("percentile");
+            throw new KilnArgumentException("--weight-method: " + (percentile ? e.getMessage()
+                    : "unknown method '" + weightMethod + "' (known: max, mse, percentile[:P], entropy)"));
+        }
     }
 
     /** Whether a --calib-method item names a tensor ({@code name=method}) rather than the default method. */

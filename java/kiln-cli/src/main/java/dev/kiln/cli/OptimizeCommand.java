@@ -97,6 +97,7 @@ final class OptimizeCommand implements Callable<Integer> {
                 .precisions(precs).importOptions(modelOptions.importOptions()).opset(opset)
                 .samples(samples).batch(batch).seed(seed).threads(threads)
                 .int8Targets(int8.targets(EnumSet.allOf(Int8Target.class))).int8WeightRange(int8.weightRange())
+                .int8WeightMethod(int8.weightMethod())
                 .calibrationMethod(int8.defaultMethod(), int8.perTensorMethods()).keepFloat(int8.keepFloat)
                 .log(json ? s -> { } : s -> System.err.println("kiln: " + s));
         if (example && int8.data == null && !int8.calibRandom && int8.table == null) {

@@ -2,6 +2,7 @@ package dev.kiln.quant;
 
 import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
+import dev.kiln.calib.ThresholdMethod;
 import dev.kiln.graph.AttrValue;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Graph;
@@ -38,12 +39,14 @@ import java.util.Set;
  * <p><b>Weights.</b> The float32 Const filter of every Conv2D (HWIO: output channel last), DepthwiseConv2dNative
  * ({@code [H, W, C, M]}: output channel {@code c * M + m}) and MatMul (input 1, {@code [K, N]}, or {@code [N, K]} with
  * {@code transpose_b}) is replaced by its dequantized symmetric per-output-channel INT8 value
- * ({@link WeightFakeQuant}, {@code qmax} 127 or 64), which is bit for bit what the ONNX export computes with. A Const
+ * ({@link WeightFakeQuant}, {@code qmax} 127 or 64, amax per channel by {@link Builder#weightMethod}, default max
+ * |w|), which is bit for bit what the ONNX export computes with. A Const
  * also read by something else gets a new Const {@code <weight>/fake_quant} instead. With
  * {@link Builder#explicitWeights(boolean)}, Conv2D, DepthwiseConv2dNative and MatMul without transpose_b keep their
  * float weights behind a {@code FakeQuantWithMinMaxVarsPerChannel} node (depthwise filters through a Reshape to
  * {@code [H, W, C * M]} and back, since that op works on the last axis), so that the SavedModel shows the
- * quantization; MatMul with transpose_b has its output channel first and keeps the Java-computed values.
+ * quantization; MatMul with transpose_b has its output channel first and keeps the Java-computed values, and so do
+ * 7-bit weights with a clipping weight method (TF's 8-bit range cannot clamp codes to ±64).
  *
  * <p><b>Rounding.</b> ONNX QuantizeLinear (and so TensorRT and ONNX Runtime) rounds half to even; TensorFlow's fake
  * quant rounds half away from zero ({@code floor(x + 0.5)}) and computes from its nudged min/max. The inserted
@@ -71,11 +74,13 @@ public final class FakeQuantInsertion implements GraphPass {
     private static final String FUSED_INTO = "_kiln_fused_into";
 
     private final int weightQmax;
+    private final ThresholdMethod weightMethod;
     private final Set<String> keepFloat;
     private final boolean explicitWeights;
 
     private FakeQuantInsertion(Builder b) {
         this.weightQmax = b.weightQmax;
+        this.weightMethod = b.weightMethod;
         this.keepFloat = Set.copyOf(b.keepFloat);
         this.explicitWeights = b.explicitWeights;
     }
@@ -92,6 +97,11 @@ public final class FakeQuantInsertion implements GraphPass {
     /** The largest weight code: 127 (full range) or 64 (7-bit weights, ONNX Runtime's reduced range). */
     public int weightQmax() {
         return weightQmax;
+    }
+
+    /** How each output channel's weight range (amax) is chosen: by default max |w| ({@link WeightRanges}). */
+    public ThresholdMethod weightMethod() {
+        return weightMethod;
     }
 
     /** Node names and op types whose weights and input activations stay in float. */
@@ -225,7 +235,7 @@ public final class FakeQuantInsertion implements GraphPass {
                 notes.add("kept '" + n.name() + "' (" + n.op() + ") weights in float: input 1 is not a float32 Const");
                 continue;
             }
-            byConst.computeIfAbsent(wr.node(), k -> new ArrayList<>()).add(use(n, w));
+            byConst.computeIfAbsent(wr.node(), k -> new ArrayList<>()).add(use(n, w, explicitClamps()));
         }
         int quantized = 0;
         int added = 0;
@@ -244,7 +254,8 @@ public final class FakeQuantInsertion implements GraphPass {
                 } else {
                     String target = made.get(u.view());
                     if (target == null) {
-                        Tensor fq = Tensor.ofFloats(w.shape(), WeightFakeQuant.apply(w.floats(), u.view(), weightQmax));
+                        Tensor fq = Tensor.ofFloats(w.shape(), WeightFakeQuant.apply(w.floats(), u.view(), weightQmax,
+                                weightMethod));
                         if (inPlace) {
                             g.replace(c.withAttr("value", AttrValue.of(fq)));
                             target = c.name();
@@ -256,7 +267,8 @@ public final class FakeQuantInsertion implements GraphPass {
                         made.put(u.view(), target);
                         quantized++;
                         notes.add("weights '" + c.name() + "' quantized per channel (" + u.view().channels()
-                                + " channels, qmax " + weightQmax + ") for '" + u.consumer().name() + "'");
+                                + " channels, qmax " + weightQmax + ", " + weightMethod + ") for '"
+                                + u.consumer().name() + "'");
                     }
                     if (!target.equals(c.name())) {
                         setInput1(g, u.consumer().name(), TensorRef.of(target, 0));
@@ -267,22 +279,30 @@ public final class FakeQuantInsertion implements GraphPass {
         return new int[] {quantized, added};
     }
 
-    private static Use use(Node n, Tensor w) {
+    /**
+     * Whether TF's per-channel fake quant (8-bit narrow range, step = scale) clamps where ONNX does: always with max
+     * |w| (nothing is clamped), otherwise only for full-range codes.
+     */
+    private boolean explicitClamps() {
+        return weightQmax == 127 || weightMethod instanceof ThresholdMethod.MinMax;
+    }
+
+    private static Use use(Node n, Tensor w, boolean explicitable) {
         long[] d = w.shape().dims();
         int rank = d.length;
         switch (n.op()) {
             case "Conv2D" -> {
                 requireRank(n, rank, 4);
-                return new Use(n, AxisView.of(d, 3), true);
+                return new Use(n, AxisView.of(d, 3), explicitable);
             }
             case "DepthwiseConv2dNative" -> {
                 requireRank(n, rank, 4);
-                return new Use(n, new AxisView(d[0] * d[1], d[2] * d[3], 1), true);
+                return new Use(n, new AxisView(d[0] * d[1], d[2] * d[3], 1), explicitable);
             }
             default -> { // MatMul
                 requireRank(n, rank, 2);
                 boolean tb = n.attrBool("transpose_b", false);
-                return new Use(n, AxisView.of(d, tb ? 0 : 1), !tb);
+                return new Use(n, AxisView.of(d, tb ? 0 : 1), explicitable && !tb);
             }
         }
     }
@@ -329,7 +349,7 @@ public final class FakeQuantInsertion implements GraphPass {
     private int explicit(Graph g, Use u, Tensor w) {
         Node n = u.consumer();
         TensorRef wr = n.input(1);
-        float[] s = WeightFakeQuant.scales(w.floats(), u.view(), weightQmax);
+        float[] s = WeightFakeQuant.scales(w.floats(), u.view(), weightQmax, weightMethod);
         float[] min = new float[s.length];
         float[] max = new float[s.length];
         for (int c = 0; c < s.length; c++) {
@@ -382,6 +402,7 @@ public final class FakeQuantInsertion implements GraphPass {
     /** Options of {@link FakeQuantInsertion}; immutable once built. */
     public static final class Builder {
         private int weightQmax = 127;
+        private ThresholdMethod weightMethod = WeightRanges.defaultMethod();
         private Set<String> keepFloat = Set.of();
         private boolean explicitWeights;
 
@@ -392,6 +413,17 @@ public final class FakeQuantInsertion implements GraphPass {
         public Builder weightQmax(int qmax) {
             KilnArgumentException.check(qmax >= 1 && qmax <= 127, "weightQmax must be in [1, 127], got " + qmax);
             this.weightQmax = qmax;
+            return this;
+        }
+
+        /**
+         * How each output channel's weight range is chosen: {@link ThresholdMethod#minmax()} (default, max |w|), or
+         * percentile, mse or entropy over a histogram of the channel's |w| ({@link WeightRanges}); give the ONNX
+         * export the same method so that both compute with the same weights.
+         */
+        public Builder weightMethod(ThresholdMethod method) {
+            KilnArgumentException.check(method != null, "weightMethod must not be null");
+            this.weightMethod = method;
             return this;
         }
 

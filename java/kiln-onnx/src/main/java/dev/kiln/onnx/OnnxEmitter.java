@@ -184,7 +184,7 @@ final class OnnxEmitter {
                 .setGraph(gb).build();
     }
 
-    /** For INT8 exports: the target layout and the weight range, so that a reader knows how the file was meant. */
+    /** For INT8 exports: the target layout, the weight range and method, so that a reader knows how the file was meant. */
     private List<StringStringEntryProto> int8Metadata() {
         Precision p = cfg.precision();
         if (p != Precision.INT8 && p != Precision.INT8_WEIGHTS_ONLY) {
@@ -197,6 +197,8 @@ final class OnnxEmitter {
         }
         m.add(StringStringEntryProto.newBuilder().setKey("kiln.int8_weight_range")
                 .setValue(cfg.int8WeightRange().name()).build());
+        m.add(StringStringEntryProto.newBuilder().setKey("kiln.int8_weight_method")
+                .setValue(cfg.int8WeightMethod().toString()).build());
         return m;
     }
 
@@ -666,7 +668,7 @@ final class OnnxEmitter {
         float[] f = OnnxTensors.floats(w);
         long[] dims = w.shape().dims();
         int qmax = cfg.int8WeightRange().qmax();
-        float[] scales = QuantMath.symmetricScales(f, dims, axis, qmax);
+        float[] scales = QuantMath.symmetricScales(f, dims, axis, qmax, cfg.int8WeightMethod());
         lastWeightScales = scales;
         String scale = init(hint + "/scale", Tensor.ofFloats(Shape.of(scales.length), scales));
         String zero = init(hint + "/zero_point", Tensor.ofBytes(DType.INT8, Shape.of(scales.length),

@@ -3,9 +3,11 @@ package dev.kiln.onnx;
 import com.google.protobuf.CodedOutputStream;
 import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
+import dev.kiln.calib.ThresholdMethod;
 import dev.kiln.graph.Graph;
 import dev.kiln.onnx.proto.Onnx.ModelProto;
 import dev.kiln.onnx.proto.Onnx.NodeProto;
+import dev.kiln.quant.WeightRanges;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -34,11 +36,13 @@ public final class OnnxExporter {
     private final boolean int8IO;
     private final Int8Target int8Target;
     private final Int8WeightRange int8WeightRange;
+    private final ThresholdMethod int8WeightMethod;
 
     private OnnxExporter(Builder b) {
         this.int8Target = b.int8Target;
         this.int8WeightRange = b.int8WeightRange != null ? b.int8WeightRange
                 : b.precision == Precision.INT8 ? Int8WeightRange.defaultFor(b.int8Target) : Int8WeightRange.FULL;
+        this.int8WeightMethod = b.int8WeightMethod;
         this.opset = b.opset;
         this.precision = b.precision;
         this.keepFloat32 = Set.copyOf(b.keepFloat32);
@@ -87,6 +91,11 @@ public final class OnnxExporter {
      */
     public Int8WeightRange int8WeightRange() {
         return int8WeightRange;
+    }
+
+    /** How each output channel's INT8 weight range (amax) is chosen; default max |w| ({@link WeightRanges}). */
+    public ThresholdMethod int8WeightMethod() {
+        return int8WeightMethod;
     }
 
     /** The ONNX model for {@code g} (the graph is not changed). */
@@ -149,7 +158,8 @@ public final class OnnxExporter {
     public String toString() {
         return "OnnxExporter[opset " + opset + ", " + precision + (halfIO ? ", half IO" : "")
                 + (int8IO ? ", int8 IO" : "")
-                + (precision == Precision.INT8 ? ", for " + int8Target + ", " + int8WeightRange + " weights" : "")
+                + (precision == Precision.INT8 ? ", for " + int8Target + ", " + int8WeightRange + " weights"
+                        + (int8WeightMethod instanceof ThresholdMethod.MinMax ? "" : " by " + int8WeightMethod) : "")
                 + (keepFloat32.isEmpty() ? "" : ", keep float32 " + keepFloat32) + "]";
     }
 
@@ -162,6 +172,7 @@ public final class OnnxExporter {
         private boolean int8IO;
         private Int8Target int8Target = Int8Target.TENSORRT;
         private Int8WeightRange int8WeightRange;
+        private ThresholdMethod int8WeightMethod = WeightRanges.defaultMethod();
 
         private Builder() {
         }
@@ -233,6 +244,17 @@ public final class OnnxExporter {
         public Builder int8WeightRange(Int8WeightRange r) {
             KilnArgumentException.check(r != null, "int8WeightRange must not be null");
             this.int8WeightRange = r;
+            return this;
+        }
+
+        /**
+         * INT8 and INT8 weights-only: how each output channel's weight range (amax) is chosen.
+         * {@link ThresholdMethod#minmax()} (default) is max |w|; percentile, mse or entropy take the method's threshold
+         * over a histogram of the channel's |w| and clip the weights beyond it ({@link WeightRanges}).
+         */
+        public Builder int8WeightMethod(ThresholdMethod method) {
+            KilnArgumentException.check(method != null, "int8WeightMethod must not be null");
+            this.int8WeightMethod = method;
             return this;
         }
 

@@ -1,10 +1,14 @@
 package dev.kiln.onnx;
 
+import dev.kiln.calib.ThresholdMethod;
+import dev.kiln.kernels.AxisView;
+import dev.kiln.quant.WeightRanges;
+
 /**
  * The quantization arithmetic Kiln writes into ONNX, in plain Java with ONNX's formulas: QuantizeLinear
  * {@code q = saturate(rint(x / scale) + zeroPoint)} (round half to even), DequantizeLinear
  * {@code x = (q - zeroPoint) * scale}, and symmetric per-channel weight scales {@code amax / qmax} (qmax 127, or 64 for
- * 7-bit weights, see {@link Int8WeightRange}).
+ * 7-bit weights, see {@link Int8WeightRange}; amax from {@link WeightRanges}, by default max |w|).
  */
 public final class QuantMath {
     private QuantMath() {
@@ -27,25 +31,19 @@ public final class QuantMath {
     }
 
     /**
-     * Per-channel symmetric scales along {@code axis} of a tensor with {@code dims}: amax over each channel / qmax;
+     * Per-channel symmetric scales along {@code axis} of a tensor with {@code dims}: max |w| over each channel / qmax;
      * an all-zero channel gets scale 1 so that the scale stays valid (its codes are all 0).
      */
     public static float[] symmetricScales(float[] w, long[] dims, int axis, int qmax) {
-        int channels = (int) dims[axis];
-        long inner = 1;
-        for (int i = axis + 1; i < dims.length; i++) {
-            inner *= dims[i];
-        }
-        float[] amax = new float[channels];
-        for (int i = 0; i < w.length; i++) {
-            int c = (int) ((i / inner) % channels);
-            amax[c] = Math.max(amax[c], Math.abs(w[i]));
-        }
-        float[] s = new float[channels];
-        for (int c = 0; c < channels; c++) {
-            s[c] = amax[c] > 0 ? amax[c] / qmax : 1f;
-        }
-        return s;
+        return symmetricScales(w, dims, axis, qmax, WeightRanges.defaultMethod());
+    }
+
+    /**
+     * Per-channel symmetric scales {@code amax / qmax} along {@code axis}, amax by {@code method}
+     * ({@link WeightRanges}: the same scales as the fake-quantized SavedModel); 1 for an all-zero channel.
+     */
+    public static float[] symmetricScales(float[] w, long[] dims, int axis, int qmax, ThresholdMethod method) {
+        return WeightRanges.scales(w, AxisView.of(dims, axis), method, qmax);
     }
 
     /** Symmetric int8 codes in [-127, 127] of {@code w} with per-channel {@code scales} along {@code axis}. */

@@ -136,7 +136,7 @@ public final class Kiln {
                 }
                 case SAVEDMODEL -> {
                     if (int8) {
-                        Int8Exports.writeFakeQuantSavedModel(graph, table, target, null, Set.of(), out);
+                        Int8Exports.writeFakeQuantSavedModel(graph, table, target, null, null, Set.of(), out);
                     } else {
                         KilnArgumentException.check(precision == Precision.FP32, "a SavedModel is written in FP32 "
                                 + "(or fake-quantized INT8), not " + precision);

@@ -3,6 +3,7 @@ package dev.kiln.pipeline;
 import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
 import dev.kiln.calib.CalibrationTable;
+import dev.kiln.calib.ThresholdMethod;
 import dev.kiln.data.RepresentativeData;
 import dev.kiln.eval.ModelRunner;
 import dev.kiln.graph.Graph;
@@ -63,7 +64,8 @@ final class MixedPrecisionSearch {
     }
 
     static OptimizeReport.MixedPrecision run(Graph optimized, CalibrationTable table, Int8Target target,
-                                             Int8WeightRange range, Set<String> keepFloat, int opset,
+                                             Int8WeightRange range, ThresholdMethod weightMethod,
+                                             Set<String> keepFloat, int opset,
                                              RepresentativeData data, long[] labels, ModelRunner reference,
                                              Budget budget, int threads, Consumer<String> log) {
         KilnArgumentException.check(!budget.byAccuracy() || labels != null, "--max-accuracy-drop needs labels "
@@ -90,7 +92,7 @@ final class MixedPrecisionSearch {
             for (Node l : layers) {
                 Set<String> keep = new LinkedHashSet<>(keepFloat);
                 layers.stream().filter(o -> o != l).forEach(o -> keep.add(o.name()));
-                double cost = cost(q, target, range, keep, opset, dir, data, labels, ref, refTop1, budget, threads);
+                double cost = cost(q, target, range, weightMethod, keep, opset, dir, data, labels, ref, refTop1, budget, threads);
                 sens.add(new OptimizeReport.Sensitivity(l.name(), l.op(), cost, metric));
                 progress.step();
             }
@@ -103,7 +105,7 @@ final class MixedPrecisionSearch {
             if (k > 0) {
                 kept.add(order.get(k - 1).layer());
             }
-            double cost = cost(q, target, range, kept, opset, dir, data, labels, ref, refTop1, budget, threads);
+            double cost = cost(q, target, range, weightMethod, kept, opset, dir, data, labels, ref, refTop1, budget, threads);
             achieved = cost;
             boolean ok = budget.byAccuracy() ? cost <= budget.maxAccuracyDrop() : 1 - cost >= budget.minCosine();
             log.accept(String.format(Locale.ROOT, "mixed      %d layer(s) in float: %s %.5f%s", kept.size()
@@ -123,11 +125,12 @@ final class MixedPrecisionSearch {
                 + "was met (" + String.join(", ", chosen) + ")", budget.toString(), sens, got);
     }
 
-    private static double cost(Graph q, Int8Target target, Int8WeightRange range, Set<String> keep, int opset,
+    private static double cost(Graph q, Int8Target target, Int8WeightRange range, ThresholdMethod weightMethod,
+                               Set<String> keep, int opset,
                                Path dir, RepresentativeData data, long[] labels, ReplayRunner ref, double refTop1,
                                Budget budget, int threads) {
         Path onnx = dir.resolve("candidate.onnx");
-        Int8Exports.exporter(target, range, keep, opset).export(q, onnx);
+        Int8Exports.exporter(target, range, weightMethod, keep, opset).export(q, onnx);
         try (OnnxRunner r = OnnxRunner.open(onnx, threads)) {
             if (budget.byAccuracy()) {
                 return 100 * (refTop1 - top1(r, data, labels));

@@ -20,6 +20,7 @@ import dev.kiln.onnx.OnnxRunner;
 import dev.kiln.onnx.Precision;
 import dev.kiln.passes.PassResult;
 import dev.kiln.passes.Passes;
+import dev.kiln.quant.WeightRanges;
 import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.TfExporter;
 import dev.kiln.tensorflow.TfImporter;
@@ -74,6 +75,7 @@ public final class OptimizeJob {
     private final Consumer<String> log;
     private final Set<Int8Target> int8Targets;
     private final Int8WeightRange int8WeightRange;
+    private final ThresholdMethod int8WeightMethod;
     private final RepresentativeData calibrationData;
     private final RepresentativeData evaluationData;
     private final long[] labels;
@@ -98,6 +100,7 @@ public final class OptimizeJob {
         this.log = b.log;
         this.int8Targets = EnumSet.copyOf(b.int8Targets);
         this.int8WeightRange = b.int8WeightRange;
+        this.int8WeightMethod = b.int8WeightMethod;
         this.calibrationData = b.calibrationData;
         this.evaluationData = b.evaluationData;
         this.labels = b.labels;
@@ -186,7 +189,8 @@ public final class OptimizeJob {
                 Int8Target t = int8Targets.contains(Int8Target.ONNXRUNTIME) ? Int8Target.ONNXRUNTIME
                         : int8Targets.iterator().next();
                 try (TfRunner ref = TfRunner.open(model, importOptions)) {
-                    mixed = MixedPrecisionSearch.run(optimized, tables.get(t), t, int8WeightRange, keepFloat, opset,
+                    mixed = MixedPrecisionSearch.run(optimized, tables.get(t), t, int8WeightRange, int8WeightMethod,
+                            keepFloat, opset,
                             evaluationData, labels, ref, budget, threads, log);
                 }
                 floatLayers = Set.copyOf(mixed.keptFloat());
@@ -198,7 +202,7 @@ public final class OptimizeJob {
             long te = System.nanoTime();
             if (formats.contains(Format.ONNX)) {
                 Map<Int8Target, ExportResult> written = Int8Exports.writeOnnx(optimized, tables, int8WeightRange,
-                        floatLayers, opset, output);
+                        int8WeightMethod, floatLayers, opset, output);
                 for (Map.Entry<Int8Target, ExportResult> e : written.entrySet()) {
                     artifacts.add(new OptimizeReport.Artifact("onnx", "int8-" + e.getKey().name()
                             .toLowerCase(Locale.ROOT), output.resolve(Int8Exports.fileName(e.getKey())).toString(),
@@ -211,7 +215,7 @@ public final class OptimizeJob {
                         : int8Targets.iterator().next();
                 Path dir = output.resolve("saved_model_int8_fakequant");
                 fakeQuant = Int8Exports.writeFakeQuantSavedModel(optimized, tables.get(t), t, int8WeightRange,
-                        floatLayers, dir);
+                        int8WeightMethod, floatLayers, dir);
                 artifacts.add(new OptimizeReport.Artifact("savedmodel", "int8-fakequant-" + t.name()
                         .toLowerCase(Locale.ROOT), dir.toString(), sizeOf(dir)));
             }
@@ -256,7 +260,8 @@ public final class OptimizeJob {
 
         return new OptimizeReport(Versions.kiln(), Environments.current(), model.toString(), modelNote,
                 output.toString(), summarize(original), summarize(optimized), passResults, artifacts, verifications,
-                calibration, evaluation, layers, mixed, warnings, timings);
+                calibration, precisions.contains(Precision.INT8) ? int8WeightMethod.toString() : null, evaluation,
+                layers, mixed, warnings, timings);
     }
 
     private static String precisionName(Precision p) {
@@ -452,6 +457,7 @@ public final class OptimizeJob {
         private Consumer<String> log = s -> { };
         private Set<Int8Target> int8Targets = EnumSet.allOf(Int8Target.class);
         private Int8WeightRange int8WeightRange;
+        private ThresholdMethod int8WeightMethod = WeightRanges.defaultMethod();
         private RepresentativeData calibrationData;
         private RepresentativeData evaluationData;
         private long[] labels;
@@ -536,6 +542,17 @@ public final class OptimizeJob {
         /** INT8: the weight range (default: reduced 7-bit for ONNX Runtime, full for TensorRT). */
         public Builder int8WeightRange(Int8WeightRange r) {
             this.int8WeightRange = r;
+            return this;
+        }
+
+        /**
+         * INT8: how each output channel's weight range is chosen, for the ONNX models and the fake-quantized
+         * SavedModel alike: {@link ThresholdMethod#minmax()} (default, max |w|), or percentile, mse or entropy over a
+         * histogram of the channel's |w| ({@link WeightRanges}).
+         */
+        public Builder int8WeightMethod(ThresholdMethod m) {
+            KilnArgumentException.check(m != null, "int8WeightMethod must not be null");
+            this.int8WeightMethod = m;
             return this;
         }
 

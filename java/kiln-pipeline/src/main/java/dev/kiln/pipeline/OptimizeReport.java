@@ -7,7 +7,8 @@ import java.util.Map;
 
 /**
  * What {@code kiln optimize} did, for machines (report.json) and people (report.html and the console summary).
- * Every number comes from this run.
+ * Every number comes from this run. {@code weightMethod}: how the INT8 weights' per-channel ranges were chosen
+ * ({@code minmax}, {@code mse}, ...), null without an INT8 model.
  */
 public record OptimizeReport(
         String kilnVersion,
@@ -21,6 +22,7 @@ public record OptimizeReport(
         List<Artifact> artifacts,
         List<Verification> verifications,
         CalibrateJob.Summary calibration,
+        String weightMethod,
         Evaluation evaluation,
         List<LayerError> layers,
         MixedPrecision mixedPrecision,

@@ -103,6 +103,9 @@ public final class Reports {
                     + c.infCount() + " Inf excluded" : "");
             c.notes().forEach(n -> out.println("  " + n));
         }
+        if (r.weightMethod() != null) {
+            out.println("int8 weights per output channel, range by " + r.weightMethod());
+        }
         OptimizeReport.MixedPrecision m = r.mixedPrecision();
         if (m != null) {
             out.println();
@@ -346,6 +349,10 @@ public final class Reports {
                 h.append("<ul>");
                 c.notes().forEach(n -> h.append("<li>").append(esc(n)).append("</li>"));
                 h.append("</ul>");
+            }
+            if (r.weightMethod() != null) {
+                h.append("<p>INT8 weights per output channel, range by ").append(esc(r.weightMethod()))
+                        .append(".</p>");
             }
             h.append("</section>");
         }
