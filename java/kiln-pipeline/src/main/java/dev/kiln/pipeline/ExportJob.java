@@ -1,0 +1,342 @@
+package dev.kiln.pipeline;
+
+import dev.kiln.ErrorCode;
+import dev.kiln.KilnArgumentException;
+import dev.kiln.KilnException;
+import dev.kiln.calib.CalibrationTable;
+import dev.kiln.calib.ThresholdMethod;
+import dev.kiln.data.RepresentativeData;
+import dev.kiln.eval.ModelRunner;
+import dev.kiln.eval.RandomInputs;
+import dev.kiln.eval.TensorComparison;
+import dev.kiln.graph.Graph;
+import dev.kiln.graph.Tensor;
+import dev.kiln.graph.TensorRef;
+import dev.kiln.onnx.ExportResult;
+import dev.kiln.onnx.Int8Placement;
+import dev.kiln.onnx.Int8Target;
+import dev.kiln.onnx.Int8WeightRange;
+import dev.kiln.onnx.OnnxExporter;
+import dev.kiln.onnx.OnnxRunner;
+import dev.kiln.onnx.Precision;
+import dev.kiln.passes.PassResult;
+import dev.kiln.passes.Passes;
+import dev.kiln.tensorflow.ImportOptions;
+import dev.kiln.tensorflow.TfExporter;
+import dev.kiln.tensorflow.TfImporter;
+import dev.kiln.tensorflow.TfRunner;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * One model, one format, one precision, written atomically, optionally verified against TensorFlow on the original:
+ * what {@code kiln export} runs. INT8 takes its activation ranges from a calibration table, representative data, or
+ * random data when asked — never silently.
+ *
+ * <pre>{@code
+ * ExportJob.Result r = ExportJob.builder(Path.of("model"), Path.of("model_int8.onnx")).precision(Precision.INT8)
+ *         .int8Target(Int8Target.ONNXRUNTIME).calibrationData(data).build().run();
+ * }</pre>
+ */
+public final class ExportJob {
+    /** What an export writes. */
+    public enum Format { ONNX, SAVEDMODEL, FROZEN }
+
+    /**
+     * What was written: the file, the ONNX details (null for TensorFlow formats), the calibration summary when this
+     * job calibrated, and one verification row per output when asked.
+     */
+    public record Result(Path output, ExportResult onnx, CalibrateJob.Summary calibration,
+                         List<Verified> verification) {
+    }
+
+    /** One output of the written model against TensorFlow on the original, on random inputs. */
+    public record Verified(String output, double maxAbsError, double maxRelError) {
+    }
+
+    private final Path model;
+    private final Path output;
+    private final Format format;
+    private final Precision precision;
+    private final ImportOptions importOptions;
+    private final boolean optimize;
+    private final int opset;
+    private final Int8Target target;
+    private final Int8WeightRange weightRange;
+    private final ThresholdMethod weightMethod;
+    private final Set<String> keepFloat;
+    private final boolean halfIO;
+    private final boolean int8IO;
+    private final CalibrationTable table;
+    private final RepresentativeData data;
+    private final ThresholdMethod method;
+    private final Map<String, ThresholdMethod> methods;
+    private final boolean verify;
+    private final Consumer<String> log;
+
+    private ExportJob(Builder b) {
+        this.model = b.model;
+        this.output = b.output;
+        this.format = b.format;
+        this.precision = b.precision;
+        this.importOptions = b.importOptions;
+        this.optimize = b.optimize;
+        this.opset = b.opset;
+        this.target = b.target;
+        this.weightRange = b.weightRange;
+        this.weightMethod = b.weightMethod;
+        this.keepFloat = Set.copyOf(b.keepFloat);
+        this.halfIO = b.halfIO;
+        this.int8IO = b.int8IO;
+        this.table = b.table;
+        this.data = b.data;
+        this.method = b.method;
+        this.methods = Map.copyOf(b.methods);
+        this.verify = b.verify;
+        this.log = b.log;
+        KilnArgumentException.check(format == Format.ONNX || precision == Precision.FP32, "a " + format
+                + " is written in FP32; " + precision + " is for ONNX");
+        KilnArgumentException.check(!int8IO || precision == Precision.INT8 && format == Format.ONNX,
+                "--int8-io needs --precision int8 (ONNX), got --precision " + precision.name().toLowerCase()
+                        + (format == Format.ONNX ? "" : " --format " + format.name().toLowerCase()));
+        KilnArgumentException.check(!(int8IO && verify), "--verify feeds float inputs, an --int8-io model takes "
+                + "integer ones: drop --verify (or verify the same export without --int8-io)");
+        KilnArgumentException.check(precision != Precision.INT8 || table != null || data != null,
+                "--precision int8 needs activation ranges: give a calibration table (--table table.json, from kiln "
+                        + "calibrate), representative data (--data), or --calib-random for a smoke run whose ranges "
+                        + "come from random inputs");
+    }
+
+    public static Builder builder(Path model, Path output) {
+        return new Builder(model, output);
+    }
+
+    public Result run() {
+        Graph graph = TfImporter.load(model, importOptions);
+        int before = graph.size();
+        if (optimize) {
+            List<PassResult> results = Passes.optimizeForInference().run(graph);
+            log.accept(String.format("optimize_for_inference %d -> %d nodes (%d passes)", before, graph.size(),
+                    results.size()));
+        }
+        ExportResult onnx = null;
+        CalibrateJob.Summary calibration = null;
+        switch (format) {
+            case ONNX -> {
+                if (precision == Precision.INT8) {
+                    calibration = applyRanges(graph);
+                }
+                OnnxExporter.Builder b = OnnxExporter.builder().opset(opset).precision(precision).int8Target(target)
+                        .keepFloat32(keepFloat).halfIO(halfIO).int8IO(int8IO).int8WeightMethod(weightMethod);
+                if (weightRange != null) {
+                    b.int8WeightRange(weightRange);
+                }
+                onnx = b.build().export(graph, output);
+                log.accept("wrote " + onnx);
+            }
+            case SAVEDMODEL -> {
+                TfExporter.writeSavedModel(graph, output);
+                log.accept("wrote SavedModel " + output);
+            }
+            case FROZEN -> {
+                TfExporter.writeFrozenGraph(graph, output);
+                log.accept("wrote frozen graph " + output);
+            }
+            default -> throw new IllegalStateException(format.toString());
+        }
+        return new Result(output, onnx, calibration, verify ? verify(graph) : List.of());
+    }
+
+    /**
+     * The activation ranges of an INT8 export into the graph: from the given table (checked against the model), or
+     * by calibrating on the data. Returns the calibration summary when it calibrated.
+     */
+    private CalibrateJob.Summary applyRanges(Graph graph) {
+        CalibrationTable t = table;
+        CalibrateJob.Summary summary = null;
+        if (t == null) {
+            CalibrateJob.Result r = CalibrateJob.builder(model).data(data).targets(EnumSet.of(target)).method(method)
+                    .methods(methods).withOutputs(int8IO).log(log).build()
+                    .calibrate(graph, ModelFingerprint.of(model));
+            t = r.tables().get(target);
+            summary = r.summary();
+            if (data.isRandom()) {
+                log.accept("warning: INT8 ranges from RANDOM inputs (--calib-random): a smoke run, not a calibration");
+            }
+        } else {
+            Set<String> needed = new HashSet<>();
+            Int8Placement.quantizable(graph, target).forEach(r -> needed.add(r.toString()));
+            Set<String> has = new HashSet<>();
+            graph.nodes().forEach(n -> {
+                for (int i = 0; i < Math.max(1, n.outputTypes().size()); i++) {
+                    has.add(TensorRef.of(n.name(), i).toString());
+                }
+            });
+            t.validateAgainst(has, needed, t.metadata().modelFingerprint().isEmpty() ? ""
+                    : ModelFingerprint.of(model));
+        }
+        Set<TensorRef> tensors = Int8Placement.quantizable(graph, target);
+        if (int8IO) {
+            // the outputs' ranges where the table has them; the exporter names any output still without one
+            for (TensorRef r : Int8Placement.quantizableWithOutputs(graph, target)) {
+                if (t.entries().containsKey(r.toString())) {
+                    tensors.add(r);
+                }
+            }
+        }
+        Int8Placement.apply(t, graph, target, tensors);
+        return summary;
+    }
+
+    /** Runs the written output on its runtime and TensorFlow on the original with the same random inputs. */
+    private List<Verified> verify(Graph graph) {
+        Map<String, Tensor> inputs = RandomInputs.forSignature(graph.inputs(), 42, 2);
+        Map<String, Tensor> expected;
+        try (TfRunner tf = TfRunner.open(model, importOptions)) {
+            expected = tf.run(inputs);
+        }
+        Map<String, Tensor> actual;
+        try (ModelRunner runner = format == Format.ONNX ? OnnxRunner.open(output, 1)
+                : TfRunner.open(output, ImportOptions.defaults())) {
+            actual = runner.run(inputs);
+        }
+        List<Verified> rows = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : new LinkedHashMap<>(expected).entrySet()) {
+            Tensor got = actual.get(e.getKey());
+            if (got == null) {
+                throw new KilnException(ErrorCode.VERIFICATION_FAILED, output + " has no output '" + e.getKey()
+                        + "' (it has " + actual.keySet() + ")");
+            }
+            TensorComparison c = TensorComparison.compare(e.getValue(), got);
+            rows.add(new Verified(e.getKey(), c.maxAbsError(), c.maxRelError()));
+        }
+        return rows;
+    }
+
+    /** Options of the export job; defaults: ONNX FP32, opset 17, optimized, TensorRT layout for INT8. */
+    public static final class Builder {
+        private final Path model;
+        private final Path output;
+        private Format format = Format.ONNX;
+        private Precision precision = Precision.FP32;
+        private ImportOptions importOptions = ImportOptions.defaults();
+        private boolean optimize = true;
+        private int opset = 17;
+        private Int8Target target = Int8Target.TENSORRT;
+        private Int8WeightRange weightRange;
+        private ThresholdMethod weightMethod = ThresholdMethod.minmax();
+        private Set<String> keepFloat = Set.of();
+        private boolean halfIO;
+        private boolean int8IO;
+        private CalibrationTable table;
+        private RepresentativeData data;
+        private ThresholdMethod method = CalibrateJob.DEFAULT_METHOD;
+        private Map<String, ThresholdMethod> methods = Map.of();
+        private boolean verify;
+        private Consumer<String> log = s -> { };
+
+        private Builder(Path model, Path output) {
+            this.model = Objects.requireNonNull(model, "model");
+            this.output = Objects.requireNonNull(output, "output");
+        }
+
+        public Builder format(Format f) {
+            this.format = Objects.requireNonNull(f);
+            return this;
+        }
+
+        public Builder precision(Precision p) {
+            this.precision = Objects.requireNonNull(p);
+            return this;
+        }
+
+        public Builder importOptions(ImportOptions o) {
+            this.importOptions = Objects.requireNonNull(o);
+            return this;
+        }
+
+        /** false: export the imported graph without optimize_for_inference. */
+        public Builder optimize(boolean v) {
+            this.optimize = v;
+            return this;
+        }
+
+        public Builder opset(int v) {
+            this.opset = v;
+            return this;
+        }
+
+        public Builder int8Target(Int8Target t) {
+            this.target = Objects.requireNonNull(t);
+            return this;
+        }
+
+        /** null: the target's default (reduced for ONNX Runtime, full for TensorRT). */
+        public Builder int8WeightRange(Int8WeightRange r) {
+            this.weightRange = r;
+            return this;
+        }
+
+        public Builder int8WeightMethod(ThresholdMethod m) {
+            this.weightMethod = Objects.requireNonNull(m);
+            return this;
+        }
+
+        /** Node names or op types kept in float (FP16: float32; INT8: no Q/DQ). */
+        public Builder keepFloat(Set<String> k) {
+            this.keepFloat = Set.copyOf(k);
+            return this;
+        }
+
+        public Builder halfIO(boolean v) {
+            this.halfIO = v;
+            return this;
+        }
+
+        public Builder int8IO(boolean v) {
+            this.int8IO = v;
+            return this;
+        }
+
+        /** INT8: a calibration table instead of calibrating. */
+        public Builder calibrationTable(CalibrationTable t) {
+            this.table = t;
+            return this;
+        }
+
+        /** INT8: representative data (or random data, flagged) to calibrate on. */
+        public Builder calibrationData(RepresentativeData d) {
+            this.data = d;
+            return this;
+        }
+
+        public Builder calibrationMethod(ThresholdMethod m, Map<String, ThresholdMethod> perTensor) {
+            this.method = Objects.requireNonNull(m);
+            this.methods = Map.copyOf(perTensor);
+            return this;
+        }
+
+        public Builder verify(boolean v) {
+            this.verify = v;
+            return this;
+        }
+
+        public Builder log(Consumer<String> l) {
+            this.log = Objects.requireNonNull(l);
+            return this;
+        }
+
+        public ExportJob build() {
+            return new ExportJob(this);
+        }
+    }
+}
