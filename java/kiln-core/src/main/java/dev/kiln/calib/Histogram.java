@@ -148,14 +148,7 @@ public final class Histogram {
 
     /** A deep copy (same backend). */
     public Histogram copy() {
-        Histogram h = new Histogram(kernels, nbBins, signed);
-        System.arraycopy(counts, 0, h.counts, 0, nbBins);
-        if (signed) {
-            System.arraycopy(negCounts, 0, h.negCounts, 0, nbBins);
-        }
-        h.rangeExp = rangeExp;
-        h.stats = stats;
-        return h;
+        return restore(kernels, nbBins, signed, rangeExp, counts, negCounts, stats);
     }
 
     /**
