@@ -19,7 +19,7 @@ public sealed interface PruningPattern {
         return new Unstructured(sparsity, false);
     }
 
-    /** Unstructured with one magnitude threshold over all selected layers, so that they are {@code sparsity} together. */
+    /** Unstructured with one magnitude threshold over all selected layers: together they are {@code sparsity}. */
     static PruningPattern unstructuredGlobal(double sparsity) {
         return new Unstructured(sparsity, true);
     }

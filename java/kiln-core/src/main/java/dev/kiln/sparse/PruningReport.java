@@ -59,7 +59,8 @@ public record PruningReport(String plan, List<Layer> layers, List<String> notes)
 
     /** A markdown table, one row per layer and a total. */
     public String toMarkdown() {
-        StringBuilder sb = new StringBuilder("| layer | op | shape | weights | zeros | sparsity | pattern | N:M check |\n");
+        StringBuilder sb = new StringBuilder(
+                "| layer | op | shape | weights | zeros | sparsity | pattern | N:M check |\n");
         sb.append("|---|---|---|---|---|---|---|---|\n");
         for (Layer l : layers) {
             sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %d | %d | %.2f%% | %s | %s |%n", l.name(), l.op(),

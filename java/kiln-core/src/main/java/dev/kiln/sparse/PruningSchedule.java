@@ -5,7 +5,8 @@ import dev.kiln.KilnArgumentException;
 /**
  * When to prune during training and to what sparsity, with the semantics of TensorFlow Model Optimization's
  * {@code tfmot.sparsity.keras.ConstantSparsity} and {@code PolynomialDecay}
- * (tensorflow/model-optimization, {@code tensorflow_model_optimization/python/core/sparsity/keras/pruning_schedule.py}):
+ * (github.com/tensorflow/model-optimization,
+ * {@code tensorflow_model_optimization/python/core/sparsity/keras/pruning_schedule.py}):
  *
  * <ul>
  *   <li>{@link #shouldPrune(long)} is TFMOT's {@code _should_prune_in_step}:

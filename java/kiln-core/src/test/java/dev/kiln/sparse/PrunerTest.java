@@ -112,7 +112,8 @@ class PrunerTest {
         assertArrayEquals(original.node("conv2/bias").attrTensor("value").floats(),
                 g.node("conv2/bias").attrTensor("value").floats());
         assertEquals(0.5, r.globalSparsity(), 1e-12);
-        assertTrue(r.notes().stream().anyMatch(n -> n.contains("'conv1'") && n.contains("first")), r.notes().toString());
+        assertTrue(r.notes().stream().anyMatch(n -> n.contains("'conv1'") && n.contains("first")),
+                r.notes().toString());
         assertTrue(r.notes().stream().anyMatch(n -> n.contains("'mm3'") && n.contains("last")), r.notes().toString());
     }
 
