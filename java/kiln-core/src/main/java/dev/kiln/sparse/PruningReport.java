@@ -1,0 +1,110 @@
+package dev.kiln.sparse;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * What a {@link Pruner} did: one row per pruned layer, the notes (layers skipped and why), and the sparsity of all
+ * pruned layers together.
+ */
+public record PruningReport(String plan, List<Layer> layers, List<String> notes) {
+
+    public PruningReport {
+        layers = List.copyOf(layers);
+        notes = List.copyOf(notes);
+    }
+
+    /**
+     * One pruned layer: its node name and op, the weight Const it now reads, the weight shape (TF layout), the
+     * number of weights and of zeros after pruning, the pattern label, and the N:M check of the result along the
+     * input-channel axis (the plan's N:M, or 2:4 for other patterns; null where the axis is not a multiple of M).
+     */
+    public record Layer(String name, String op, String weight, long[] shape, long weights, long zeros,
+                        String pattern, NMReport nm) {
+        public Layer {
+            shape = shape.clone();
+        }
+
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+
+        public double sparsity() {
+            return weights == 0 ? 0 : (double) zeros / weights;
+        }
+
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "%s (%s) %s: %d of %d zero (%.2f%%), %s%s", name, op,
+                    Arrays.toString(shape), zeros, weights, 100 * sparsity(), pattern,
+                    nm == null ? "" : ", " + nm.n() + ":" + nm.m() + " " + (nm.ok() ? "ok" : "violated"));
+        }
+    }
+
+    public long weights() {
+        return layers.stream().mapToLong(Layer::weights).sum();
+    }
+
+    public long zeros() {
+        return layers.stream().mapToLong(Layer::zeros).sum();
+    }
+
+    /** Zeros over weights, over all pruned layers. */
+    public double globalSparsity() {
+        long w = weights();
+        return w == 0 ? 0 : (double) zeros() / w;
+    }
+
+    /** A markdown table, one row per layer and a total. */
+    public String toMarkdown() {
+        StringBuilder sb = new StringBuilder(
+                "| layer | op | shape | weights | zeros | sparsity | pattern | N:M check |\n");
+        sb.append("|---|---|---|---|---|---|---|---|\n");
+        for (Layer l : layers) {
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %d | %d | %.2f%% | %s | %s |%n", l.name(), l.op(),
+                    Arrays.toString(l.shape()), l.weights(), l.zeros(), 100 * l.sparsity(), l.pattern(),
+                    l.nm() == null ? "n/a" : l.nm().n() + ":" + l.nm().m() + (l.nm().ok() ? " ok" : " violated")));
+        }
+        sb.append(String.format(Locale.ROOT, "| total | | | %d | %d | %.2f%% | | |%n", weights(), zeros(),
+                100 * globalSparsity()));
+        return sb.toString();
+    }
+
+    /** The report as JSON (for sparsity_report.json). */
+    public String toJson() {
+        StringBuilder sb = new StringBuilder("{\n  \"plan\": ").append(quote(plan));
+        sb.append(String.format(Locale.ROOT, ",\n  \"weights\": %d,\n  \"zeros\": %d,\n  \"global_sparsity\": %.6f",
+                weights(), zeros(), globalSparsity()));
+        sb.append(",\n  \"layers\": [");
+        for (int i = 0; i < layers.size(); i++) {
+            Layer l = layers.get(i);
+            sb.append(i == 0 ? "\n" : ",\n");
+            sb.append(String.format(Locale.ROOT, "    {\"name\": %s, \"op\": %s, \"weight\": %s, \"shape\": %s, "
+                            + "\"weights\": %d, \"zeros\": %d, \"sparsity\": %.6f, \"pattern\": %s, \"nm\": %s}",
+                    quote(l.name()), quote(l.op()), quote(l.weight()), Arrays.toString(l.shape()), l.weights(),
+                    l.zeros(), l.sparsity(), quote(l.pattern()), l.nm() == null ? "null"
+                            : "{\"n\": " + l.nm().n() + ", \"m\": " + l.nm().m() + ", \"groups\": " + l.nm().nbGroups()
+                            + ", \"bad\": " + l.nm().nbBad() + "}"));
+        }
+        sb.append("\n  ],\n  \"notes\": [");
+        for (int i = 0; i < notes.size(); i++) {
+            sb.append(i == 0 ? "" : ", ").append(quote(notes.get(i)));
+        }
+        return sb.append("]\n}\n").toString();
+    }
+
+    private static String quote(String s) {
+        StringBuilder sb = new StringBuilder("\"");
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '"' -> sb.append("\\\"");
+                case '\\' -> sb.append("\\\\");
+                case '\n' -> sb.append("\\n");
+                default -> sb.append(c < 0x20 ? String.format("\\u%04x", (int) c) : String.valueOf(c));
+            }
+        }
+        return sb.append('"').toString();
+    }
+}

@@ -1,0 +1,100 @@
+package dev.kiln.pipeline;
+
+import dev.kiln.KilnArgumentException;
+import dev.kiln.KilnException;
+import dev.kiln.graph.Graph;
+import dev.kiln.onnx.OnnxExporter;
+import dev.kiln.passes.Passes;
+import dev.kiln.sparse.Pruner;
+import dev.kiln.sparse.PruningPlan;
+import dev.kiln.sparse.PruningReport;
+import dev.kiln.tensorflow.ImportOptions;
+import dev.kiln.tensorflow.TfExporter;
+import dev.kiln.tensorflow.TfImporter;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * One-shot pruning of a model into an output directory: imports it, runs {@code optimize_for_inference} (so that
+ * BatchNorm is folded into the weights before they are pruned), prunes by the plan, and writes
+ * {@code saved_model/}, {@code model.onnx} (FP32) and {@code sparsity_report.json} ({@link PruningReport#toJson()}).
+ *
+ * <pre>{@code
+ * PruningReport r = PruneJob.builder(Path.of("model"), Path.of("out"))
+ *         .plan(PruningPlan.of(PruningPattern.twoFour())).build().run();
+ * }</pre>
+ */
+public final class PruneJob {
+    /** The files written under the output directory. */
+    public static final String SAVED_MODEL = "saved_model";
+    public static final String ONNX = "model.onnx";
+    public static final String REPORT = "sparsity_report.json";
+
+    private final Path model;
+    private final Path output;
+    private final PruningPlan plan;
+    private final ImportOptions importOptions;
+
+    private PruneJob(Builder b) {
+        KilnArgumentException.check(b.plan != null, "a pruning plan is required (builder.plan(...))");
+        this.model = b.model;
+        this.output = b.output;
+        this.plan = b.plan;
+        this.importOptions = b.importOptions;
+    }
+
+    public static Builder builder(Path model, Path outputDir) {
+        return new Builder(model, outputDir);
+    }
+
+    /** Prunes and writes; returns what was pruned. */
+    public PruningReport run() {
+        Graph g = TfImporter.load(model, importOptions);
+        Passes.optimizeForInference().run(g);
+        PruningReport report = Pruner.of(plan).prune(g);
+        try {
+            Files.createDirectories(output);
+        } catch (IOException e) {
+            throw KilnException.io("cannot create " + output + ": " + e.getMessage(), e);
+        }
+        TfExporter.writeSavedModel(g, output.resolve(SAVED_MODEL));
+        OnnxExporter.fp32().export(g, output.resolve(ONNX));
+        Reports.writeAtomically(output.resolve(REPORT), report.toJson());
+        return report;
+    }
+
+    /** Options of a {@link PruneJob}. */
+    public static final class Builder {
+        private final Path model;
+        private final Path output;
+        private PruningPlan plan;
+        private ImportOptions importOptions = ImportOptions.defaults();
+
+        private Builder(Path model, Path output) {
+            KilnArgumentException.check(model != null, "model must not be null");
+            KilnArgumentException.check(output != null, "output directory must not be null");
+            this.model = model;
+            this.output = output;
+        }
+
+        /** What to prune and how (required). */
+        public Builder plan(PruningPlan p) {
+            KilnArgumentException.check(p != null, "plan must not be null");
+            this.plan = p;
+            return this;
+        }
+
+        /** Tags and signature of the SavedModel to import (default: serve, serving_default). */
+        public Builder importOptions(ImportOptions options) {
+            KilnArgumentException.check(options != null, "importOptions must not be null");
+            this.importOptions = options;
+            return this;
+        }
+
+        public PruneJob build() {
+            return new PruneJob(this);
+        }
+    }
+}
