@@ -8,8 +8,8 @@ import picocli.CommandLine.Command;
 /** The {@code kiln} command: optimize, calibrate, export, bench, compare, inspect, doctor. */
 @Command(name = "kiln", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Makes TensorFlow models ready to deploy and fast.",
-        subcommands = {OptimizeCommand.class, CalibrateCommand.class, ExportCommand.class, BenchCommand.class,
-                CompareCommand.class, InspectCommand.class, DoctorCommand.class,
+        subcommands = {OptimizeCommand.class, CalibrateCommand.class, ExportCommand.class, PruneCommand.class,
+                BenchCommand.class, CompareCommand.class, InspectCommand.class, DoctorCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
