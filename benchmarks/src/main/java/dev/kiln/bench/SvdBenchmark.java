@@ -11,8 +11,8 @@ import java.util.Random;
  * warm runs are what matters.
  *
  * <pre>java -cp benchmarks/target/kiln-benchmarks.jar dev.kiln.bench.SvdBenchmark [sizes, default 256 1024 2048]</pre>
- * Sizes above 1024 are run once: the time grows as n³ (about 5 s at 1024 and, by that, over 4 minutes at 4096
- * on two AVX2 cores, so 4096 is not in the default list).
+ * Sizes above 1024 are run once: the time grows as n³ (about 5 s at 1024, 43 s at 2048 and, by that, about 6 minutes
+ * at 4096 on two AVX2 cores, so 4096 is not in the default list).
  */
 public final class SvdBenchmark {
     private SvdBenchmark() {
