@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "kiln", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Makes TensorFlow models ready to deploy and fast.",
         subcommands = {OptimizeCommand.class, CalibrateCommand.class, ExportCommand.class, PruneCommand.class,
-                BenchCommand.class, CompareCommand.class, InspectCommand.class, DoctorCommand.class,
+                FactorizeCommand.class, BenchCommand.class, CompareCommand.class, InspectCommand.class, DoctorCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
