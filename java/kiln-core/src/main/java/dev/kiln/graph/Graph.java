@@ -327,4 +327,32 @@ public final class Graph {
         return "Graph[" + nodes.size() + " nodes, inputs " + inputs.stream().map(SignatureTensor::name).toList()
                 + ", outputs " + outputs.stream().map(SignatureTensor::name).toList() + "]";
     }
+
+    /** How many data inputs of all nodes read an output of {@code node} (control inputs not counted). */
+    public int dataReaderCount(String node) {
+        int reads = 0;
+        for (Node n : nodes()) {
+            for (TensorRef r : n.dataInputs()) {
+                if (r.node().equals(node)) {
+                    reads++;
+                }
+            }
+        }
+        return reads;
+    }
+
+    /** Rewires data input {@code index} of {@code node} (counting data inputs only, not control ones) to {@code to}. */
+    public void setDataInput(String node, int index, TensorRef to) {
+        Node n = node(node);
+        java.util.List<String> ins = new java.util.ArrayList<>(n.inputs());
+        int data = -1;
+        for (int i = 0; i < ins.size(); i++) {
+            if (!ins.get(i).startsWith("^") && ++data == index) {
+                ins.set(i, to.toString());
+                replace(n.withInputs(ins));
+                return;
+            }
+        }
+        throw new dev.kiln.KilnArgumentException("node '" + node + "' has no data input " + index);
+    }
 }

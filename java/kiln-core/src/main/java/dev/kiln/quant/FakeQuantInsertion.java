@@ -271,7 +271,7 @@ public final class FakeQuantInsertion implements GraphPass {
                                 + u.consumer().name() + "'");
                     }
                     if (!target.equals(c.name())) {
-                        setInput1(g, u.consumer().name(), TensorRef.of(target, 0));
+                        g.setDataInput(u.consumer().name(), 1, TensorRef.of(target, 0));
                     }
                 }
             }
@@ -321,28 +321,7 @@ public final class FakeQuantInsertion implements GraphPass {
                 return false;
             }
         }
-        int reads = 0;
-        for (Node n : g.nodes()) {
-            for (TensorRef r : n.dataInputs()) {
-                if (r.node().equals(constNode)) {
-                    reads++;
-                }
-            }
-        }
-        return reads == uses.size();
-    }
-
-    private static void setInput1(Graph g, String node, TensorRef to) {
-        Node n = g.node(node);
-        List<String> ins = new ArrayList<>(n.inputs());
-        int data = -1;
-        for (int i = 0; i < ins.size(); i++) {
-            if (!ins.get(i).startsWith("^") && ++data == 1) {
-                ins.set(i, to.toString());
-                break;
-            }
-        }
-        g.replace(n.withInputs(ins));
+        return g.dataReaderCount(constNode) == uses.size();
     }
 
     /** FakeQuantWithMinMaxVarsPerChannel on the float weights of {@code u}; returns the number of nodes added. */
@@ -389,7 +368,7 @@ public final class FakeQuantInsertion implements GraphPass {
             out = TensorRef.of(name + "/filter", 0);
             added += 2;
         }
-        setInput1(g, n.name(), out);
+        g.setDataInput(n.name(), 1, out);
         return added;
     }
 

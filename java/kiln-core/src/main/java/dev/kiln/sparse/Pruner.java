@@ -286,7 +286,7 @@ public final class Pruner implements GraphPass {
         } else { // shared: the other readers keep the dense weight
             target = g.uniqueName(c.name() + "/pruned");
             g.add(c.toBuilder().name(target).attr("value", AttrValue.of(t)).build());
-            setInput1(g, l.node().name(), TensorRef.of(target, 0));
+            g.setDataInput(l.node().name(), 1, TensorRef.of(target, 0));
         }
         long zeros = 0;
         for (float v : pruned) {
@@ -326,27 +326,6 @@ public final class Pruner implements GraphPass {
         if (g.isOutput(ref)) {
             return false;
         }
-        int reads = 0;
-        for (Node n : g.nodes()) {
-            for (TensorRef r : n.dataInputs()) {
-                if (r.node().equals(l.constName())) {
-                    reads++;
-                }
-            }
-        }
-        return reads == 1;
-    }
-
-    private static void setInput1(Graph g, String node, TensorRef to) {
-        Node n = g.node(node);
-        List<String> ins = new ArrayList<>(n.inputs());
-        int data = -1;
-        for (int i = 0; i < ins.size(); i++) {
-            if (!ins.get(i).startsWith("^") && ++data == 1) {
-                ins.set(i, to.toString());
-                break;
-            }
-        }
-        g.replace(n.withInputs(ins));
+        return g.dataReaderCount(l.constName()) == 1;
     }
 }

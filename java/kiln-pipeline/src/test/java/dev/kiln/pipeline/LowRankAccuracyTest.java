@@ -46,29 +46,14 @@ class LowRankAccuracyTest {
     @TempDir
     static Path dir;
 
-    static Path shared() {
-        return Path.of(System.getProperty("kiln.repo.root", "../.."), "..", "shared").normalize();
-    }
-
     @TestFactory
     Stream<DynamicTest> factorizedMnistModelsAgreeOnTfAndOnnxWithFewerParameters() {
-        Path models = shared().resolve("models");
-        Path mnist = shared().resolve("data/mnist");
+        Path models = SharedMnist.shared().resolve("models");
+        Path mnist = SharedMnist.shared().resolve("data/mnist");
         assumeTrue(Files.isDirectory(models) && Files.isDirectory(mnist),
                 "skipped: ../shared (models and MNIST data) is absent");
         return MODELS.stream().flatMap(name -> ENERGIES.stream().map(e -> DynamicTest.dynamicTest(name + " @ " + e,
                 () -> check(models.resolve(name), name, mnist, e))));
-    }
-
-    private static RepresentativeData data(Graph g, Path mnist, long start, long count) {
-        return DataSources.parse(mnist.resolve("images_u8.npy").toString(), Path.of(""), g.inputs(),
-                FloatConversion.scale(1.0 / 255)).range(start, count).batchSize(100).build();
-    }
-
-    private static long[] labels(Path mnist) {
-        try (NpyFile f = NpyFile.open(mnist.resolve("labels_u8.npy"))) {
-            return f.read(5000, 5000).asLongs();
-        }
     }
 
     private void check(Path model, String name, Path mnist, double energy) {
@@ -84,18 +69,18 @@ class LowRankAccuracyTest {
         TfExporter.writeSavedModel(factorized, savedModel);
         OnnxExporter.fp32().export(factorized, onnx);
 
-        long[] labels = labels(mnist);
+        long[] labels = SharedMnist.labels(5000, 5000);
         double fp32;
         try (TfRunner r = TfRunner.of(g)) {
-            fp32 = Evaluation.top1(r, data(g, mnist, 5000, 5000), labels);
+            fp32 = Evaluation.top1(r, SharedMnist.images(g, 5000, 5000), labels);
         }
         double lowRank;
         double maxAbs = 0;
         try (TfRunner tf = TfRunner.open(savedModel, dev.kiln.tensorflow.ImportOptions.defaults());
              OnnxRunner ort = OnnxRunner.open(onnx, 1)) {
-            lowRank = Evaluation.top1(tf, data(g, mnist, 5000, 5000), labels);
-            double onnxTop1 = Evaluation.top1(ort, data(g, mnist, 5000, 5000), labels);
-            try (RepresentativeData.Batches b = data(g, mnist, 5000, 1000).iterator()) {
+            lowRank = Evaluation.top1(tf, SharedMnist.images(g, 5000, 5000), labels);
+            double onnxTop1 = Evaluation.top1(ort, SharedMnist.images(g, 5000, 5000), labels);
+            try (RepresentativeData.Batches b = SharedMnist.images(g, 5000, 1000).iterator()) {
                 while (b.hasNext()) {
                     Map<String, Tensor> in = b.next();
                     maxAbs = Math.max(maxAbs, maxAbs(tf.run(in), ort.run(in)));

@@ -48,14 +48,10 @@ class MnistAccuracyTest {
     @TempDir
     static Path dir;
 
-    static Path shared() {
-        return Path.of(System.getProperty("kiln.repo.root", "../.."), "..", "shared").normalize();
-    }
-
     @TestFactory
     Stream<DynamicTest> int8OnRealMnistModelsStaysWithinOnePointOfFp32() {
-        Path models = shared().resolve("models");
-        Path mnist = shared().resolve("data/mnist");
+        Path models = SharedMnist.shared().resolve("models");
+        Path mnist = SharedMnist.shared().resolve("data/mnist");
         assumeTrue(Files.isDirectory(models) && Files.isDirectory(mnist),
                 "skipped: ../shared (models and MNIST data) is absent");
         return MODELS.stream().map(name -> DynamicTest.dynamicTest(name, () -> check(models.resolve(name), name,
@@ -65,7 +61,7 @@ class MnistAccuracyTest {
     /** mlperf_tiny_kws_dscnn has no data here: random calibration and evaluation, flagged as such. */
     @org.junit.jupiter.api.Test
     void kwsWithRandomCalibrationReportsCosineAndSqnrFlaggedRandom() {
-        Path model = shared().resolve("models/mlperf_tiny_kws_dscnn");
+        Path model = SharedMnist.shared().resolve("models/mlperf_tiny_kws_dscnn");
         assumeTrue(Files.isDirectory(model), "skipped: ../shared/models/mlperf_tiny_kws_dscnn is absent");
         Graph g = TfImporter.load(model);
         OptimizeReport r = OptimizeJob.builder(model).output(dir.resolve("kws"))
@@ -89,25 +85,14 @@ class MnistAccuracyTest {
         System.out.println(row);
     }
 
-    private static RepresentativeData data(Graph g, Path mnist, long start, long count) {
-        return DataSources.parse(mnist.resolve("images_u8.npy").toString(), Path.of(""), g.inputs(),
-                FloatConversion.scale(1.0 / 255)).range(start, count).batchSize(100).build();
-    }
-
-    private static long[] labels(Path mnist, long start, int count) {
-        try (NpyFile f = NpyFile.open(mnist.resolve("labels_u8.npy"))) {
-            return f.read(start, count).asLongs();
-        }
-    }
-
     private void check(Path model, String name, Path mnist) {
         Graph g = TfImporter.load(model);
         Path out = dir.resolve(name);
         OptimizeReport r = OptimizeJob.builder(model).output(out)
                 .formats(EnumSet.of(OptimizeJob.Format.SAVEDMODEL, OptimizeJob.Format.ONNX))
                 .precisions(EnumSet.of(Precision.FP32, Precision.FP16, Precision.INT8_WEIGHTS_ONLY, Precision.INT8))
-                .calibrationData(data(g, mnist, 0, 1000)).evaluationData(data(g, mnist, 5000, 5000))
-                .labels(labels(mnist, 5000, 5000)).build().run();
+                .calibrationData(SharedMnist.images(g, 0, 1000)).evaluationData(SharedMnist.images(g, 5000, 5000))
+                .labels(SharedMnist.labels(5000, 5000)).build().run();
         Evaluation e = r.evaluation();
         double fp32 = e.reference().top1();
         StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "| %s | %.2f%%", name, 100 * fp32));
@@ -133,7 +118,7 @@ class MnistAccuracyTest {
         Graph optimized = g.copy();
         Passes.optimizeForInference().run(optimized);
         CalibrationTable t = CalibrationTable.load(out.resolve("calibration/table_onnxruntime.json"));
-        long[] labels = labels(mnist, 5000, 5000);
+        long[] labels = SharedMnist.labels(5000, 5000);
         StringBuilder row = new StringBuilder("| " + name);
         double reducedStock = 0;
         double reducedExact = 0;
@@ -144,7 +129,7 @@ class MnistAccuracyTest {
             for (OnnxRunner.IntegerKernels k : OnnxRunner.IntegerKernels.values()) {
                 double top1;
                 try (OnnxRunner r = OnnxRunner.open(onnx, 1, true, k)) {
-                    top1 = Evaluation.top1(r, data(g, mnist, 5000, 5000), labels);
+                    top1 = Evaluation.top1(r, SharedMnist.images(g, 5000, 5000), labels);
                 }
                 row.append(String.format(Locale.ROOT, " | %.2f%%", 100 * top1));
                 if (range == Int8WeightRange.REDUCED) {

@@ -53,37 +53,22 @@ class PruningAccuracyTest {
     @TempDir
     static Path dir;
 
-    static Path shared() {
-        return Path.of(System.getProperty("kiln.repo.root", "../.."), "..", "shared").normalize();
-    }
-
     @TestFactory
     Stream<DynamicTest> prunedMnistModelsReachTheirSparsityAndAgreeOnTensorFlowAndOnnxRuntime() {
-        Path models = shared().resolve("models");
-        Path mnist = shared().resolve("data/mnist");
+        Path models = SharedMnist.shared().resolve("models");
+        Path mnist = SharedMnist.shared().resolve("data/mnist");
         assumeTrue(Files.isDirectory(models) && Files.isDirectory(mnist),
                 "skipped: ../shared (models and MNIST data) is absent");
         return MODELS.stream().map(name -> DynamicTest.dynamicTest(name, () -> check(models.resolve(name), name,
                 mnist)));
     }
 
-    private static RepresentativeData data(Graph g, Path mnist) {
-        return DataSources.parse(mnist.resolve("images_u8.npy").toString(), Path.of(""), g.inputs(),
-                FloatConversion.scale(1.0 / 255)).range(5000, 5000).batchSize(100).build();
-    }
-
-    private static long[] labels(Path mnist) {
-        try (NpyFile f = NpyFile.open(mnist.resolve("labels_u8.npy"))) {
-            return f.read(5000, 5000).asLongs();
-        }
-    }
-
     private void check(Path model, String name, Path mnist) {
         Graph original = TfImporter.load(model);
-        long[] labels = labels(mnist);
+        long[] labels = SharedMnist.labels(5000, 5000);
         double fp32;
         try (TfRunner tf = TfRunner.open(model, ImportOptions.defaults())) {
-            fp32 = Evaluation.top1(tf, data(original, mnist), labels);
+            fp32 = Evaluation.top1(tf, SharedMnist.images(original, 5000, 5000), labels);
         }
         StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "| %s | %.2f%%", name, 100 * fp32));
         Map<String, PruningPlan> plans = Map.of(
@@ -122,7 +107,7 @@ class PruningAccuracyTest {
         double maxDiff = 0;
         try (ModelRunner tf = TfRunner.open(out.resolve("saved_model"), ImportOptions.defaults());
              ModelRunner onnx = OnnxRunner.open(out.resolve("model.onnx"), 1);
-             RepresentativeData.Batches b = data(g, mnist).iterator()) {
+             RepresentativeData.Batches b = SharedMnist.images(g, 5000, 5000).iterator()) {
             while (b.hasNext()) {
                 Map<String, Tensor> batch = b.next();
                 float[] a = tf.run(batch).values().iterator().next().asFloats();
