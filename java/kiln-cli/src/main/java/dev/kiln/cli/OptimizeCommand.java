@@ -68,6 +68,14 @@ final class OptimizeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print report.json to stdout instead of the summary")
     boolean json;
 
+    @Option(names = "--prune", paramLabel = "SPEC", description = "one-shot pruning before export: S (unstructured "
+            + "share, e.g. 0.5), global:S, N:M (e.g. 2:4) or KxK:S (blocks); first and last layer kept")
+    String prune;
+
+    @Option(names = "--low-rank", paramLabel = "ENERGY", description = "low-rank factorization before export, keeping "
+            + "this share of each layer's squared singular values (e.g. 0.95)")
+    Double lowRank;
+
     @Option(names = "--force", description = "write into an output directory that exists and holds files other "
             + "than an earlier Kiln run's")
     boolean force;
@@ -107,6 +115,12 @@ final class OptimizeCommand implements Callable<Integer> {
         } else {
             b.calibrationData(int8.calibrationData(inputs)).calibrationTable(int8.table())
                     .evaluationData(int8.evaluationData(inputs)).labels(int8.labels(inputs));
+        }
+        if (prune != null) {
+            b.prune(dev.kiln.sparse.PruningPlan.of(pruningPattern(prune)));
+        }
+        if (lowRank != null) {
+            b.lowRank(dev.kiln.lowrank.LowRankFactorization.energy(lowRank));
         }
         KilnArgumentException.check(int8.maxAccuracyDrop == null || int8.minCosine == null,
                 "--max-accuracy-drop and --min-cosine contradict each other: give one");
@@ -175,5 +189,30 @@ final class OptimizeCommand implements Callable<Integer> {
             }
         }
         return set;
+    }
+
+    /** --prune SPEC: S, global:S, N:M or KxK:S. */
+    static dev.kiln.sparse.PruningPattern pruningPattern(String spec) {
+        String v = spec.trim().toLowerCase(java.util.Locale.ROOT);
+        try {
+            if (v.startsWith("global:")) {
+                return dev.kiln.sparse.PruningPattern.unstructuredGlobal(Double.parseDouble(v.substring(7)));
+            }
+            if (v.contains("x") && v.contains(":")) {
+                String[] kb = v.split(":");
+                String[] k = kb[0].split("x");
+                KilnArgumentException.check(k.length == 2 && k[0].equals(k[1]), "--prune: blocks must be KxK:S, got '"
+                        + spec + "'");
+                return dev.kiln.sparse.PruningPattern.block(Integer.parseInt(k[0]), Double.parseDouble(kb[1]));
+            }
+            if (v.contains(":")) {
+                String[] nm = v.split(":");
+                KilnArgumentException.check(nm.length == 2, "--prune: N:M expected, got '" + spec + "'");
+                return dev.kiln.sparse.PruningPattern.nm(Integer.parseInt(nm[0]), Integer.parseInt(nm[1]));
+            }
+            return dev.kiln.sparse.PruningPattern.unstructured(Double.parseDouble(v));
+        } catch (NumberFormatException e) {
+            throw new KilnArgumentException("--prune: expected S, global:S, N:M or KxK:S, got '" + spec + "'");
+        }
     }
 }

@@ -84,6 +84,8 @@ public final class OptimizeJob {
     private final Set<String> keepFloat;
     private final MixedPrecisionSearch.Budget budget;
     private final CalibrationTable givenTable;
+    private final dev.kiln.sparse.PruningPlan prune;
+    private final dev.kiln.lowrank.LowRankFactorization lowRank;
 
     private OptimizeJob(Builder b) {
         this.model = b.model;
@@ -109,6 +111,8 @@ public final class OptimizeJob {
         this.keepFloat = Set.copyOf(b.keepFloat);
         this.budget = b.budget;
         this.givenTable = b.givenTable;
+        this.prune = b.prune;
+        this.lowRank = b.lowRank;
         KilnArgumentException.check(!precisions.contains(Precision.INT8) || calibrationData != null
                 || givenTable != null, "INT8 needs calibration data (--data), a calibration table (--table), or "
                 + "--calib-random for a smoke run");
@@ -138,6 +142,21 @@ public final class OptimizeJob {
         timings.put("optimize", millisSince(t1));
         log.accept(String.format("optimize   %d -> %d nodes (%d passes)", original.size(), optimized.size(),
                 passResults.size()));
+        // lossy steps: low rank, then pruning (of what the factorization left); the exports are then verified
+        // against this graph, and their cost shows in the evaluation against the original
+        dev.kiln.lowrank.LowRankReport lowRankReport = null;
+        dev.kiln.sparse.PruningReport pruningReport = null;
+        if (lowRank != null) {
+            lowRankReport = lowRank.factorize(optimized);
+            log.accept(String.format(Locale.ROOT, "low rank   parameters %,d -> %,d (%.1f%% fewer)",
+                    lowRankReport.parametersBefore(), lowRankReport.parametersAfter(), 100 * lowRankReport.reduction()));
+        }
+        if (prune != null) {
+            pruningReport = dev.kiln.sparse.Pruner.of(prune).prune(optimized);
+            log.accept(String.format(Locale.ROOT, "prune      %d layers, global sparsity %.1f%%",
+                    pruningReport.layers().size(), 100 * pruningReport.globalSparsity()));
+        }
+        lossyReference = lowRank != null || prune != null ? optimized.copy() : null;
 
         createOutputDir();
         List<OptimizeReport.Artifact> artifacts = new ArrayList<>();
@@ -236,7 +255,7 @@ public final class OptimizeJob {
         List<OptimizeReport.LayerError> layers = List.of();
         List<String> warnings = new ArrayList<>();
         RepresentativeData evalData = evaluationData;
-        if (evalData == null && precisions.contains(Precision.INT8)) {
+        if (evalData == null && (precisions.contains(Precision.INT8) || lossyReference != null)) {
             evalData = RepresentativeData.random(original.inputs(), seed + 1000, 64).withBatchSize(batch);
         }
         if (evalData != null) {
@@ -261,8 +280,11 @@ public final class OptimizeJob {
         return new OptimizeReport(Versions.kiln(), Environments.current(), model.toString(), modelNote,
                 output.toString(), summarize(original), summarize(optimized), passResults, artifacts, verifications,
                 calibration, precisions.contains(Precision.INT8) ? int8WeightMethod.toString() : null, evaluation,
-                layers, mixed, warnings, timings);
+                layers, mixed, pruningReport, lowRankReport, warnings, timings);
     }
+
+    /** The graph after the lossy steps (low rank, pruning) that the exports are verified against; null without. */
+    private Graph lossyReference;
 
     private static String precisionName(Precision p) {
         return switch (p) {
@@ -349,7 +371,7 @@ public final class OptimizeJob {
         }
         List<Map<String, Tensor>> expected = new ArrayList<>();
         List<Double> referenceTimes = new ArrayList<>();
-        try (TfRunner tf = TfRunner.open(model, importOptions)) {
+        try (TfRunner tf = lossyReference != null ? TfRunner.of(lossyReference) : TfRunner.open(model, importOptions)) {
             for (Map<String, Tensor> in : inputs) {
                 long t = System.nanoTime();
                 expected.add(tf.run(in));
@@ -357,7 +379,8 @@ public final class OptimizeJob {
             }
         }
         List<OptimizeReport.Verification> out = new ArrayList<>();
-        out.add(new OptimizeReport.Verification("original", "tensorflow", samples, 0, 0, 0, true,
+        out.add(new OptimizeReport.Verification(lossyReference != null ? "pruned/factorized graph" : "original",
+                "tensorflow", samples, 0, 0, 0, true,
                 median(referenceTimes)));
         try (Progress progress = Progress.start("verify", (long) artifacts.size() * samples)) {
             for (OptimizeReport.Artifact a : artifacts) {
@@ -466,6 +489,8 @@ public final class OptimizeJob {
         private Set<String> keepFloat = Set.of();
         private MixedPrecisionSearch.Budget budget;
         private CalibrationTable givenTable;
+        private dev.kiln.sparse.PruningPlan prune;
+        private dev.kiln.lowrank.LowRankFactorization lowRank;
 
         private Builder(Path model) {
             this.model = Objects.requireNonNull(model, "model");
@@ -584,6 +609,18 @@ public final class OptimizeJob {
         public Builder calibrationMethod(ThresholdMethod m, Map<String, ThresholdMethod> perTensor) {
             this.method = Objects.requireNonNull(m);
             this.methods = Map.copyOf(perTensor);
+            return this;
+        }
+
+        /** One-shot magnitude pruning after optimize_for_inference (its cost shows in the evaluation). */
+        public Builder prune(dev.kiln.sparse.PruningPlan plan) {
+            this.prune = plan;
+            return this;
+        }
+
+        /** Low-rank factorization after optimize_for_inference (before pruning, if both). */
+        public Builder lowRank(dev.kiln.lowrank.LowRankFactorization f) {
+            this.lowRank = f;
             return this;
         }
 

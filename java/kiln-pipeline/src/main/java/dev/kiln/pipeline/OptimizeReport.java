@@ -26,6 +26,8 @@ public record OptimizeReport(
         Evaluation evaluation,
         List<LayerError> layers,
         MixedPrecision mixedPrecision,
+        dev.kiln.sparse.PruningReport pruning,
+        dev.kiln.lowrank.LowRankReport lowRank,
         List<String> warnings,
         Map<String, Long> timingsMillis) {
 

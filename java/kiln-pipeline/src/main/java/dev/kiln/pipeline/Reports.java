@@ -92,6 +92,17 @@ public final class Reports {
     }
 
     private static void printInt8(OptimizeReport r, PrintStream out) {
+        if (r.lowRank() != null) {
+            out.println();
+            out.printf(Locale.ROOT, "low rank   %s: parameters %,d -> %,d (%.1f%% fewer), %d layers factorized%n",
+                    r.lowRank().rule(), r.lowRank().parametersBefore(), r.lowRank().parametersAfter(),
+                    100 * r.lowRank().reduction(), r.lowRank().factorized().size());
+        }
+        if (r.pruning() != null) {
+            out.println();
+            out.printf(Locale.ROOT, "pruning    %s: %d layers, global sparsity %.1f%% (cost: the evaluation below)%n",
+                    r.pruning().plan(), r.pruning().layers().size(), 100 * r.pruning().globalSparsity());
+        }
         CalibrateJob.Summary c = r.calibration();
         if (c != null) {
             out.println();
@@ -334,6 +345,19 @@ public final class Reports {
     }
 
     private static void htmlInt8(OptimizeReport r, StringBuilder h) {
+        if (r.lowRank() != null) {
+            h.append("<h2>Low rank</h2><p>").append(esc(r.lowRank().rule())).append(String.format(Locale.ROOT,
+                    ": parameters %,d &rarr; %,d (%.1f%% fewer), %d layers factorized</p>",
+                    r.lowRank().parametersBefore(), r.lowRank().parametersAfter(), 100 * r.lowRank().reduction(),
+                    r.lowRank().factorized().size()));
+        }
+        if (r.pruning() != null) {
+            h.append("<h2>Pruning</h2><p>").append(esc(r.pruning().plan())).append(String.format(Locale.ROOT,
+                    ": %d layers, global sparsity %.1f%%</p>", r.pruning().layers().size(),
+                    100 * r.pruning().globalSparsity()));
+            h.append(barChart(r.pruning().layers().stream().map(dev.kiln.sparse.PruningReport.Layer::name).toList(),
+                    r.pruning().layers().stream().map(l -> 100 * l.sparsity()).toList(), "sparsity per layer", " %"));
+        }
         CalibrateJob.Summary c = r.calibration();
         if (c != null) {
             h.append("<section id=\"calibration\"><h2>Calibration</h2><p>").append(esc(c.data())).append(c.random()

@@ -148,4 +148,19 @@ class OptimizeJobInt8Test {
                 .precisions(EnumSet.of(Precision.INT8)).build());
         assertTrue(e.getMessage().contains("--data") && e.getMessage().contains("--calib-random"), e.getMessage());
     }
+
+    @Test
+    void pruningAndLowRankAreVerifiedAgainstTheirGraphAndCostedAgainstTheOriginal() {
+        OptimizeReport r = OptimizeJob.builder(model).output(dir.resolve("pruned"))
+                .precisions(EnumSet.of(Precision.FP32)).evaluationData(eval(300)).labels(labels(300))
+                .prune(dev.kiln.sparse.PruningPlan.of(dev.kiln.sparse.PruningPattern.unstructured(0.5)))
+                .lowRank(dev.kiln.lowrank.LowRankFactorization.builder().rank(4).build()).build().run();
+        assertTrue(r.allPassed(), "exports equal the pruned, factorized graph: " + r.verifications());
+        assertEquals(0.5, r.pruning().globalSparsity(), 0.01);
+        assertTrue(r.lowRank().parametersAfter() < r.lowRank().parametersBefore(), r.lowRank().toString());
+        Evaluation.Result onnx = r.evaluation().candidates().stream().filter(c -> c.name().equals("onnx fp32"))
+                .findFirst().orElseThrow();
+        assertTrue(onnx.minCosine() < 0.9999, "pruning and factorization cost something: " + onnx.minCosine());
+        assertTrue(Reports.toHtml(r).contains("Pruning") && Reports.toHtml(r).contains("Low rank"));
+    }
 }
