@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.StringJoiner;
 
 /**
  * How much each prunable layer costs when pruned alone, and a per-layer plan that reaches a global sparsity within an
@@ -323,8 +324,8 @@ public final class PruningSensitivity {
 
         @Override
         public String toString() {
-            StringBuilder sb = new StringBuilder();
-            sparsities.forEach((k, v) -> sb.append(String.format(Locale.ROOT, "%s %.0f%%, ", k, 100 * v)));
+            StringJoiner sb = new StringJoiner(", ");
+            sparsities.forEach((k, v) -> sb.add(String.format(Locale.ROOT, "%s %.0f%%", k, 100 * v)));
             return String.format(Locale.ROOT, "%s%s: global sparsity %.1f%% (target %.1f%%), cost %.4f (budget "
                             + "%.4f, %s)", met ? "" : "target not met within the budget; got ", sb, 100 * global,
                     100 * target, cost, budget, metric);

@@ -80,7 +80,8 @@ class PruningSensitivityTest {
                 .selection(PruningPlan.builder(PruningPattern.unstructured(0.5)).includeFirstAndLast(true).build())
                 .build();
         System.out.println("kotlindl_mnist1_saved_model, images 5000-9999\n" + s.scan().toMarkdown());
-        System.out.println(s.plan(0.8, 1.0));
+        System.out.println("plan(0.6, 1.0): " + s.plan(0.6, 1.0));
+        System.out.println("plan(0.8, 1.0): " + s.plan(0.8, 1.0));
         assertFalse(s.scan().rows().isEmpty());
     }
 }
