@@ -1,18 +1,30 @@
 package dev.kiln.sparse;
 
+import dev.kiln.eval.ModelAccuracy;
+
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
 /**
- * What a {@link Pruner} did: one row per pruned layer, the notes (layers skipped and why), and the sparsity of all
- * pruned layers together.
+ * What a {@link Pruner} did: one row per pruned layer, the notes (layers skipped and why), the sparsity of all
+ * pruned layers together, and, where the pruned model was evaluated against the original, its accuracy (else null).
  */
-public record PruningReport(String plan, List<Layer> layers, List<String> notes) {
+public record PruningReport(String plan, List<Layer> layers, List<String> notes, ModelAccuracy accuracy) {
 
     public PruningReport {
         layers = List.copyOf(layers);
         notes = List.copyOf(notes);
+    }
+
+    /** Without an evaluation. */
+    public PruningReport(String plan, List<Layer> layers, List<String> notes) {
+        this(plan, layers, notes, null);
+    }
+
+    /** This report with the accuracy of the pruned model. */
+    public PruningReport withAccuracy(ModelAccuracy a) {
+        return new PruningReport(plan, layers, notes, a);
     }
 
     /**
@@ -92,7 +104,11 @@ public record PruningReport(String plan, List<Layer> layers, List<String> notes)
         for (int i = 0; i < notes.size(); i++) {
             sb.append(i == 0 ? "" : ", ").append(quote(notes.get(i)));
         }
-        return sb.append("]\n}\n").toString();
+        sb.append("]");
+        if (accuracy != null) {
+            sb.append(",\n  \"accuracy\": ").append(accuracy.toJson());
+        }
+        return sb.append("\n}\n").toString();
     }
 
     private static String quote(String s) {

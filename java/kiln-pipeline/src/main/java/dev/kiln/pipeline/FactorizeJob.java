@@ -2,6 +2,7 @@ package dev.kiln.pipeline;
 
 import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
+import dev.kiln.data.RepresentativeData;
 import dev.kiln.graph.Graph;
 import dev.kiln.lowrank.LowRankFactorization;
 import dev.kiln.lowrank.LowRankReport;
@@ -19,7 +20,8 @@ import java.util.Objects;
 /**
  * Low-rank factorization of one model, end to end: import, optimize for inference, factorize
  * ({@link LowRankFactorization}), then write {@code saved_model/}, {@code model.onnx} (FP32) and
- * {@code lowrank_report.json} into the output directory.
+ * {@code lowrank_report.json} into the output directory. With {@link Builder#evaluate evaluation data}, the report
+ * also carries the factorized model's accuracy against the original.
  *
  * <pre>{@code
  * FactorizeJob.Result r = FactorizeJob.builder(Path.of("model"), Path.of("out")).energy(0.95).build().run();
@@ -33,12 +35,16 @@ public final class FactorizeJob {
     private final Path model;
     private final Path output;
     private final ImportOptions importOptions;
+    private final RepresentativeData evalData;
+    private final long[] evalLabels;
     private final LowRankFactorization factorization;
 
     private FactorizeJob(Builder b) {
         this.model = b.model;
         this.output = b.output;
         this.importOptions = b.importOptions;
+        this.evalData = b.evalData;
+        this.evalLabels = b.evalLabels;
         this.factorization = b.pass.build();
     }
 
@@ -53,7 +59,11 @@ public final class FactorizeJob {
     public Result run() {
         Graph g = TfImporter.load(model, importOptions);
         Passes.optimizeForInference().run(g);
+        Graph original = evalData == null ? null : g.copy(); // after the passes: only factorization is measured
         LowRankReport report = factorization.factorize(g);
+        if (original != null) {
+            report = report.withAccuracy(AgainstOriginal.measure(original, g, evalData, evalLabels));
+        }
         try {
             Files.createDirectories(output);
         } catch (IOException e) {
@@ -73,6 +83,8 @@ public final class FactorizeJob {
         private final Path model;
         private final Path output;
         private ImportOptions importOptions = ImportOptions.defaults();
+        private RepresentativeData evalData;
+        private long[] evalLabels;
         private final LowRankFactorization.Builder pass = LowRankFactorization.builder();
 
         private Builder(Path model, Path output) {
@@ -113,6 +125,17 @@ public final class FactorizeJob {
 
         public Builder minParameters(long min) {
             pass.minParameters(min);
+            return this;
+        }
+
+        /**
+         * Evaluates the result against the original (both in TensorFlow) on {@code data}; with {@code labels} (one
+         * class per sample, in order; may be null) top-1 too. The report then carries the accuracy.
+         */
+        public Builder evaluate(RepresentativeData data, long[] labels) {
+            KilnArgumentException.check(data != null, "evaluation data must not be null");
+            this.evalData = data;
+            this.evalLabels = labels == null ? null : labels.clone();
             return this;
         }
 

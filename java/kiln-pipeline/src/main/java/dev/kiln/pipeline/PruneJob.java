@@ -2,6 +2,7 @@ package dev.kiln.pipeline;
 
 import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
+import dev.kiln.data.RepresentativeData;
 import dev.kiln.graph.Graph;
 import dev.kiln.onnx.OnnxExporter;
 import dev.kiln.passes.Passes;
@@ -20,6 +21,8 @@ import java.nio.file.Path;
  * One-shot pruning of a model into an output directory: imports it, runs {@code optimize_for_inference} (so that
  * BatchNorm is folded into the weights before they are pruned), prunes by the plan, and writes
  * {@code saved_model/}, {@code model.onnx} (FP32) and {@code sparsity_report.json} ({@link PruningReport#toJson()}).
+ * With {@link Builder#evaluate evaluation data}, the report also carries the pruned model's accuracy against the
+ * unpruned one.
  *
  * <pre>{@code
  * PruningReport r = PruneJob.builder(Path.of("model"), Path.of("out"))
@@ -36,6 +39,8 @@ public final class PruneJob {
     private final Path output;
     private final PruningPlan plan;
     private final ImportOptions importOptions;
+    private final RepresentativeData evalData;
+    private final long[] evalLabels;
 
     private PruneJob(Builder b) {
         KilnArgumentException.check(b.plan != null, "a pruning plan is required (builder.plan(...))");
@@ -43,6 +48,8 @@ public final class PruneJob {
         this.output = b.output;
         this.plan = b.plan;
         this.importOptions = b.importOptions;
+        this.evalData = b.evalData;
+        this.evalLabels = b.evalLabels;
     }
 
     public static Builder builder(Path model, Path outputDir) {
@@ -53,7 +60,11 @@ public final class PruneJob {
     public PruningReport run() {
         Graph g = TfImporter.load(model, importOptions);
         Passes.optimizeForInference().run(g);
+        Graph original = evalData == null ? null : g.copy(); // after the passes: only pruning is measured
         PruningReport report = Pruner.of(plan).prune(g);
+        if (original != null) {
+            report = report.withAccuracy(AgainstOriginal.measure(original, g, evalData, evalLabels));
+        }
         try {
             Files.createDirectories(output);
         } catch (IOException e) {
@@ -71,6 +82,8 @@ public final class PruneJob {
         private final Path output;
         private PruningPlan plan;
         private ImportOptions importOptions = ImportOptions.defaults();
+        private RepresentativeData evalData;
+        private long[] evalLabels;
 
         private Builder(Path model, Path output) {
             KilnArgumentException.check(model != null, "model must not be null");
@@ -90,6 +103,17 @@ public final class PruneJob {
         public Builder importOptions(ImportOptions options) {
             KilnArgumentException.check(options != null, "importOptions must not be null");
             this.importOptions = options;
+            return this;
+        }
+
+        /**
+         * Evaluates the result against the original (both in TensorFlow) on {@code data}; with {@code labels} (one
+         * class per sample, in order; may be null) top-1 too. The report then carries the accuracy.
+         */
+        public Builder evaluate(RepresentativeData data, long[] labels) {
+            KilnArgumentException.check(data != null, "evaluation data must not be null");
+            this.evalData = data;
+            this.evalLabels = labels == null ? null : labels.clone();
             return this;
         }
 

@@ -3,6 +3,7 @@ package dev.kiln.pipeline;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.KilnArgumentException;
+import dev.kiln.data.RepresentativeData;
 import dev.kiln.eval.ModelRunner;
 import dev.kiln.graph.AttrValue;
 import dev.kiln.graph.DType;
@@ -100,6 +101,57 @@ class PruneJobTest {
                 assertEquals(a[i], b[i], 1e-4 * Math.max(1, Math.abs(a[i])));
             }
         }
+    }
+
+    @Test
+    void withEvaluationDataTheReportCarriesTheAccuracyAgainstTheOriginal() throws Exception {
+        Path m = model();
+        RepresentativeData data = RepresentativeData.random(
+                java.util.List.of(new SignatureTensor("x", TensorRef.of("x", 0), TensorType.of(DType.FLOAT, -1, 16))),
+                5, 32);
+        long[] labels = new long[32];
+        Random rnd = new Random(6);
+        for (int i = 0; i < labels.length; i++) {
+            labels[i] = rnd.nextInt(4);
+        }
+        Path out = dir.resolve("eval");
+        PruningReport r = PruneJob.builder(m, out).plan(PruningPlan.builder(PruningPattern.unstructured(0.5))
+                .includeFirstAndLast(true).build()).evaluate(data, labels).build().run();
+        assertEquals(32, r.accuracy().samples());
+        assertTrue(r.accuracy().minCosine() < 1, r.accuracy().toString());
+        assertTrue(r.accuracy().labelled());
+        JsonNode json = new ObjectMapper().readTree(out.resolve(PruneJob.REPORT).toFile());
+        assertEquals(r.accuracy().minCosine(), json.get("accuracy").get("min_cosine").asDouble(), 1e-6);
+        assertTrue(json.get("accuracy").get("top1").isNumber());
+
+        PruningReport none = PruneJob.builder(m, dir.resolve("none")).plan(PruningPlan.builder(
+                PruningPattern.unstructured(0.5)).ops(java.util.Set.of("Conv2D")).build()).evaluate(data, null)
+                .build().run();
+        assertTrue(none.layers().isEmpty());
+        assertEquals(1, none.accuracy().minCosine(), 1e-9);
+        assertTrue(Double.isNaN(none.accuracy().top1()));
+        JsonNode j = new ObjectMapper().readTree(dir.resolve("none").resolve(PruneJob.REPORT).toFile());
+        assertTrue(j.get("accuracy").get("top1").isNull());
+    }
+
+    @Test
+    void withoutEvaluationDataThereIsNoAccuracy() {
+        PruningReport r = PruneJob.builder(model(), dir.resolve("plain")).plan(PruningPlan.of(
+                PruningPattern.unstructured(0.5))).build().run();
+        assertEquals(null, r.accuracy());
+    }
+
+    @Test
+    void factorizingWithEvaluationDataMeasuresIt() throws Exception {
+        Path m = model();
+        RepresentativeData data = RepresentativeData.random(
+                java.util.List.of(new SignatureTensor("x", TensorRef.of("x", 0), TensorType.of(DType.FLOAT, -1, 16))),
+                5, 32);
+        FactorizeJob.Result r = FactorizeJob.builder(m, dir.resolve("lr")).rank(2).minParameters(0)
+                .evaluate(data, null).build().run();
+        assertTrue(r.report().accuracy().minCosine() < 1, r.report().toString());
+        JsonNode json = new ObjectMapper().readTree(r.reportJson().toFile());
+        assertTrue(json.get("accuracy").get("minCosine").asDouble() < 1, json.toString());
     }
 
     @Test
