@@ -49,6 +49,9 @@ final class FactorizeCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
+    @Mixin
+    EvalOptions eval = new EvalOptions();
+
     @Override
     public Integer call() {
         int given = (energy != null ? 1 : 0) + (reduction != null ? 1 : 0) + (rank != null ? 1 : 0);
@@ -68,6 +71,11 @@ final class FactorizeCommand implements Callable<Integer> {
             b.minParameters(minParameters);
         }
         OutputDirs.checkWritable(output, force);
+        dev.kiln.data.RepresentativeData data = eval.data(dev.kiln.tensorflow.TfImporter.load(model,
+                modelOptions.importOptions().toBuilder().loadWeights(false).build()).inputs());
+        if (data != null) {
+            b.evaluate(data, eval.labels());
+        }
         FactorizeJob.Result r = b.build().run();
         LowRankReport rep = r.report();
         for (LowRankReport.Layer l : rep.layers()) {
@@ -77,6 +85,9 @@ final class FactorizeCommand implements Callable<Integer> {
         }
         System.out.printf(Locale.ROOT, "parameters %,d -> %,d (%.1f%% fewer)%n", rep.parametersBefore(),
                 rep.parametersAfter(), 100 * rep.reduction());
+        if (rep.accuracy() != null) {
+            System.out.println("against the original: " + rep.accuracy().toJson());
+        }
         System.out.println("wrote " + r.savedModel() + ", " + r.onnx() + ", " + r.reportJson());
         return 0;
     }

@@ -57,11 +57,26 @@ final class PruneCommand implements Callable<Integer> {
             + "(default: an error naming it)")
     boolean skipIndivisible;
 
+    @Option(names = "--sensitivity", description = "first prune each layer alone at 50/70/90% and print what each "
+            + "costs on --eval-data (top-1 points with --labels, else 1 - cosine)")
+    boolean sensitivity;
+
+    @Option(names = "--target-sparsity", paramLabel = "T", description = "with --sensitivity: print a per-layer plan "
+            + "that reaches global sparsity T within --budget")
+    Double target;
+
+    @Option(names = "--budget", paramLabel = "B", description = "with --target-sparsity: the largest cost allowed "
+            + "(points of top-1 with --labels, else 1 - cosine; default 1)")
+    double budget = 1.0;
+
     @Option(names = "--force", description = "write into an output directory that holds other files")
     boolean force;
 
     @Mixin
     ModelOptions modelOptions;
+
+    @Mixin
+    EvalOptions eval = new EvalOptions();
 
     @Override
     public Integer call() {
@@ -98,8 +113,28 @@ final class PruneCommand implements Callable<Integer> {
             plan.ops(ops);
         }
         OutputDirs.checkWritable(output, force);
-        PruningReport r = PruneJob.builder(model, output).plan(plan.build()).importOptions(modelOptions.importOptions())
-                .build().run();
+        java.util.List<dev.kiln.graph.SignatureTensor> inputs = dev.kiln.tensorflow.TfImporter.load(model,
+                modelOptions.importOptions().toBuilder().loadWeights(false).build()).inputs();
+        dev.kiln.data.RepresentativeData data = eval.data(inputs);
+        long[] labels = eval.labels();
+        KilnArgumentException.check(!sensitivity || data != null, "--sensitivity needs --eval-data");
+        KilnArgumentException.check(target == null || sensitivity, "--target-sparsity goes with --sensitivity");
+        PruningPlan built = plan.build();
+        if (sensitivity) {
+            dev.kiln.graph.Graph g = dev.kiln.tensorflow.TfImporter.load(model, modelOptions.importOptions());
+            dev.kiln.passes.Passes.optimizeForInference().run(g);
+            dev.kiln.pipeline.PruningSensitivity s = dev.kiln.pipeline.PruningSensitivity.builder(g, data)
+                    .labels(labels).selection(built).build();
+            System.out.println(s.scan().toMarkdown());
+            if (target != null) {
+                System.out.println(s.plan(target, budget));
+            }
+        }
+        PruneJob.Builder job = PruneJob.builder(model, output).plan(built).importOptions(modelOptions.importOptions());
+        if (data != null) {
+            job.evaluate(data, labels);
+        }
+        PruningReport r = job.build().run();
         System.out.println(r.toMarkdown());
         System.out.println("wrote " + output.resolve(PruneJob.SAVED_MODEL) + ", " + output.resolve(PruneJob.ONNX) + ", "
                 + output.resolve(PruneJob.REPORT));

@@ -42,6 +42,28 @@ class PruneCliTest {
     }
 
     @Test
+    void sensitivityScanPlanAndCostOnHeldOutData() throws Exception {
+        float[] x = new float[64 * 32 * 32 * 3];
+        java.util.Random r = new java.util.Random(9);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        Path data = tmp.resolve("eval.npy");
+        dev.kiln.data.NpyWriter.write(data, x, 64, 32, 32, 3);
+        Path out = tmp.resolve("sens");
+        CliTest.Run run = kiln("prune", model.toString(), "--sparsity", "0.5", "--eval-data", data.toString(),
+                "--sensitivity", "--target-sparsity", "0.5", "--budget", "1", "-o", out.toString());
+        assertEquals(0, run.status(), run.err());
+        assertTrue(run.out().contains("90%"), "the sensitivity table: " + run.out());
+        JsonNode rep = new ObjectMapper().readTree(out.resolve("sparsity_report.json").toFile());
+        assertTrue(rep.has("accuracy") && !rep.get("accuracy").isNull(), rep.toString());
+        assertTrue(rep.at("/accuracy/min_cosine").asDouble() < 1.0, rep.toString());
+        CliTest.Run noData = kiln("prune", model.toString(), "--sparsity", "0.5", "--sensitivity", "-o",
+                tmp.resolve("nd").toString());
+        assertEquals(2, noData.status(), noData.err());
+    }
+
+    @Test
     void badArgumentsAreOneLineErrors() {
         CliTest.Run none = kiln("prune", model.toString(), "-o", tmp.resolve("x").toString());
         assertEquals(2, none.status());
