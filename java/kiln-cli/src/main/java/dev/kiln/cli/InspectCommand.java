@@ -9,6 +9,7 @@ import dev.kiln.onnx.OnnxModelSummary;
 import dev.kiln.onnx.OnnxOpSupport;
 import dev.kiln.onnx.OnnxReader;
 import dev.kiln.onnx.proto.Onnx.ModelProto;
+import dev.kiln.sparse.SparsityCheck;
 import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.ModelDescription;
 import dev.kiln.tensorflow.TfImporter;
@@ -48,6 +49,9 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--json", description = "machine-readable output")
     boolean json;
 
+    @Option(names = "--sparsity", description = "per prunable layer: its sparsity and whether it satisfies 2:4")
+    boolean sparsity;
+
     @Mixin
     ModelOptions modelOptions;
 
@@ -66,7 +70,13 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (model.getFileName() != null && model.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx")) {
+            if (sparsity) {
+                throw KilnException.unsupported("--sparsity reads a SavedModel or a frozen .pb, not ONNX: " + model);
+            }
             return inspectOnnx();
+        }
+        if (sparsity) {
+            return inspectSparsity();
         }
         ModelDescription description = TfImporter.describe(model);
         ImportOptions opts = modelOptions.importOptions();
@@ -100,6 +110,26 @@ final class InspectCommand implements Callable<Integer> {
             System.out.println(Reports.toJson(r));
         } else {
             print(r);
+        }
+        return 0;
+    }
+
+    /** What {@code --sparsity} reports, also as JSON. */
+    record SparsityReport(String model, List<SparsityCheck.Row> layers) { }
+
+    private int inspectSparsity() {
+        SparsityReport r = new SparsityReport(model.toString(),
+                SparsityCheck.of(TfImporter.load(model, modelOptions.importOptions())));
+        if (json) {
+            System.out.println(Reports.toJson(r));
+            return 0;
+        }
+        System.out.printf(Locale.ROOT, "  %-32s %-22s %-18s %9s  %s%n", "layer", "op", "shape", "sparsity", "2:4");
+        for (SparsityCheck.Row l : r.layers()) {
+            String nm = l.satisfiesNM() == null ? "n/a (in channels not a multiple of 4)"
+                    : l.satisfiesNM() ? "satisfied" : "NOT satisfied";
+            System.out.printf(Locale.ROOT, "  %-32s %-22s %-18s %8.2f%%  %s%n", l.layer(), l.op(),
+                    java.util.Arrays.toString(l.shape()), 100 * l.sparsity(), nm);
         }
         return 0;
     }

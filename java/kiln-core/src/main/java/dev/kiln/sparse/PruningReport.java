@@ -6,13 +6,44 @@ import java.util.Locale;
 
 /**
  * What a {@link Pruner} did: one row per pruned layer, the notes (layers skipped and why), and the sparsity of all
- * pruned layers together.
+ * pruned layers together; and, once the layers were packed ({@link #withPacked(List)}), their packed and dense
+ * sizes.
  */
-public record PruningReport(String plan, List<Layer> layers, List<String> notes) {
+public record PruningReport(String plan, List<Layer> layers, List<String> notes, List<Packed> packed) {
 
     public PruningReport {
         layers = List.copyOf(layers);
         notes = List.copyOf(notes);
+        packed = List.copyOf(packed);
+    }
+
+    /** A report without packed sizes. */
+    public PruningReport(String plan, List<Layer> layers, List<String> notes) {
+        this(plan, layers, notes, List.of());
+    }
+
+    /** One layer as packed in {@link PackedWeights}: its format and its packed and dense float32 bytes. */
+    public record Packed(String name, String format, long packedBytes, long denseBytes) {
+        /** Packed over dense bytes. */
+        public double ratio() {
+            return denseBytes == 0 ? 0 : (double) packedBytes / denseBytes;
+        }
+    }
+
+    /** This report with the sizes of the packed layers. */
+    public PruningReport withPacked(List<PackedWeights.Layer> layers) {
+        return new PruningReport(plan, this.layers, notes, layers.stream()
+                .map(l -> new Packed(l.name(), l.format().label(), l.packedBytes(), l.denseBytes())).toList());
+    }
+
+    /** Packed bytes over all packed layers. */
+    public long packedBytes() {
+        return packed.stream().mapToLong(Packed::packedBytes).sum();
+    }
+
+    /** Dense float32 bytes over all packed layers. */
+    public long denseBytes() {
+        return packed.stream().mapToLong(Packed::denseBytes).sum();
     }
 
     /**
@@ -69,6 +100,15 @@ public record PruningReport(String plan, List<Layer> layers, List<String> notes)
         }
         sb.append(String.format(Locale.ROOT, "| total | | | %d | %d | %.2f%% | | |%n", weights(), zeros(),
                 100 * globalSparsity()));
+        if (!packed.isEmpty()) {
+            sb.append("\n| layer | packed as | packed bytes | dense bytes | packed / dense |\n|---|---|---|---|---|\n");
+            for (Packed p : packed) {
+                sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %d | %.3f |%n", p.name(), p.format(),
+                        p.packedBytes(), p.denseBytes(), p.ratio()));
+            }
+            sb.append(String.format(Locale.ROOT, "| total | | %d | %d | %.3f |%n", packedBytes(), denseBytes(),
+                    denseBytes() == 0 ? 0 : (double) packedBytes() / denseBytes()));
+        }
         return sb.toString();
     }
 
@@ -88,7 +128,17 @@ public record PruningReport(String plan, List<Layer> layers, List<String> notes)
                             : "{\"n\": " + l.nm().n() + ", \"m\": " + l.nm().m() + ", \"groups\": " + l.nm().nbGroups()
                             + ", \"bad\": " + l.nm().nbBad() + "}"));
         }
-        sb.append("\n  ],\n  \"notes\": [");
+        sb.append("\n  ],\n  \"packed_bytes\": ").append(packedBytes());
+        sb.append(",\n  \"dense_bytes\": ").append(denseBytes());
+        sb.append(",\n  \"packed\": [");
+        for (int i = 0; i < packed.size(); i++) {
+            Packed p = packed.get(i);
+            sb.append(i == 0 ? "\n" : ",\n").append(String.format(Locale.ROOT, "    {\"name\": %s, \"format\": %s, "
+                    + "\"packed_bytes\": %d, \"dense_bytes\": %d}", quote(p.name()), quote(p.format()),
+                    p.packedBytes(), p.denseBytes()));
+        }
+        sb.append(packed.isEmpty() ? "]" : "\n  ]");
+        sb.append(",\n  \"notes\": [");
         for (int i = 0; i < notes.size(); i++) {
             sb.append(i == 0 ? "" : ", ").append(quote(notes.get(i)));
         }
