@@ -8,6 +8,7 @@ import dev.kiln.onnx.Int8Saturation;
 import dev.kiln.onnx.OnnxModelSummary;
 import dev.kiln.onnx.OnnxOpSupport;
 import dev.kiln.onnx.OnnxReader;
+import dev.kiln.onnx.OnnxSparsity;
 import dev.kiln.onnx.proto.Onnx.ModelProto;
 import dev.kiln.sparse.SparsityCheck;
 import dev.kiln.tensorflow.ImportOptions;
@@ -70,13 +71,10 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (model.getFileName() != null && model.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx")) {
-            if (sparsity) {
-                throw KilnException.unsupported("--sparsity reads a SavedModel or a frozen .pb, not ONNX: " + model);
-            }
-            return inspectOnnx();
+            return sparsity ? inspectSparsity(OnnxSparsity.of(OnnxReader.read(model))) : inspectOnnx();
         }
         if (sparsity) {
-            return inspectSparsity();
+            return inspectSparsity(SparsityCheck.of(TfImporter.load(model, modelOptions.importOptions())));
         }
         ModelDescription description = TfImporter.describe(model);
         ImportOptions opts = modelOptions.importOptions();
@@ -117,9 +115,8 @@ final class InspectCommand implements Callable<Integer> {
     /** What {@code --sparsity} reports, also as JSON. */
     record SparsityReport(String model, List<SparsityCheck.Row> layers) { }
 
-    private int inspectSparsity() {
-        SparsityReport r = new SparsityReport(model.toString(),
-                SparsityCheck.of(TfImporter.load(model, modelOptions.importOptions())));
+    private int inspectSparsity(List<SparsityCheck.Row> layers) {
+        SparsityReport r = new SparsityReport(model.toString(), layers);
         if (json) {
             System.out.println(Reports.toJson(r));
             return 0;

@@ -63,6 +63,17 @@ class InspectSparsityCliTest {
             }
         }
 
+        // the pruned ONNX: the same layers satisfy 2:4 along ONNX's input-channel axis
+        CliTest.Run onnx = kiln("inspect", "--sparsity", "--json", out.resolve("model.onnx").toString());
+        assertEquals(0, onnx.status(), onnx.err());
+        Set<String> onnxSatisfied = new HashSet<>();
+        for (JsonNode l : json.readTree(onnx.out()).get("layers")) {
+            if (l.get("satisfiesNM").asBoolean()) {
+                onnxSatisfied.add(l.get("layer").asText());
+            }
+        }
+        assertEquals(pruned, onnxSatisfied, onnx.out());
+
         CliTest.Run text = kiln("inspect", "--sparsity", out.resolve("saved_model").toString());
         assertEquals(0, text.status(), text.err());
         assertTrue(text.out().contains("satisfied"), text.out());

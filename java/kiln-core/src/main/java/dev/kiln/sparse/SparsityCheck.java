@@ -44,19 +44,23 @@ public final class SparsityCheck {
             if (w == null || w.dtype() != DType.FLOAT || w.shape().dims().length < 2) {
                 continue;
             }
-            long[] dims = w.shape().dims();
-            float[] v = w.floats();
-            long zeros = 0;
-            for (float x : v) {
-                if (x == 0f) {
-                    zeros++;
-                }
-            }
-            AxisView view = AxisView.of(dims, inputAxis(node));
-            Boolean ok = view.channels() % m != 0 ? null : k.checkNM(v, view, n, m, 0).nbBad() == 0;
-            rows.add(new Row(node.name(), node.op(), dims, v.length, zeros, (double) zeros / v.length, n, m, ok));
+            rows.add(row(node.name(), node.op(), w.shape().dims(), w.floats(), inputAxis(node), n, m, k));
         }
         return rows;
+    }
+
+    /** One weight checked along {@code axis} (for other graph formats, such as ONNX, whose layouts differ). */
+    public static Row row(String layer, String op, long[] dims, float[] w, int axis, int n, int m, Kernels k) {
+        KilnArgumentException.check(w != null && w.length > 0, "weights of '" + layer + "' must not be empty");
+        long zeros = 0;
+        for (float x : w) {
+            if (x == 0f) {
+                zeros++;
+            }
+        }
+        AxisView view = AxisView.of(dims, axis);
+        Boolean ok = view.channels() % m != 0 ? null : k.checkNM(w, view, n, m, 0).nbBad() == 0;
+        return new Row(layer, op, dims, w.length, zeros, (double) zeros / w.length, n, m, ok);
     }
 
     /**
