@@ -18,6 +18,7 @@ import dev.kiln.tensorflow.TfOpSupport;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -126,7 +127,7 @@ final class InspectCommand implements Callable<Integer> {
             String nm = l.satisfiesNM() == null ? "n/a (in channels not a multiple of 4)"
                     : l.satisfiesNM() ? "satisfied" : "NOT satisfied";
             System.out.printf(Locale.ROOT, "  %-32s %-22s %-18s %8.2f%%  %s%n", l.layer(), l.op(),
-                    java.util.Arrays.toString(l.shape()), 100 * l.sparsity(), nm);
+                    Arrays.toString(l.shape()), 100 * l.sparsity(), nm);
         }
         return 0;
     }

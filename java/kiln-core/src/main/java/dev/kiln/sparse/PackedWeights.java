@@ -19,10 +19,12 @@ import dev.kiln.kernels.Packed24;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -255,8 +257,8 @@ public final class PackedWeights {
         }
         int tocLen = (int) align8(HEADER_BYTES + toc.length) - HEADER_BYTES;
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (var ch = Files.newByteChannel(tmp, java.nio.file.StandardOpenOption.CREATE,
-                java.nio.file.StandardOpenOption.TRUNCATE_EXISTING, java.nio.file.StandardOpenOption.WRITE)) {
+        try (var ch = Files.newByteChannel(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.WRITE)) {
             ByteBuffer head = ByteBuffer.allocate(HEADER_BYTES + tocLen).order(ByteOrder.LITTLE_ENDIAN);
             head.put(MAGIC).putInt(VERSION).putInt(tocLen).put(toc);
             while (head.hasRemaining()) {
@@ -281,7 +283,7 @@ public final class PackedWeights {
         }
     }
 
-    private static long writeFully(java.nio.channels.WritableByteChannel ch, ByteBuffer b) throws IOException {
+    private static long writeFully(WritableByteChannel ch, ByteBuffer b) throws IOException {
         long n = b.remaining();
         while (b.hasRemaining()) {
             ch.write(b);
