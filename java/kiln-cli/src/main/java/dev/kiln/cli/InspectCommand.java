@@ -8,7 +8,9 @@ import dev.kiln.onnx.Int8Saturation;
 import dev.kiln.onnx.OnnxModelSummary;
 import dev.kiln.onnx.OnnxOpSupport;
 import dev.kiln.onnx.OnnxReader;
+import dev.kiln.onnx.OnnxSparsity;
 import dev.kiln.onnx.proto.Onnx.ModelProto;
+import dev.kiln.sparse.SparsityCheck;
 import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.ModelDescription;
 import dev.kiln.tensorflow.TfImporter;
@@ -16,6 +18,7 @@ import dev.kiln.tensorflow.TfOpSupport;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -48,6 +51,9 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--json", description = "machine-readable output")
     boolean json;
 
+    @Option(names = "--sparsity", description = "per prunable layer: its sparsity and whether it satisfies 2:4")
+    boolean sparsity;
+
     @Mixin
     ModelOptions modelOptions;
 
@@ -66,7 +72,10 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (model.getFileName() != null && model.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx")) {
-            return inspectOnnx();
+            return sparsity ? inspectSparsity(OnnxSparsity.of(OnnxReader.read(model))) : inspectOnnx();
+        }
+        if (sparsity) {
+            return inspectSparsity(SparsityCheck.of(TfImporter.load(model, modelOptions.importOptions())));
         }
         ModelDescription description = TfImporter.describe(model);
         ImportOptions opts = modelOptions.importOptions();
@@ -100,6 +109,25 @@ final class InspectCommand implements Callable<Integer> {
             System.out.println(Reports.toJson(r));
         } else {
             print(r);
+        }
+        return 0;
+    }
+
+    /** What {@code --sparsity} reports, also as JSON. */
+    record SparsityReport(String model, List<SparsityCheck.Row> layers) { }
+
+    private int inspectSparsity(List<SparsityCheck.Row> layers) {
+        SparsityReport r = new SparsityReport(model.toString(), layers);
+        if (json) {
+            System.out.println(Reports.toJson(r));
+            return 0;
+        }
+        System.out.printf(Locale.ROOT, "  %-32s %-22s %-18s %9s  %s%n", "layer", "op", "shape", "sparsity", "2:4");
+        for (SparsityCheck.Row l : r.layers()) {
+            String nm = l.satisfiesNM() == null ? "n/a (in channels not a multiple of 4)"
+                    : l.satisfiesNM() ? "satisfied" : "NOT satisfied";
+            System.out.printf(Locale.ROOT, "  %-32s %-22s %-18s %8.2f%%  %s%n", l.layer(), l.op(),
+                    Arrays.toString(l.shape()), 100 * l.sparsity(), nm);
         }
         return 0;
     }

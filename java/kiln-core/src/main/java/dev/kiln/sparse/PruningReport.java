@@ -8,23 +8,51 @@ import java.util.Locale;
 
 /**
  * What a {@link Pruner} did: one row per pruned layer, the notes (layers skipped and why), the sparsity of all
- * pruned layers together, and, where the pruned model was evaluated against the original, its accuracy (else null).
+ * pruned layers together; once the layers were packed ({@link #withPacked(List)}), their packed and dense sizes; and,
+ * where the pruned model was evaluated against the original, its accuracy (else null).
  */
-public record PruningReport(String plan, List<Layer> layers, List<String> notes, ModelAccuracy accuracy) {
+public record PruningReport(String plan, List<Layer> layers, List<String> notes, List<Packed> packed,
+                            ModelAccuracy accuracy) {
 
     public PruningReport {
         layers = List.copyOf(layers);
         notes = List.copyOf(notes);
+        packed = List.copyOf(packed);
     }
 
-    /** Without an evaluation. */
+    /** A report without packed sizes or an evaluation. */
     public PruningReport(String plan, List<Layer> layers, List<String> notes) {
-        this(plan, layers, notes, null);
+        this(plan, layers, notes, List.of(), null);
+    }
+
+    /** One layer as packed in {@link PackedWeights}: its format and its packed and dense float32 bytes. */
+    public record Packed(String name, String format, long packedBytes, long denseBytes) {
+        /** Packed over dense bytes. */
+        public double ratio() {
+            return denseBytes == 0 ? 0 : (double) packedBytes / denseBytes;
+        }
+    }
+
+    /** This report with the sizes of the packed layers. */
+    public PruningReport withPacked(List<PackedWeights.Layer> layers) {
+        return new PruningReport(plan, this.layers, notes, layers.stream()
+                .map(l -> new Packed(l.name(), l.format().label(), l.packedBytes(), l.denseBytes())).toList(),
+                accuracy);
+    }
+
+    /** Packed bytes over all packed layers. */
+    public long packedBytes() {
+        return packed.stream().mapToLong(Packed::packedBytes).sum();
+    }
+
+    /** Dense float32 bytes over all packed layers. */
+    public long denseBytes() {
+        return packed.stream().mapToLong(Packed::denseBytes).sum();
     }
 
     /** This report with the accuracy of the pruned model. */
     public PruningReport withAccuracy(ModelAccuracy a) {
-        return new PruningReport(plan, layers, notes, a);
+        return new PruningReport(plan, layers, notes, packed, a);
     }
 
     /**
@@ -81,6 +109,15 @@ public record PruningReport(String plan, List<Layer> layers, List<String> notes,
         }
         sb.append(String.format(Locale.ROOT, "| total | | | %d | %d | %.2f%% | | |%n", weights(), zeros(),
                 100 * globalSparsity()));
+        if (!packed.isEmpty()) {
+            sb.append("\n| layer | packed as | packed bytes | dense bytes | packed / dense |\n|---|---|---|---|---|\n");
+            for (Packed p : packed) {
+                sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %d | %.3f |%n", p.name(), p.format(),
+                        p.packedBytes(), p.denseBytes(), p.ratio()));
+            }
+            sb.append(String.format(Locale.ROOT, "| total | | %d | %d | %.3f |%n", packedBytes(), denseBytes(),
+                    denseBytes() == 0 ? 0 : (double) packedBytes() / denseBytes()));
+        }
         return sb.toString();
     }
 
@@ -100,7 +137,17 @@ public record PruningReport(String plan, List<Layer> layers, List<String> notes,
                             : "{\"n\": " + l.nm().n() + ", \"m\": " + l.nm().m() + ", \"groups\": " + l.nm().nbGroups()
                             + ", \"bad\": " + l.nm().nbBad() + "}"));
         }
-        sb.append("\n  ],\n  \"notes\": [");
+        sb.append("\n  ],\n  \"packed_bytes\": ").append(packedBytes());
+        sb.append(",\n  \"dense_bytes\": ").append(denseBytes());
+        sb.append(",\n  \"packed\": [");
+        for (int i = 0; i < packed.size(); i++) {
+            Packed p = packed.get(i);
+            sb.append(i == 0 ? "\n" : ",\n").append(String.format(Locale.ROOT, "    {\"name\": %s, \"format\": %s, "
+                    + "\"packed_bytes\": %d, \"dense_bytes\": %d}", quote(p.name()), quote(p.format()),
+                    p.packedBytes(), p.denseBytes()));
+        }
+        sb.append(packed.isEmpty() ? "]" : "\n  ]");
+        sb.append(",\n  \"notes\": [");
         for (int i = 0; i < notes.size(); i++) {
             sb.append(i == 0 ? "" : ", ").append(quote(notes.get(i)));
         }

@@ -6,6 +6,8 @@ import dev.kiln.data.RepresentativeData;
 import dev.kiln.graph.Graph;
 import dev.kiln.onnx.OnnxExporter;
 import dev.kiln.passes.Passes;
+import dev.kiln.kernels.KernelBackends;
+import dev.kiln.sparse.PackedWeights;
 import dev.kiln.sparse.Pruner;
 import dev.kiln.sparse.PruningPlan;
 import dev.kiln.sparse.PruningReport;
@@ -16,11 +18,13 @@ import dev.kiln.tensorflow.TfImporter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * One-shot pruning of a model into an output directory: imports it, runs {@code optimize_for_inference} (so that
  * BatchNorm is folded into the weights before they are pruned), prunes by the plan, and writes
- * {@code saved_model/}, {@code model.onnx} (FP32) and {@code sparsity_report.json} ({@link PruningReport#toJson()}).
+ * {@code saved_model/}, {@code model.onnx} (FP32), {@code weights.kpack} (the pruned layers packed, see
+ * {@link PackedWeights}) and {@code sparsity_report.json} ({@link PruningReport#toJson()}, with packed and dense sizes).
  * With {@link Builder#evaluate evaluation data}, the report also carries the pruned model's accuracy against the
  * unpruned one.
  *
@@ -34,6 +38,7 @@ public final class PruneJob {
     public static final String SAVED_MODEL = "saved_model";
     public static final String ONNX = "model.onnx";
     public static final String REPORT = "sparsity_report.json";
+    public static final String PACKED = PackedWeights.FILE_NAME;
 
     private final Path model;
     private final Path output;
@@ -72,6 +77,9 @@ public final class PruneJob {
         }
         TfExporter.writeSavedModel(g, output.resolve(SAVED_MODEL));
         OnnxExporter.fp32().export(g, output.resolve(ONNX));
+        List<PackedWeights.Layer> packed = PackedWeights.fromGraph(g, report, KernelBackends.get());
+        PackedWeights.write(output.resolve(PACKED), packed);
+        report = report.withPacked(packed);
         Reports.writeAtomically(output.resolve(REPORT), report.toJson());
         return report;
     }

@@ -15,20 +15,24 @@ import dev.kiln.graph.Tensor;
 import dev.kiln.graph.TensorRef;
 import dev.kiln.graph.TensorType;
 import dev.kiln.onnx.OnnxRunner;
+import dev.kiln.sparse.PackedWeights;
 import dev.kiln.sparse.PruningPattern;
 import dev.kiln.sparse.PruningPlan;
 import dev.kiln.sparse.PruningReport;
 import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.TfExporter;
+import dev.kiln.tensorflow.TfImporter;
 import dev.kiln.tensorflow.TfRunner;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -89,6 +93,16 @@ class PruneJobTest {
         assertEquals(0.5, json.get("global_sparsity").asDouble(), 1e-9);
         assertEquals(2, json.get("layers").size());
         assertEquals(64, json.get("layers").get(0).get("zeros").asLong());
+        // every pruned layer packed 2:4 in weights.kpack, and unpacks to the pruned Const
+        List<PackedWeights.Layer> packed = PackedWeights.read(out.resolve(PruneJob.PACKED));
+        assertEquals(2, packed.size());
+        Graph pruned = TfImporter.load(out.resolve(PruneJob.SAVED_MODEL));
+        for (PackedWeights.Layer l : packed) {
+            assertEquals(PackedWeights.Format.NM24, l.format());
+            assertArrayEquals(pruned.constantValue(pruned.node(l.name()).input(1)).floats(), l.unpack(), l.name());
+        }
+        assertEquals(r.packedBytes(), json.get("packed_bytes").asLong());
+        assertTrue(r.packedBytes() < r.denseBytes(), r.toMarkdown());
 
         Random rnd = new Random(4);
         Map<String, Tensor> in = Map.of("x", random(rnd, 5, 16));
