@@ -16,7 +16,38 @@ import java.util.Locale;
 
 /** Writes an {@link OptimizeReport} as a console summary, report.json and report.html (with SVG bar charts). */
 public final class Reports {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /**
+     * JSON for machines: NaN and ±Infinity (an unmeasured top-1, the SQNR of identical outputs) are written as null,
+     * not as the strings "NaN" and "Infinity" that a reader would have to special-case.
+     */
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+            .registerModule(new com.fasterxml.jackson.databind.module.SimpleModule("kiln-non-finite-as-null")
+                    .addSerializer(Double.class, new NonFiniteAsNull())
+                    .addSerializer(double.class, new NonFiniteAsNull())
+                    .addSerializer(Float.class, new NonFiniteAsNull())
+                    .addSerializer(float.class, new NonFiniteAsNull()));
+
+    /** Writes a finite number as itself and NaN or ±Infinity as null. */
+    private static final class NonFiniteAsNull extends com.fasterxml.jackson.databind.ser.std.StdSerializer<Number> {
+        NonFiniteAsNull() {
+            super(Number.class);
+        }
+
+        @Override
+        public void serialize(Number v, com.fasterxml.jackson.core.JsonGenerator g,
+                              com.fasterxml.jackson.databind.SerializerProvider p) throws IOException {
+            double d = v.doubleValue();
+            if (Double.isFinite(d)) {
+                if (v instanceof Float f) {
+                    g.writeNumber(f);
+                } else {
+                    g.writeNumber(d);
+                }
+            } else {
+                g.writeNull();
+            }
+        }
+    }
 
     private Reports() {
     }
