@@ -4,7 +4,6 @@ import dev.kiln.KilnArgumentException;
 import dev.kiln.data.ArrayData;
 import dev.kiln.data.DataSources;
 import dev.kiln.data.FloatConversion;
-import dev.kiln.data.NpyFile;
 import dev.kiln.data.RepresentativeData;
 import dev.kiln.graph.SignatureTensor;
 
@@ -30,16 +29,7 @@ final class EvalOptions {
     Path labels;
 
     private long[] window() {
-        if (range == null) {
-            return null;
-        }
-        String[] p = range.split(":");
-        try {
-            KilnArgumentException.check(p.length == 2, "--eval-range must be START:COUNT, got '" + range + "'");
-            return new long[] {Long.parseLong(p[0].trim()), Long.parseLong(p[1].trim())};
-        } catch (NumberFormatException e) {
-            throw new KilnArgumentException("--eval-range must be START:COUNT, got '" + range + "'");
-        }
+        return range == null ? null : Int8Options.range(range, "--eval-range");
     }
 
     /** The evaluation data, or null when none was given. */
@@ -59,13 +49,6 @@ final class EvalOptions {
         if (labels == null) {
             return null;
         }
-        long[] w = window();
-        try (NpyFile f = NpyFile.open(labels)) {
-            long start = w == null ? 0 : w[0];
-            long count = w == null ? f.sampleCount() : w[1];
-            KilnArgumentException.check(start + count <= f.sampleCount(), "--labels " + labels + " has "
-                    + f.sampleCount() + " labels; the evaluation needs " + start + ".." + (start + count - 1));
-            return f.read(start, (int) count).asLongs();
-        }
+        return Int8Options.readLabels(labels, window());
     }
 }

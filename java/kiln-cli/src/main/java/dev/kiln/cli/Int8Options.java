@@ -171,7 +171,8 @@ final class Int8Options {
         return FloatConversion.of(FloatConversion.parseNumber(dataScale), FloatConversion.parseNumber(dataOffset));
     }
 
-    private static long[] range(String spec, String option) {
+    /** START:COUNT, checked; an error names the option. */
+    static long[] range(String spec, String option) {
         String[] p = spec.split(":");
         try {
             KilnArgumentException.check(p.length == 2, option + " must be START:COUNT, got '" + spec + "'");
@@ -260,10 +261,14 @@ final class Int8Options {
             return null;
         }
         KilnArgumentException.check(data != null || evalData != null, "--labels need --data or --eval-data");
-        long[] w = evalWindow(inputs);
+        return readLabels(labels, evalWindow(inputs));
+    }
+
+    /** The labels of {@code window} (start, count; null: all) from a .npy file, checked against its length. */
+    static long[] readLabels(Path labels, long[] window) {
         try (NpyFile f = NpyFile.open(labels)) {
-            long start = w == null ? 0 : w[0];
-            long count = w == null ? f.sampleCount() : w[1];
+            long start = window == null ? 0 : window[0];
+            long count = window == null ? f.sampleCount() : window[1];
             KilnArgumentException.check(start + count <= f.sampleCount(), "--labels " + labels + " has "
                     + f.sampleCount() + " labels; the evaluation needs samples " + start + ".." + (start + count - 1));
             return f.read(start, (int) count).asLongs();

@@ -92,6 +92,18 @@ public final class CalibrationStatistics {
         return this;
     }
 
+    /**
+     * Creates the (empty) statistics of {@code names} now, so that later {@link #add}s for different tensors only
+     * read the map and can run in parallel, one thread per tensor.
+     */
+    public CalibrationStatistics track(java.util.Collection<String> names) {
+        for (String n : names) {
+            KilnArgumentException.check(n != null && !n.isEmpty(), "tensor name must not be null or empty");
+            tensors.computeIfAbsent(n, this::newTensor);
+        }
+        return this;
+    }
+
     private TensorStatistics newTensor(String name) {
         return new TensorStatistics(name, Histogram.create(kernels, nbBins, false),
                 signedFor.test(name) ? Histogram.create(kernels, nbBins, true) : null, 0);

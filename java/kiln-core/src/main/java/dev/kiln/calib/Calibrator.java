@@ -49,7 +49,6 @@ public final class Calibrator {
         }
     }
 
-    private static final float[] EMPTY = new float[0];
     private final int nbBins;
     private final boolean signed;
     private final Kernels kernels;
@@ -97,6 +96,7 @@ public final class Calibrator {
             }
         }
         CalibrationStatistics stats = CalibrationStatistics.create(kernels, nbBins, t -> signed);
+        stats.track(feed.values()).track(fetch.values()); // every entry up front: the parallel adds only read the map
         // one float buffer per tensor, reused while the batch size stays the same
         Map<String, float[]> buffers = new java.util.concurrent.ConcurrentHashMap<>();
         long total = data.sampleCount();
@@ -123,9 +123,6 @@ public final class Calibrator {
                                 + e.getValue() + "'", null);
                     }
                     work.add(Map.entry(e.getValue(), t));
-                }
-                for (Map.Entry<String, Tensor> w : work) {
-                    stats.add(w.getKey(), EMPTY, 0); // creates the entries here, so the parallel adds only read the map
                 }
                 // tensors are independent: their histograms fill in parallel, each one batch after batch in order,
                 // so the statistics are the same as one thread's

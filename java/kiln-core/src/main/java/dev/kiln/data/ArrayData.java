@@ -88,6 +88,11 @@ public final class ArrayData implements RepresentativeData {
 
     @Override
     public String description() {
+        return content() + " in batches of " + batchSize;
+    }
+
+    @Override
+    public String content() {
         StringBuilder b = new StringBuilder();
         for (Feed f : feeds) {
             b.append(b.length() == 0 ? "" : "; ").append("input '").append(f.input.name()).append("' <- ")
@@ -101,7 +106,7 @@ public final class ArrayData implements RepresentativeData {
                 b.append(", reshaped to ").append(f.sampleShape);
             }
         }
-        return b.append("; ").append(count).append(" samples in batches of ").append(batchSize).toString();
+        return b.append("; ").append(count).append(" samples").toString();
     }
 
     @Override

@@ -68,9 +68,13 @@ record IterableData(Iterable<Map<String, Tensor>> batches, String label, int bat
 
     @Override
     public String description() {
+        return content() + (batchSize < 0 ? ", batches as given" : ", in batches of " + batchSize);
+    }
+
+    @Override
+    public String content() {
         return label + (start > 0 || count >= 0 ? ", samples " + start + ".." + (count < 0 ? "end"
-                : Long.toString(start + count - 1)) : "")
-                + (batchSize < 0 ? ", batches as given" : ", in batches of " + batchSize);
+                : Long.toString(start + count - 1)) : "");
     }
 
     @Override

@@ -66,9 +66,14 @@ record RandomData(List<SignatureTensor> inputs, long seed, long count, long star
 
     @Override
     public String description() {
+        return content() + " in batches of " + batchSize;
+    }
+
+    @Override
+    public String content() {
         return "RANDOM data (seed " + seed + ", uniform [-1, 1) floats, small integers) for inputs "
                 + inputs.stream().map(i -> "'" + i.name() + "' " + i.type()).collect(Collectors.joining(", "))
-                + "; " + count + " samples in batches of " + batchSize;
+                + "; " + count + " samples";
     }
 
     @Override

@@ -52,6 +52,14 @@ public interface RepresentativeData extends Iterable<Map<String, Tensor>> {
     /** One line for reports: files, dtypes, conversion, reshapes, range, batch size, and whether it is random. */
     String description();
 
+    /**
+     * What the data is, without how it is batched (which no calibration result depends on): what a calibration
+     * table records, so that the same data in other batches gives the same table bytes.
+     */
+    default String content() {
+        return description();
+    }
+
     /** What was adapted to fit the model (reshapes, dropped short batches), one human-readable note each. */
     List<String> notes();
 

@@ -71,6 +71,24 @@ public final class Int8Placement {
         }
     }
 
+    /**
+     * Checks that {@code table} fits {@code g} for {@code target}: every tensor the export quantizes has a range, the
+     * table names no tensor the graph lacks, and, when the table records a model fingerprint, it is the one
+     * {@code fingerprint} computes (asked only then: hashing a model reads all of it). One error lists everything.
+     */
+    public static void validate(CalibrationTable table, Graph g, Int8Target target,
+                                java.util.function.Supplier<String> fingerprint) {
+        Set<String> needed = new java.util.HashSet<>();
+        quantizable(g, target).forEach(r -> needed.add(r.toString()));
+        Set<String> has = new java.util.HashSet<>();
+        for (Node n : g.nodes()) {
+            for (int i = 0; i < Math.max(1, n.outputTypes().size()); i++) {
+                has.add(TensorRef.of(n.name(), i).toString());
+            }
+        }
+        table.validateAgainst(has, needed, table.metadata().modelFingerprint().isEmpty() ? "" : fingerprint.get());
+    }
+
     private static QuantParams int8(CalibrationTable.Entry e) {
         return Scales.symmetric(new float[] {e.amax()}, -1, 8, true);
     }

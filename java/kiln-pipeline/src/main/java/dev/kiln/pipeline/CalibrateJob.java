@@ -180,7 +180,7 @@ public final class CalibrateJob {
         Map<Int8Target, CalibrationTable> tables = new EnumMap<>(Int8Target.class);
         for (Int8Target t : targets) {
             tables.put(t, CalibrationTable.compute(r.statistics(), this::methodFor, !Int8Placement.asymmetric(t),
-                    CalibrationTable.Metadata.of(fingerprint, withoutBatching(data.description()), data.isRandom())));
+                    CalibrationTable.Metadata.of(fingerprint, data.content(), data.isRandom())));
         }
         long nan = 0;
         long inf = 0;
@@ -199,11 +199,6 @@ public final class CalibrateJob {
                 100 * s.kilnShare(), s.activationGBps(), nan + inf > 0 ? "; " + nan + " NaN and " + inf
                 + " Inf values excluded" : ""));
         return new Result(tables, r.statistics(), s);
-    }
-
-    /** The data's description without how it was batched: the table does not depend on it, nor do its bytes. */
-    static String withoutBatching(String description) {
-        return description.replaceAll(" in batches of \\d+", "").replaceAll(",? batches as given", "");
     }
 
     private ThresholdMethod methodFor(String tensor) {

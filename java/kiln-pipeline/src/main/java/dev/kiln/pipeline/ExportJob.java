@@ -29,7 +29,6 @@ import dev.kiln.tensorflow.TfRunner;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -173,16 +172,7 @@ public final class ExportJob {
                 log.accept("warning: INT8 ranges from RANDOM inputs (--calib-random): a smoke run, not a calibration");
             }
         } else {
-            Set<String> needed = new HashSet<>();
-            Int8Placement.quantizable(graph, target).forEach(r -> needed.add(r.toString()));
-            Set<String> has = new HashSet<>();
-            graph.nodes().forEach(n -> {
-                for (int i = 0; i < Math.max(1, n.outputTypes().size()); i++) {
-                    has.add(TensorRef.of(n.name(), i).toString());
-                }
-            });
-            t.validateAgainst(has, needed, t.metadata().modelFingerprint().isEmpty() ? ""
-                    : ModelFingerprint.of(model));
+            Int8Placement.validate(t, graph, target, () -> ModelFingerprint.of(model));
         }
         Set<TensorRef> tensors = Int8Placement.quantizable(graph, target);
         if (int8IO) {

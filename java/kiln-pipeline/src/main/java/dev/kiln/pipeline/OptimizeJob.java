@@ -300,16 +300,7 @@ public final class OptimizeJob {
         Map<Int8Target, CalibrationTable> tables = new java.util.EnumMap<>(Int8Target.class);
         for (Int8Target t : int8Targets) {
             if (givenTable.symmetric() == !Int8Placement.asymmetric(t)) {
-                Set<String> needed = new java.util.HashSet<>();
-                Int8Placement.quantizable(optimized, t).forEach(r -> needed.add(r.toString()));
-                Set<String> has = new java.util.HashSet<>();
-                optimized.nodes().forEach(n -> {
-                    for (int i = 0; i < Math.max(1, n.outputTypes().size()); i++) {
-                        has.add(dev.kiln.graph.TensorRef.of(n.name(), i).toString());
-                    }
-                });
-                givenTable.validateAgainst(has, needed, givenTable.metadata().modelFingerprint().isEmpty() ? ""
-                        : ModelFingerprint.of(model));
+                Int8Placement.validate(givenTable, optimized, t, () -> ModelFingerprint.of(model));
                 tables.put(t, givenTable);
             }
         }

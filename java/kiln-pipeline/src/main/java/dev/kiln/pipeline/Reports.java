@@ -7,10 +7,8 @@ import dev.kiln.passes.PassResult;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Locale;
 
@@ -62,18 +60,7 @@ public final class Reports {
 
     /** Writes text to {@code target} through a temporary file and a rename, so no half-written file is left. */
     public static void writeAtomically(Path target, String text) {
-        Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
-        try {
-            Files.writeString(tmp, text, StandardCharsets.UTF_8);
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            try {
-                Files.deleteIfExists(tmp);
-            } catch (IOException ignored) {
-                // the original error matters more
-            }
-            throw KilnException.io("cannot write " + target + ": " + e.getMessage(), e);
-        }
+        dev.kiln.AtomicFiles.write(target, text);
     }
 
     public static void printSummary(OptimizeReport r, PrintStream out) {

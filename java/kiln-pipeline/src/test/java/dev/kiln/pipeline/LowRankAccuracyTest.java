@@ -37,8 +37,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * layer was factorized. Top-1 on the held-out images 5000-9999, before and after. Prints docs/lowrank.md's table.
  */
 class LowRankAccuracyTest {
-    static final List<String> MODELS = List.of("kotlindl_mnist1_saved_model",
-            "tfnet_keras_simple_model_from_auto_compile", "mlnet_mnist_conv_model");
     // 0.95 is the setting; 0.99 shows the error is truncation (it shrinks as more energy is kept)
     static final List<Double> ENERGIES = List.of(0.95, 0.99);
     static final List<String> ROWS = new ArrayList<>();
@@ -52,7 +50,8 @@ class LowRankAccuracyTest {
         Path mnist = SharedMnist.shared().resolve("data/mnist");
         assumeTrue(Files.isDirectory(models) && Files.isDirectory(mnist),
                 "skipped: ../shared (models and MNIST data) is absent");
-        return MODELS.stream().flatMap(name -> ENERGIES.stream().map(e -> DynamicTest.dynamicTest(name + " @ " + e,
+        return SharedMnist.MODELS.stream().flatMap(name -> ENERGIES.stream().map(e ->
+                DynamicTest.dynamicTest(name + " @ " + e,
                 () -> check(models.resolve(name), name, mnist, e))));
     }
 

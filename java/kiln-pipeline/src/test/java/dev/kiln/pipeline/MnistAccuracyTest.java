@@ -40,8 +40,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * exact ones. Prints the README's tables.
  */
 class MnistAccuracyTest {
-    static final List<String> MODELS = List.of("kotlindl_mnist1_saved_model",
-            "tfnet_keras_simple_model_from_auto_compile", "mlnet_mnist_conv_model");
     static final List<String> ROWS = new ArrayList<>();
     static final List<String> RANGE_ROWS = new ArrayList<>();
 
@@ -54,7 +52,8 @@ class MnistAccuracyTest {
         Path mnist = SharedMnist.shared().resolve("data/mnist");
         assumeTrue(Files.isDirectory(models) && Files.isDirectory(mnist),
                 "skipped: ../shared (models and MNIST data) is absent");
-        return MODELS.stream().map(name -> DynamicTest.dynamicTest(name, () -> check(models.resolve(name), name,
+        return SharedMnist.MODELS.stream().map(name -> DynamicTest.dynamicTest(name,
+                () -> check(models.resolve(name), name,
                 mnist)));
     }
 

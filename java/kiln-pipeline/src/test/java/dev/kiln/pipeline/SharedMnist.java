@@ -16,6 +16,10 @@ final class SharedMnist {
     private SharedMnist() {
     }
 
+    /** The trained MNIST models of ../shared/models. */
+    static final java.util.List<String> MODELS = java.util.List.of("kotlindl_mnist1_saved_model",
+            "tfnet_keras_simple_model_from_auto_compile", "mlnet_mnist_conv_model");
+
     static Path shared() {
         return Path.of(System.getProperty("kiln.repo.root", "../.."), "..", "shared").normalize();
     }
