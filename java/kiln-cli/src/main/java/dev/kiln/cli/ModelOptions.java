@@ -13,8 +13,8 @@ final class ModelOptions {
     @Option(names = "--tags", split = ",", paramLabel = "TAG", description = "SavedModel tag set (default: serve)")
     List<String> tags = List.of("serve");
 
-    @Option(names = "--signature", paramLabel = "NAME", description = "signature (default: serving_default)")
-    String signature = "serving_default";
+    @Option(names = "--signature", paramLabel = "NAME", description = "signature (default: serving_default, or the model's only signature where it has no serving_default)")
+    String signature;
 
     @Option(names = "--inputs", split = ",", paramLabel = "NAME",
             description = "frozen .pb: input tensor names (default: the Placeholders)")

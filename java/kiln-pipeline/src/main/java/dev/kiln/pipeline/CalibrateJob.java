@@ -15,7 +15,6 @@ import dev.kiln.onnx.Int8Placement;
 import dev.kiln.onnx.Int8Target;
 import dev.kiln.passes.Passes;
 import dev.kiln.tensorflow.ImportOptions;
-import dev.kiln.tensorflow.TfImporter;
 import dev.kiln.tensorflow.TfRunner;
 
 import java.io.IOException;
@@ -144,7 +143,7 @@ public final class CalibrateJob {
     /** Imports and optimizes the model, then calibrates it. */
     public Result run() {
         log.accept("import     " + model);
-        Graph g = TfImporter.load(model, importOptions);
+        Graph g = ModelFiles.load(model, importOptions, log);
         Passes.optimizeForInference().run(g);
         return calibrate(g, ModelFingerprint.of(model));
     }

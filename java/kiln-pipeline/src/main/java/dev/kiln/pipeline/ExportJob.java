@@ -23,7 +23,6 @@ import dev.kiln.passes.PassResult;
 import dev.kiln.passes.Passes;
 import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.TfExporter;
-import dev.kiln.tensorflow.TfImporter;
 import dev.kiln.tensorflow.TfRunner;
 
 import java.nio.file.Path;
@@ -120,7 +119,7 @@ public final class ExportJob {
     }
 
     public Result run() {
-        Graph graph = TfImporter.load(model, importOptions);
+        Graph graph = ModelFiles.load(model, importOptions, log);
         int before = graph.size();
         if (optimize) {
             List<PassResult> results = Passes.optimizeForInference().run(graph);

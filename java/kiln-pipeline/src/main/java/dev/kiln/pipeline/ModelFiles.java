@@ -2,17 +2,20 @@ package dev.kiln.pipeline;
 
 import dev.kiln.KilnException;
 import dev.kiln.eval.ModelRunner;
+import dev.kiln.graph.Graph;
 import dev.kiln.graph.SignatureTensor;
 import dev.kiln.onnx.OnnxRunner;
 import dev.kiln.tensorflow.ImportOptions;
+import dev.kiln.tensorflow.TfImporter;
 import dev.kiln.tensorflow.TfRunner;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Consumer;
 
-/** What kind of model a path holds, and opening it on a runtime: shared by bench and compare. */
+/** What kind of model a path holds, importing it, and opening it on a runtime: shared by the jobs. */
 final class ModelFiles {
     private ModelFiles() {
     }
@@ -23,6 +26,16 @@ final class ModelFiles {
         public void close() {
             runner.close();
         }
+    }
+
+    /** Imports {@code model}, saying which signature was used when it was not the one asked for by default. */
+    static Graph load(Path model, ImportOptions options, Consumer<String> log) {
+        Graph g = TfImporter.load(model, options);
+        String note = g.metadata().get("signature_note");
+        if (note != null) {
+            log.accept("signature  " + note);
+        }
+        return g;
     }
 
     /** The runtime that reads this model natively: TensorFlow for a SavedModel or .pb, ONNX Runtime for .onnx. */

@@ -23,7 +23,6 @@ import dev.kiln.passes.Passes;
 import dev.kiln.quant.WeightRanges;
 import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.TfExporter;
-import dev.kiln.tensorflow.TfImporter;
 import dev.kiln.tensorflow.TfRunner;
 
 import java.io.IOException;
@@ -133,7 +132,7 @@ public final class OptimizeJob {
         Map<String, Long> timings = new LinkedHashMap<>();
         long t0 = System.nanoTime();
         log.accept("import     " + model);
-        Graph original = TfImporter.load(model, importOptions);
+        Graph original = ModelFiles.load(model, importOptions, log);
         timings.put("import", millisSince(t0));
 
         long t1 = System.nanoTime();

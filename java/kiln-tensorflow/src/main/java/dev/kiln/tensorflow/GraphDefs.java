@@ -67,6 +67,31 @@ public final class GraphDefs {
         return b.build();
     }
 
+    /**
+     * {@code gd} with every device pin cleared, in the graph and in its function bodies: what TensorFlow's
+     * {@code clear_devices=True} does. A model exported on a GPU machine pins nodes to {@code /device:GPU:0}, which a
+     * CPU-only session refuses to place; Kiln's output is device-neutral anyway. Returns {@code gd} itself when nothing
+     * is pinned (no copy of the weights).
+     */
+    static GraphDef withoutDevices(GraphDef gd) {
+        boolean pinned = gd.getNodeList().stream().anyMatch(n -> !n.getDevice().isEmpty())
+                || gd.getLibrary().getFunctionList().stream()
+                .anyMatch(f -> f.getNodeDefList().stream().anyMatch(n -> !n.getDevice().isEmpty()));
+        if (!pinned) {
+            return gd;
+        }
+        GraphDef.Builder b = gd.toBuilder();
+        for (NodeDef.Builder n : b.getNodeBuilderList()) {
+            n.clearDevice();
+        }
+        for (org.tensorflow.proto.FunctionDef.Builder f : b.getLibraryBuilder().getFunctionBuilderList()) {
+            for (NodeDef.Builder n : f.getNodeDefBuilderList()) {
+                n.clearDevice();
+            }
+        }
+        return b.build();
+    }
+
     /** An IR graph holding the nodes of {@code gd} (no signature, no output types). */
     public static Graph fromGraphDef(GraphDef gd) {
         Graph g = new Graph();

@@ -10,7 +10,8 @@ import java.util.TreeSet;
  * <ul>
  *   <li>{@code tags}: the meta graph to load from a SavedModel (default {@code {"serve"}}); a meta graph whose tag
  *       set equals these is preferred, else the only one that contains them all.</li>
- *   <li>{@code signature}: the signature key (default {@code serving_default}).</li>
+ *   <li>{@code signature}: the signature key; by default (null) {@code serving_default}, or, in a SavedModel
+ *       without one, its only callable signature (see {@link TfImporter#resolveSignature}).</li>
  *   <li>{@code inputNames} / {@code outputNames}: for frozen GraphDef files, the tensors that are the model's inputs
  *       and outputs ({@code "x"} or {@code "x:0"}); empty means inferred (Placeholders in, sinks out).</li>
  *   <li>{@code loadWeights} (default true): read variable values from the checkpoint and turn variables into
@@ -52,6 +53,7 @@ public final class ImportOptions {
         return tags;
     }
 
+    /** The requested signature key, or null for the automatic choice. */
     public String signature() {
         return signature;
     }
@@ -70,13 +72,13 @@ public final class ImportOptions {
 
     @Override
     public String toString() {
-        return "ImportOptions[tags " + tags + ", signature " + signature + ", inputs " + inputNames + ", outputs "
+        return "ImportOptions[tags " + tags + ", signature " + (signature == null ? "automatic" : signature) + ", inputs " + inputNames + ", outputs "
                 + outputNames + ", loadWeights " + loadWeights + "]";
     }
 
     public static final class Builder {
         private Set<String> tags = Set.of("serve");
-        private String signature = "serving_default";
+        private String signature;
         private List<String> inputNames = List.of();
         private List<String> outputNames = List.of();
         private boolean loadWeights = true;
@@ -94,8 +96,9 @@ public final class ImportOptions {
             return tags(Set.of(t));
         }
 
+        /** A signature key, or null for the automatic choice. */
         public Builder signature(String s) {
-            dev.kiln.KilnArgumentException.check(s != null && !s.isEmpty(), "signature must not be empty");
+            dev.kiln.KilnArgumentException.check(s == null || !s.isEmpty(), "signature must not be empty");
             this.signature = s;
             return this;
         }

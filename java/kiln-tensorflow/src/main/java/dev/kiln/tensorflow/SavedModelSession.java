@@ -30,7 +30,7 @@ final class SavedModelSession implements AutoCloseable {
         Session s = null;
         try {
             try {
-                g.importGraphDef(mg.getGraphDef());
+                g.importGraphDef(GraphDefs.withoutDevices(mg.getGraphDef()));
             } catch (IllegalArgumentException | TensorFlowException e) {
                 throw KilnException.invalidModel("TensorFlow cannot load the graph of " + dir + ": "
                         + TfImporter.firstLine(e.getMessage()));
@@ -45,9 +45,7 @@ final class SavedModelSession implements AutoCloseable {
                             .addTarget(restore.contains(":") ? restore.substring(0, restore.indexOf(':')) : restore)
                             .run();
                 } catch (TensorFlowException | IllegalArgumentException e) {
-                    throw KilnException.invalidModel("cannot read the variables of " + dir + " from "
-                            + dir.resolve("variables") + " (missing, truncated or corrupt checkpoint): "
-                            + TfImporter.firstLine(e.getMessage()));
+                    throw restoreFailure(dir, e);
                 }
             }
             SignatureDef init = mg.getSignatureDefMap().get("__saved_model_init_op");
@@ -81,6 +79,17 @@ final class SavedModelSession implements AutoCloseable {
             g.close();
             throw e;
         }
+    }
+
+    /** The restore op failed: blame the checkpoint only when TensorFlow's message is about the checkpoint. */
+    private static KilnException restoreFailure(Path dir, Exception e) {
+        String msg = TfImporter.firstLine(e.getMessage());
+        if (msg.contains("assign a device") || msg.contains("device")) {
+            return KilnException.invalidModel("TensorFlow cannot place the restore ops of " + dir + " on this "
+                    + "machine's devices (the checkpoint itself was not read): " + msg);
+        }
+        return KilnException.invalidModel("cannot read the variables of " + dir + " from " + dir.resolve("variables")
+                + " (missing, truncated or corrupt checkpoint): " + msg);
     }
 
     @Override

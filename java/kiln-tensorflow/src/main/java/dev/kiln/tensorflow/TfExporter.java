@@ -10,8 +10,10 @@ import dev.kiln.graph.TensorRef;
 import org.tensorflow.Signature;
 import org.tensorflow.TensorFlow;
 import org.tensorflow.exceptions.TensorFlowException;
+import org.tensorflow.proto.AttrValue;
 import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.MetaGraphDef;
+import org.tensorflow.proto.NodeDef;
 import org.tensorflow.proto.SavedModel;
 import org.tensorflow.proto.SignatureDef;
 import org.tensorflow.proto.TensorInfo;
@@ -22,6 +24,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.stream.Stream;
 
 /**
@@ -59,12 +63,13 @@ public final class TfExporter {
      * hold the weights three more times (its graph, the GraphDef it reads back, and that GraphDef's bytes).
      */
     public static void writeSavedModel(Graph g, Path dir) {
-        GraphDef gd = checkedGraphDef(g);
+        GraphDef.Builder gd = checkedGraphDef(g).toBuilder();
+        SignatureDef sig = signatureDef(g, gd);
         SavedModel sm = SavedModel.newBuilder().addMetaGraphs(MetaGraphDef.newBuilder()
                 .setMetaInfoDef(MetaGraphDef.MetaInfoDef.newBuilder().addTags("serve")
                         .setTensorflowVersion(TensorFlow.version()))
                 .setGraphDef(gd)
-                .putSignatureDef(g.metadata().getOrDefault("signature", Signature.DEFAULT_KEY), signatureDef(g)))
+                .putSignatureDef(g.metadata().getOrDefault("signature", Signature.DEFAULT_KEY), sig))
                 .build();
         Path target = dir.toAbsolutePath();
         Path tmp = null;
@@ -95,20 +100,39 @@ public final class TfExporter {
         }
     }
 
-    private static SignatureDef signatureDef(Graph g) {
+    /**
+     * The signature, with a tensor of its own for every output: where outputs share a tensor (a tf.Module returning
+     * one value under three names), the second and later get an Identity added to {@code gd}, because TensorFlow's
+     * signature API refuses two results with one tensor name.
+     */
+    private static SignatureDef signatureDef(Graph g, GraphDef.Builder gd) {
         SignatureDef.Builder b = SignatureDef.newBuilder()
                 .setMethodName(g.metadata().getOrDefault("method_name", "tensorflow/serving/predict"));
         for (SignatureTensor in : g.inputs()) {
-            b.putInputs(in.name(), tensorInfo(in));
+            b.putInputs(in.name(), tensorInfo(in, TfImporter.tensorName(in.tensor())));
         }
+        Set<String> nodeNames = new HashSet<>();
+        gd.getNodeList().forEach(n -> nodeNames.add(n.getName()));
+        Set<String> taken = new HashSet<>();
         for (SignatureTensor out : g.outputs()) {
-            b.putOutputs(out.name(), tensorInfo(out));
+            String tensor = TfImporter.tensorName(out.tensor());
+            if (!taken.add(tensor)) {
+                String name = out.name() + "/kiln_output";
+                for (int i = 1; nodeNames.contains(name); i++) {
+                    name = out.name() + "/kiln_output_" + i;
+                }
+                nodeNames.add(name);
+                gd.addNode(NodeDef.newBuilder().setName(name).setOp("Identity").addInput(tensor)
+                        .putAttr("T", AttrValue.newBuilder().setTypeValue(out.type().dtype().tfCode()).build()));
+                tensor = name + ":0";
+            }
+            b.putOutputs(out.name(), tensorInfo(out, tensor));
         }
         return b.build();
     }
 
-    private static TensorInfo tensorInfo(SignatureTensor t) {
-        return TensorInfo.newBuilder().setName(TfImporter.tensorName(t.tensor()))
+    private static TensorInfo tensorInfo(SignatureTensor t, String tensorName) {
+        return TensorInfo.newBuilder().setName(tensorName)
                 .setDtypeValue(t.type().dtype().tfCode()).setTensorShape(GraphDefs.toProto(t.type().shape())).build();
     }
 

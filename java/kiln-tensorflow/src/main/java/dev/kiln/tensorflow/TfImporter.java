@@ -210,6 +210,35 @@ public final class TfImporter {
                 .map(m -> new TreeSet<>(m.getMetaInfoDef().getTagsList()).toString()).collect(Collectors.joining(", ")));
     }
 
+    /** The signature key TensorFlow's own loader would not have to guess: the first signature of every SavedModel. */
+    static final String DEFAULT_SIGNATURE = "serving_default";
+    /** The signature that holds a TF2 SavedModel's initializer, not a callable function. */
+    static final String INIT_SIGNATURE = "__saved_model_init_op";
+
+    /**
+     * The signature key to import: {@code requested} when given; otherwise {@code serving_default}, or, where the
+     * model has none, its only callable signature (a tf.Module saved with {@code signatures={"inference": f}}).
+     * Anything else is an error listing what there is.
+     */
+    public static String resolveSignature(MetaGraphDef mg, String requested, Path dir) {
+        Set<String> keys = new TreeSet<>(mg.getSignatureDefMap().keySet());
+        if (requested != null) {
+            pickSignature(mg, requested, dir);
+            return requested;
+        }
+        if (keys.contains(DEFAULT_SIGNATURE)) {
+            return DEFAULT_SIGNATURE;
+        }
+        keys.remove(INIT_SIGNATURE);
+        if (keys.size() == 1) {
+            return keys.iterator().next();
+        }
+        throw KilnException.invalidModel("SavedModel " + dir + " has no signature '" + DEFAULT_SIGNATURE + "' in meta "
+                + "graph " + new TreeSet<>(mg.getMetaInfoDef().getTagsList()) + (keys.isEmpty()
+                ? " and no other callable signature" : " and " + keys.size() + " others: " + String.join(", ", keys)
+                + "; choose one with --signature NAME"));
+    }
+
     static SignatureDef pickSignature(MetaGraphDef mg, String key, Path dir) {
         SignatureDef sig = mg.getSignatureDefMap().get(key);
         if (sig == null) {
@@ -225,14 +254,15 @@ public final class TfImporter {
     private static Graph loadSavedModel(Path dir, ImportOptions o) {
         SavedModel sm = readSavedModel(dir);
         MetaGraphDef mg = pickMetaGraph(sm, o.tags(), dir);
-        SignatureDef sig = pickSignature(mg, o.signature(), dir);
-        String where = "signature '" + o.signature() + "' of " + dir;
+        String key = resolveSignature(mg, o.signature(), dir);
+        SignatureDef sig = pickSignature(mg, key, dir);
+        String where = "signature '" + key + "' of " + dir;
         List<SigEntry> ins = sigEntries(sig.getInputsMap(), where, true);
         List<SigEntry> outs = sigEntries(sig.getOutputsMap(), where, false);
         if (outs.isEmpty()) {
             throw KilnException.invalidModel(where + " has no outputs");
         }
-        GraphDef gd = mg.getGraphDef();
+        GraphDef gd = GraphDefs.withoutDevices(mg.getGraphDef());
         Flattener f = flatten(gd);
         Set<String> tags = new TreeSet<>(mg.getMetaInfoDef().getTagsList());
         Freezer freezer = o.loadWeights() ? vars -> readVariables(dir, mg, vars) : null;
@@ -240,7 +270,11 @@ public final class TfImporter {
         g.metadata().put("source", dir.toString());
         g.metadata().put("format", "saved_model");
         g.metadata().put("tags", String.join(",", tags));
-        g.metadata().put("signature", o.signature());
+        g.metadata().put("signature", key);
+        if (o.signature() == null && !key.equals(DEFAULT_SIGNATURE)) {
+            g.metadata().put("signature_note", "no signature '" + DEFAULT_SIGNATURE + "': using the only callable "
+                    + "signature '" + key + "'");
+        }
         g.metadata().put("method_name", sig.getMethodName());
         g.metadata().put("tensorflow_version", mg.getMetaInfoDef().getTensorflowVersion());
         g.metadata().put("frozen", Boolean.toString(o.loadWeights()));
@@ -314,6 +348,7 @@ public final class TfImporter {
         if (gd.getNodeCount() == 0) {
             throw KilnException.invalidModel(file + " holds no graph nodes: not a frozen GraphDef");
         }
+        gd = GraphDefs.withoutDevices(gd);
         Flattener f = flatten(gd);
         Map<String, NodeDef> nodes = f.nodes;
         List<String> inNames = new ArrayList<>(o.inputNames());

@@ -61,7 +61,7 @@ public final class TfRunner implements ModelRunner {
         Path dir = TfImporter.savedModelDir(model);
         SavedModel sm = TfImporter.readSavedModel(dir);
         MetaGraphDef mg = TfImporter.pickMetaGraph(sm, opts.tags(), dir);
-        SignatureDef sig = TfImporter.pickSignature(mg, opts.signature(), dir);
+        SignatureDef sig = TfImporter.pickSignature(mg, TfImporter.resolveSignature(mg, opts.signature(), dir), dir);
         // the signature's public types, checked the way import checks them
         Graph typed = TfImporter.load(dir, opts.toBuilder().loadWeights(false).build());
         if (hasVariables(typed)) {

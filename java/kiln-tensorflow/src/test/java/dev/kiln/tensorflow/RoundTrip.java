@@ -59,7 +59,7 @@ final class RoundTrip {
             expected = r.run(feeds);
         }
         List<Map<String, Tensor>> actual = new ArrayList<>();
-        try (TfRunner r = TfRunner.open(sm, ImportOptions.builder().signature(opts.signature()).build())) {
+        try (TfRunner r = TfRunner.open(sm, ImportOptions.builder().signature(g.metadata().get("signature")).build())) {
             actual.add(r.run(feeds));
         }
         try (TfRunner r = TfRunner.of(g)) {
