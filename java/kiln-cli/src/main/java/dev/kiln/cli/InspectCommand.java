@@ -57,9 +57,13 @@ final class InspectCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
-    /** What inspect reports, also as JSON. */
+    /**
+     * What inspect reports, also as JSON. {@code signature} is the signature whose graph was imported; where none
+     * could be (several signatures and no default, ops or inputs Kiln refuses), it is empty, {@code graphNote} says
+     * why, and {@code nodes} and {@code ops} count the whole file, function bodies included.
+     */
     record InspectReport(String model, String format, List<ModelDescription.MetaGraph> metaGraphs, String signature,
-                         boolean weightsLoaded, String weightsNote, int nodes, long parameters,
+                         String graphNote, boolean weightsLoaded, String weightsNote, int nodes, long parameters,
                          Map<String, Long> constantBytesByDtype, List<OpSupport> ops) { }
 
     /** One op type: how many nodes, and whether SavedModel, ONNX and TensorRT (via ONNX) exports support it. */
@@ -79,18 +83,26 @@ final class InspectCommand implements Callable<Integer> {
         }
         ModelDescription description = TfImporter.describe(model);
         ImportOptions opts = modelOptions.importOptions();
-        Graph graph;
-        boolean weights = true;
+        // the graph of one signature, with its weights where they load; failing that, the op histogram of the file
+        Graph graph = null;
+        boolean weights = false;
         String weightsNote = "";
+        String graphNote = "";
         try {
             graph = TfImporter.load(model, opts);
+            weights = true;
         } catch (KilnException e) {
-            weights = false;
             weightsNote = e.getMessage();
-            graph = TfImporter.load(model, opts.toBuilder().loadWeights(false).build());
+            try {
+                graph = TfImporter.load(model, opts.toBuilder().loadWeights(false).build());
+            } catch (KilnException graphOnly) {
+                graphNote = graphOnly.getMessage();
+            }
         }
+        Map<String, Integer> histogram = graph != null ? graph.opHistogram()
+                : TfImporter.fileOpHistogram(model, opts.tags());
         List<OpSupport> ops = new ArrayList<>();
-        for (Map.Entry<String, Integer> e : graph.opHistogram().entrySet()) {
+        for (Map.Entry<String, Integer> e : histogram.entrySet()) {
             String op = e.getKey();
             OnnxOpSupport.Mapping m = OnnxOpSupport.mapping(op);
             boolean onnx = m != null;
@@ -99,12 +111,17 @@ final class InspectCommand implements Callable<Integer> {
                     onnx ? m.onnxOps() : "", trt));
         }
         Map<String, Long> bytes = new LinkedHashMap<>();
-        for (Map.Entry<DType, Long> e : graph.constantBytesByType().entrySet()) {
-            bytes.put(e.getKey().name().toLowerCase(Locale.ROOT), e.getValue());
+        if (graph != null) {
+            for (Map.Entry<DType, Long> e : graph.constantBytesByType().entrySet()) {
+                bytes.put(e.getKey().name().toLowerCase(Locale.ROOT), e.getValue());
+            }
         }
-        InspectReport r = new InspectReport(model.toString(), description.format(), description.metaGraphs(),
-                graph.metadata().getOrDefault("signature", ""), weights, weightsNote, graph.size(),
-                graph.parameterCount(), bytes, ops);
+        InspectReport r = graph != null
+                ? new InspectReport(model.toString(), description.format(), description.metaGraphs(),
+                graph.metadata().getOrDefault("signature", ""), "", weights, weightsNote, graph.size(),
+                graph.parameterCount(), bytes, ops)
+                : new InspectReport(model.toString(), description.format(), description.metaGraphs(), "", graphNote,
+                false, weightsNote, histogram.values().stream().mapToInt(Integer::intValue).sum(), 0, bytes, ops);
         if (json) {
             System.out.println(Reports.toJson(r));
         } else {
@@ -177,13 +194,18 @@ final class InspectCommand implements Callable<Integer> {
             }
         }
         System.out.println();
-        System.out.println("graph of signature '" + r.signature() + "' (functions inlined, variables frozen): "
-                + r.nodes() + " nodes");
-        if (r.weightsLoaded()) {
-            System.out.printf(Locale.ROOT, "parameters %,d  bytes by dtype %s%n", r.parameters(),
-                    r.constantBytesByDtype());
+        if (r.signature().isEmpty()) {
+            System.out.println("whole file: " + r.nodes() + " nodes, function bodies included (no signature's graph "
+                    + "imported: " + r.graphNote() + ")");
         } else {
-            System.out.println("weights    not loaded: " + r.weightsNote());
+            System.out.println("graph of signature '" + r.signature() + "' (functions inlined, variables frozen): "
+                    + r.nodes() + " nodes");
+            if (r.weightsLoaded()) {
+                System.out.printf(Locale.ROOT, "parameters %,d  bytes by dtype %s%n", r.parameters(),
+                        r.constantBytesByDtype());
+            } else {
+                System.out.println("weights    not loaded: " + r.weightsNote());
+            }
         }
         System.out.println();
         System.out.printf(Locale.ROOT, "  %-28s %6s  %-10s %-5s %-8s  %s%n", "op", "count", "SavedModel", "ONNX",

@@ -1,31 +1,57 @@
 package dev.kiln.cli;
 
+import dev.kiln.graph.Shape;
 import dev.kiln.tensorflow.ImportOptions;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 import picocli.CommandLine.Option;
 
 /** Options that say which part of a model to import: tags and signature, or inputs/outputs of a frozen graph. */
 final class ModelOptions {
+    /** Commas that separate tensors, not the dimensions inside a shape's brackets. */
+    private static final String TENSOR_LIST_SPLIT = ",(?![^\\[]*\\])";
 
     @Option(names = "--tags", split = ",", paramLabel = "TAG", description = "SavedModel tag set (default: serve)")
     List<String> tags = List.of("serve");
 
-    @Option(names = "--signature", paramLabel = "NAME", description = "signature (default: serving_default, or the model's only signature where it has no serving_default)")
+    @Option(names = "--signature", paramLabel = "NAME",
+            description = "signature (default: serving_default, or the model's only signature where it has none)")
     String signature;
 
-    @Option(names = "--inputs", split = ",", paramLabel = "NAME",
-            description = "frozen .pb: input tensor names (default: the Placeholders)")
+    @Option(names = "--inputs", split = TENSOR_LIST_SPLIT, paramLabel = "NAME[SHAPE]",
+            description = "frozen .pb: input tensors (default: the Placeholders), each optionally with its shape "
+                    + "as in tf2onnx: Reshape_1:0[1,490]")
     List<String> inputs = List.of();
+
+    @Option(names = "--input-shapes", split = TENSOR_LIST_SPLIT, paramLabel = "NAME[SHAPE]",
+            description = "frozen .pb: shapes of inputs, NAME[d0,d1,...] with -1 or ? for any size")
+    List<String> inputShapes = List.of();
 
     @Option(names = "--outputs", split = ",", paramLabel = "NAME",
             description = "frozen .pb: output tensor names (default: the sinks)")
     List<String> outputs = List.of();
 
     ImportOptions importOptions() {
-        return ImportOptions.builder().tags(Set.copyOf(tags)).signature(signature).inputNames(inputs)
-                .outputNames(outputs).build();
+        List<String> names = new ArrayList<>();
+        Map<String, Shape> shapes = new LinkedHashMap<>();
+        for (String in : inputs) {
+            ImportOptions.TensorSpec t = ImportOptions.parseTensorSpec(in);
+            names.add(t.name());
+            if (t.shape() != null) {
+                shapes.put(t.name(), t.shape());
+            }
+        }
+        for (String s : inputShapes) {
+            ImportOptions.TensorSpec t = ImportOptions.parseTensorSpec(s);
+            dev.kiln.KilnArgumentException.check(t.shape() != null, "--input-shapes " + s + ": no shape in brackets");
+            shapes.put(t.name(), t.shape());
+        }
+        return ImportOptions.builder().tags(Set.copyOf(tags)).signature(signature).inputNames(names)
+                .outputNames(outputs).inputShapes(shapes).build();
     }
 }

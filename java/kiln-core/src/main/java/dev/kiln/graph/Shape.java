@@ -82,6 +82,22 @@ public final class Shape {
         return n;
     }
 
+    /** Whether some tensor could have both shapes: unknown ranks and dimensions match anything. */
+    public boolean isCompatibleWith(Shape other) {
+        if (dims == null || other.dims == null) {
+            return true;
+        }
+        if (dims.length != other.dims.length) {
+            return false;
+        }
+        for (int i = 0; i < dims.length; i++) {
+            if (dims[i] >= 0 && other.dims[i] >= 0 && dims[i] != other.dims[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** This shape with dimension {@code i} replaced. */
     public Shape withDim(int i, long value) {
         long[] d = dims();

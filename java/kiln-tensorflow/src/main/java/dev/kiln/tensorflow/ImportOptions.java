@@ -1,6 +1,11 @@
 package dev.kiln.tensorflow;
 
+import dev.kiln.KilnArgumentException;
+import dev.kiln.graph.Shape;
+
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -14,6 +19,9 @@ import java.util.TreeSet;
  *       without one, its only callable signature (see {@link TfImporter#resolveSignature}).</li>
  *   <li>{@code inputNames} / {@code outputNames}: for frozen GraphDef files, the tensors that are the model's inputs
  *       and outputs ({@code "x"} or {@code "x:0"}); empty means inferred (Placeholders in, sinks out).</li>
+ *   <li>{@code inputShapes}: for frozen GraphDef files, shapes of inputs by name (as in {@code inputNames}), for a
+ *       cut at an inner tensor whose shape TensorFlow cannot infer, or to fix a placeholder's unknown dimensions;
+ *       {@link #parseTensorSpec} reads tf2onnx's {@code name:0[1,490]} syntax.</li>
  *   <li>{@code loadWeights} (default true): read variable values from the checkpoint and turn variables into
  *       constants; false imports the graph only (variables stay as variable ops), e.g. for {@code kiln inspect} or a
  *       model published without its weights.</li>
@@ -26,13 +34,47 @@ public final class ImportOptions {
     private final String signature;
     private final List<String> inputNames;
     private final List<String> outputNames;
+    private final Map<String, Shape> inputShapes;
     private final boolean loadWeights;
+
+    /** A tensor name with an optional shape: {@code name:0[1,490]} (dimension -1 or ? for unknown). */
+    public record TensorSpec(String name, Shape shape) { }
+
+    /**
+     * Reads tf2onnx's input syntax: a tensor name, optionally followed by its shape in brackets
+     * ({@code Reshape_1:0[1,490]}, {@code x[?,28,28,1]}).
+     */
+    public static TensorSpec parseTensorSpec(String spec) {
+        String s = spec.strip();
+        int open = s.indexOf('[');
+        if (open < 0) {
+            KilnArgumentException.check(!s.isEmpty() && !s.contains("]"), "bad tensor '" + spec + "'");
+            return new TensorSpec(s, null);
+        }
+        KilnArgumentException.check(open > 0 && s.endsWith("]"), "bad tensor '" + spec + "': expected NAME or "
+                + "NAME[d0,d1,...], for instance Reshape_1:0[1,490]");
+        String dims = s.substring(open + 1, s.length() - 1).strip();
+        long[] d = new long[dims.isEmpty() ? 0 : dims.split(",").length];
+        String[] parts = dims.isEmpty() ? new String[0] : dims.split(",");
+        for (int i = 0; i < parts.length; i++) {
+            String p = parts[i].strip();
+            try {
+                d[i] = p.equals("?") || p.equals("-1") ? -1 : Long.parseLong(p);
+            } catch (NumberFormatException e) {
+                throw new KilnArgumentException("bad shape in '" + spec + "': dimension " + i + " is '" + p
+                        + "', not a number, -1 or ?");
+            }
+            KilnArgumentException.check(d[i] >= -1, "bad shape in '" + spec + "': dimension " + i + " is " + d[i]);
+        }
+        return new TensorSpec(s.substring(0, open).strip(), Shape.of(d));
+    }
 
     private ImportOptions(Builder b) {
         this.tags = java.util.Collections.unmodifiableSet(new TreeSet<>(b.tags));
         this.signature = b.signature;
         this.inputNames = List.copyOf(b.inputNames);
         this.outputNames = List.copyOf(b.outputNames);
+        this.inputShapes = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(b.inputShapes));
         this.loadWeights = b.loadWeights;
     }
 
@@ -46,7 +88,7 @@ public final class ImportOptions {
 
     public Builder toBuilder() {
         return new Builder().tags(tags).signature(signature).inputNames(inputNames).outputNames(outputNames)
-                .loadWeights(loadWeights);
+                .inputShapes(inputShapes).loadWeights(loadWeights);
     }
 
     public Set<String> tags() {
@@ -66,6 +108,11 @@ public final class ImportOptions {
         return outputNames;
     }
 
+    /** Shapes given for inputs, by the names used in {@link #inputNames()}. */
+    public Map<String, Shape> inputShapes() {
+        return inputShapes;
+    }
+
     public boolean loadWeights() {
         return loadWeights;
     }
@@ -73,7 +120,7 @@ public final class ImportOptions {
     @Override
     public String toString() {
         return "ImportOptions[tags " + tags + ", signature " + (signature == null ? "automatic" : signature) + ", inputs " + inputNames + ", outputs "
-                + outputNames + ", loadWeights " + loadWeights + "]";
+                + outputNames + (inputShapes.isEmpty() ? "" : ", input shapes " + inputShapes) + ", loadWeights " + loadWeights + "]";
     }
 
     public static final class Builder {
@@ -81,6 +128,7 @@ public final class ImportOptions {
         private String signature;
         private List<String> inputNames = List.of();
         private List<String> outputNames = List.of();
+        private Map<String, Shape> inputShapes = Map.of();
         private boolean loadWeights = true;
 
         private Builder() {
@@ -110,6 +158,11 @@ public final class ImportOptions {
 
         public Builder outputNames(List<String> names) {
             this.outputNames = List.copyOf(names);
+            return this;
+        }
+
+        public Builder inputShapes(Map<String, Shape> shapes) {
+            this.inputShapes = Map.copyOf(shapes);
             return this;
         }
 

@@ -107,13 +107,64 @@ public final class TfImporter {
             }
             return new ModelDescription(model, "saved_model", mgs);
         }
-        Graph g = load(model, ImportOptions.builder().loadWeights(false).build());
-        List<ModelDescription.TensorInfo> ins = g.inputs().stream()
-                .map(s -> new ModelDescription.TensorInfo(s.name(), tensorName(s.tensor()), s.type())).toList();
-        List<ModelDescription.TensorInfo> outs = g.outputs().stream()
-                .map(s -> new ModelDescription.TensorInfo(s.name(), tensorName(s.tensor()), s.type())).toList();
+        // A frozen graph: its Placeholders in and sinks out, typed by TensorFlow's shape inference where it can; string
+        // inputs (an audio or image decoder at the front) are described, not refused.
+        GraphDef gd = GraphDefs.withoutDevices(readGraphDef(model));
+        Flattener f = flatten(gd);
+        Map<String, TensorType> types = inferredTypes(gd);
+        List<ModelDescription.TensorInfo> ins = new ArrayList<>();
+        f.nodes.values().stream().filter(n -> n.getOp().startsWith("Placeholder")).forEach(n -> ins.add(
+                new ModelDescription.TensorInfo(n.getName(), n.getName() + ":0", types.get(n.getName() + ":0"))));
+        List<ModelDescription.TensorInfo> outs = new ArrayList<>();
+        sinks(f.resolvedNodes()).forEach(n -> outs.add(new ModelDescription.TensorInfo(n, n + ":0",
+                types.get(n + ":0"))));
         return new ModelDescription(model, "frozen_graph", List.of(new ModelDescription.MetaGraph(Set.of(), "",
-                g.size(), 0, List.of(new ModelDescription.SignatureInfo("serving_default", "", ins, outs)))));
+                gd.getNodeCount(), gd.getLibrary().getFunctionCount(),
+                List.of(new ModelDescription.SignatureInfo(DEFAULT_SIGNATURE, "", ins, outs)))));
+    }
+
+    /** Types of every node output as TensorFlow infers them; empty where TensorFlow cannot load the graph. */
+    private static Map<String, TensorType> inferredTypes(GraphDef gd) {
+        Map<String, TensorType> out = new HashMap<>();
+        try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
+            tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(gd));
+            java.util.Iterator<GraphOperation> it = tfg.operations();
+            while (it.hasNext()) {
+                GraphOperation op = it.next();
+                for (int i = 0; i < op.numOutputs(); i++) {
+                    Output<?> o = op.output(i);
+                    try {
+                        out.put(op.name() + ":" + i, new TensorType(DType.fromTfCode(o.dataType().getNumber()),
+                                TfTensors.fromTf(o.shape())));
+                    } catch (IllegalArgumentException unknownType) {
+                        // a dtype Kiln has no name for: left untyped
+                    }
+                }
+            }
+        } catch (IllegalArgumentException | TensorFlowException e) {
+            return Map.of();
+        }
+        return out;
+    }
+
+    /**
+     * How many nodes of each op a model holds, its function bodies included, read from the file without importing:
+     * what {@code inspect} shows where no signature's graph can be imported (several signatures and no default, a
+     * graph with ops Kiln refuses).
+     */
+    public static Map<String, Integer> fileOpHistogram(Path model, Set<String> tags) {
+        GraphDef gd;
+        if (isSavedModel(model)) {
+            Path dir = savedModelDir(model);
+            gd = pickMetaGraph(readSavedModel(dir), tags, dir).getGraphDef();
+        } else {
+            gd = readGraphDef(model);
+        }
+        Map<String, Integer> h = new TreeMap<>();
+        gd.getNodeList().forEach(n -> h.merge(n.getOp(), 1, Integer::sum));
+        gd.getLibrary().getFunctionList().forEach(fd -> fd.getNodeDefList().forEach(n -> h.merge(n.getOp(), 1,
+                Integer::sum)));
+        return h;
     }
 
     private static List<ModelDescription.TensorInfo> infos(Map<String, TensorInfo> m) {
@@ -332,7 +383,8 @@ public final class TfImporter {
 
     // ---- frozen GraphDef ----
 
-    private static Graph loadFrozen(Path file, ImportOptions o) {
+    /** The GraphDef of a frozen .pb, or a clear error saying why it is not one. */
+    private static GraphDef readGraphDef(Path file) {
         if (!Files.exists(file)) {
             throw KilnException.invalidModel("model not found: " + file + " does not exist");
         }
@@ -348,7 +400,11 @@ public final class TfImporter {
         if (gd.getNodeCount() == 0) {
             throw KilnException.invalidModel(file + " holds no graph nodes: not a frozen GraphDef");
         }
-        gd = GraphDefs.withoutDevices(gd);
+        return gd;
+    }
+
+    private static Graph loadFrozen(Path file, ImportOptions o) {
+        GraphDef gd = GraphDefs.withoutDevices(readGraphDef(file));
         Flattener f = flatten(gd);
         Map<String, NodeDef> nodes = f.nodes;
         List<String> inNames = new ArrayList<>(o.inputNames());
@@ -359,13 +415,45 @@ public final class TfImporter {
         if (outNames.isEmpty()) {
             outNames.addAll(sinks(f.resolvedNodes()));
         }
+        // shapes by tensor ("x" and "x:0" name the same one)
+        Map<String, Shape> shapes = new HashMap<>();
+        o.inputShapes().forEach((k, v) -> shapes.put(TensorRef.parse(k).toString(), v));
+        Set<String> inRefs = inNames.stream().map(n -> TensorRef.parse(n).toString()).collect(Collectors.toSet());
+        for (String given : o.inputShapes().keySet()) {
+            if (!inRefs.contains(TensorRef.parse(given).toString())) {
+                throw new dev.kiln.KilnArgumentException("a shape is given for '" + given + "', which is not one of "
+                        + "the inputs " + inNames);
+            }
+        }
+        // an input cut at an inner tensor takes TensorFlow's inferred type unless a shape is given
+        Map<String, TensorType> inferred = inNames.stream().allMatch(n -> nodes.containsKey(n)
+                && nodes.get(n).getOp().startsWith("Placeholder")) ? Map.of() : inferredTypes(gd);
         List<SigEntry> ins = new ArrayList<>();
         for (String n : inNames) {
-            ins.add(frozenEntry(n, nodes, file, "input"));
+            SigEntry e = frozenEntry(n, nodes, file, "input", inferred);
+            Shape given = shapes.get(TensorRef.parse(n).toString());
+            if (given != null) {
+                if (e.shape() != null && e.shape().hasRank() && !e.shape().isCompatibleWith(given)) {
+                    throw new dev.kiln.KilnArgumentException(file + ": the shape given for input '" + n + "', "
+                            + given + ", does not fit the graph's " + e.shape());
+                }
+                e = new SigEntry(e.name(), e.tensor(), e.dtype(), given);
+                NodeDef nd = nodes.get(TensorRef.parse(n).node());
+                if (nd.getOp().startsWith("Placeholder")) {
+                    nodes.put(nd.getName(), nd.toBuilder().putAttr("shape", AttrValue.newBuilder()
+                            .setShape(GraphDefs.toProto(given)).build()).build());
+                }
+            } else if (!nodes.get(TensorRef.parse(n).node()).getOp().startsWith("Placeholder")
+                    && (e.shape() == null || !e.shape().hasRank())) {
+                throw KilnException.invalidModel(file + ": input '" + n + "' is an inner tensor whose rank "
+                        + "TensorFlow's shape inference cannot tell; give its shape, for instance --inputs "
+                        + TensorRef.parse(n) + "[1,490] (-1 or ? for a dimension of any size)");
+            }
+            ins.add(e);
         }
         List<SigEntry> outs = new ArrayList<>();
         for (String n : outNames) {
-            outs.add(frozenEntry(n, nodes, file, "output"));
+            outs.add(frozenEntry(n, nodes, file, "output", Map.of()));
         }
         if (outs.isEmpty()) {
             throw KilnException.invalidModel(file + ": no outputs given and none could be inferred");
@@ -387,7 +475,8 @@ public final class TfImporter {
         return g;
     }
 
-    private static SigEntry frozenEntry(String name, Map<String, NodeDef> nodes, Path file, String kind) {
+    private static SigEntry frozenEntry(String name, Map<String, NodeDef> nodes, Path file, String kind,
+                                        Map<String, TensorType> inferred) {
         TensorRef r = TensorRef.parse(name);
         NodeDef nd = nodes.get(r.node());
         if (nd == null) {
@@ -403,6 +492,15 @@ public final class TfImporter {
             if (dt == DType.STRING || dt == DType.RESOURCE) {
                 throw KilnException.unsupported(file + ": input '" + name + "' is " + dt.name().toLowerCase()
                         + "-typed; Kiln optimizes numeric tensors only");
+            }
+        }
+        TensorType t = inferred.get(r.node() + ":" + r.index());
+        if (dt == null && t != null) {
+            dt = t.dtype();
+            s = t.shape();
+            if (dt == DType.STRING || dt == DType.RESOURCE || dt == DType.VARIANT) {
+                throw KilnException.unsupported(file + ": input '" + name + "' is " + dt.name().toLowerCase()
+                        + "-typed; Kiln optimizes numeric tensors only: cut the graph after the string ops");
             }
         }
         String sigName = r.index() == 0 ? r.node() : r.node() + ":" + r.index();

@@ -128,14 +128,13 @@ public final class TfRunner implements ModelRunner {
                 owned.add(t);
                 r.feed(inputTensors.get(e.getKey()), t);
             }
-            List<String> names = new ArrayList<>(outputTensors.keySet());
-            for (String n : names) {
-                r.fetch(outputTensors.get(n));
-            }
+            // each tensor fetched once: TensorFlow refuses two fetches of one name, and outputs may share a tensor
+            List<String> fetched = new ArrayList<>(new java.util.LinkedHashSet<>(outputTensors.values()));
+            fetched.forEach(r::fetch);
             Map<String, Tensor> out = new LinkedHashMap<>();
             try (Result res = r.run()) {
-                for (int i = 0; i < names.size(); i++) {
-                    out.put(names.get(i), TfTensors.fromTf(res.get(i)));
+                for (Map.Entry<String, String> o : outputTensors.entrySet()) {
+                    out.put(o.getKey(), TfTensors.fromTf(res.get(fetched.indexOf(o.getValue()))));
                 }
             }
             return out;
