@@ -2,6 +2,7 @@
 // Device float arithmetic uses the explicitly rounded intrinsics (__fadd_rn, __fmul_rn, __fdiv_rn ...) and the
 // library is compiled with -fmad=false, so nothing is contracted into an FMA.
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 
 #include <cmath>
 #include <cstring>
@@ -424,8 +425,22 @@ KILN_API kiln_status kiln_cuda_device_count(int32_t* n) {
     KILN_CUDA_ENTRY {
         KILN_CHECK_PTR(n);
         *n = 0;
+        // Without a driver the runtime answers "CUDA driver version is insufficient for CUDA runtime version":
+        // look for the driver first and say what is true.
+        void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+        if (driver == nullptr) {
+            return fail(KILN_ERR_NO_DEVICE, "no NVIDIA driver (libcuda.so.1 not found)");
+        }
+        dlclose(driver);
         int count = 0;
         cudaError_t e = cudaGetDeviceCount(&count);
+        if (e == cudaErrorInsufficientDriver) {
+            cudaGetLastError();
+            int runtime = 0;
+            cudaRuntimeGetVersion(&runtime);
+            return fail(KILN_ERR_NO_DEVICE, "the NVIDIA driver is older than CUDA %d.%d, which Kiln's kernels were "
+                        "built with: update the driver", runtime / 1000, runtime % 1000 / 10);
+        }
         if (e != cudaSuccess || count == 0) {
             cudaGetLastError();  // clear the sticky error state of the runtime
             return fail(isNoDevice(e) || count == 0 ? KILN_ERR_NO_DEVICE : KILN_ERR_DEVICE,

@@ -66,8 +66,15 @@ class NotRunnableModelsTest {
         Path m = RoundTrip.sharedModels().resolve("tfjava_saved_model_using_python");
         importFails(m, ImportOptions.defaults(), ErrorCode.INVALID_MODEL, "serving_default", "add",
                 "get_const_scalar", "get_variable");
+    }
+
+    @Test
+    void aModelWhoseOnlySignatureIsNotServingDefaultImportsThroughIt(@org.junit.jupiter.api.io.TempDir Path tmp) {
         Path r = RoundTrip.sharedModels().resolve("tfrust_regression_model");
-        importFails(r, ImportOptions.defaults(), ErrorCode.INVALID_MODEL, "tensorflow/serving/regress");
+        Graph g = TfImporter.load(r);
+        assertEquals("tensorflow/serving/regress", g.metadata().get("signature"));
+        assertTrue(g.metadata().get("signature_note").contains("only callable signature"));
+        RoundTrip.check("tfrust_regression_model", r, ImportOptions.defaults(), tmp);
     }
 
     @Test
