@@ -1,11 +1,14 @@
 package dev.kiln.passes;
 
 import dev.kiln.graph.Graph;
+import dev.kiln.graph.Node;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * An ordered list of passes. A step is either one pass, run once, or a group of passes repeated in order until a
@@ -66,14 +69,14 @@ public final class PassPipeline {
         List<PassResult> results = new ArrayList<>();
         for (Step step : steps) {
             if (!step.repeat()) {
-                results.add(step.passes().get(0).apply(graph));
+                results.add(applyCounted(step.passes().get(0), graph));
                 continue;
             }
             PassResult[] sums = new PassResult[step.passes().size()];
             for (int round = 0; round < MAX_ROUNDS; round++) {
                 boolean changed = false;
                 for (int i = 0; i < sums.length; i++) {
-                    PassResult r = step.passes().get(i).apply(graph);
+                    PassResult r = applyCounted(step.passes().get(i), graph);
                     changed |= r.changed();
                     sums[i] = sums[i] == null ? r : merge(sums[i], r);
                 }
@@ -84,6 +87,24 @@ public final class PassPipeline {
             results.addAll(Arrays.asList(sums));
         }
         return results;
+    }
+
+    /**
+     * Runs {@code pass} and takes its removed and added counts from the graph itself (node names gone and new), so the
+     * columns always add up: before - removed + added = after, whatever a pass counts as folded or fused.
+     */
+    private static PassResult applyCounted(GraphPass pass, Graph graph) {
+        Set<String> before = new HashSet<>();
+        graph.nodes().forEach(n -> before.add(n.name()));
+        PassResult r = pass.apply(graph);
+        int added = 0;
+        for (Node n : graph.nodes()) {
+            if (!before.remove(n.name())) {
+                added++;
+            }
+        }
+        return new PassResult(r.pass(), r.nodesBefore(), r.nodesAfter(), before.size(), r.folded(), r.fused(), added,
+                r.notes());
     }
 
     private static PassResult merge(PassResult a, PassResult b) {

@@ -19,7 +19,7 @@ public record PassResult(String pass, int nodesBefore, int nodesAfter, int remov
 
     @Override
     public String toString() {
-        return String.format("%-24s %5d -> %5d nodes  removed %d, folded %d, fused %d, added %d", pass, nodesBefore,
+        return String.format("%-40s %5d -> %5d nodes  removed %d, folded %d, fused %d, added %d", pass, nodesBefore,
                 nodesAfter, removed, folded, fused, added);
     }
 }

@@ -72,6 +72,33 @@ class FoldBatchNormTest {
     }
 
     @Test
+    void thePassTableAddsUpForEveryPassOfThePipeline() {
+        Graph g = new Graph();
+        placeholder(g, "x", 2, 5, 5, 3);
+        constant(g, "w", random(rnd, 3, 3, 3, 4));
+        constant(g, "b", random(rnd, 4));
+        g.add(Node.builder("conv", "Conv2D").input("x").input("w").attr("T", DType.FLOAT)
+                .attr("strides", AttrValue.ofInts(1, 1, 1, 1)).attr("padding", "VALID").build());
+        op(g, "bias", "BiasAdd", "conv", "b");
+        fusedBn(g, "bn", "bias", 4, false);
+        op(g, "relu", "Relu", "bn");
+        op(g, "out", "Identity", "relu");
+        TestGraphs.signature(g, "x", "out");
+
+        List<PassResult> results = Passes.optimizeForInference().run(g);
+        PassResult fold = results.stream().filter(r -> r.pass().equals("fold-batch-norm")).findFirst().orElseThrow();
+        assertTrue(fold.removed() > 0 && fold.added() > 0, "folding replaces the weights with new constants: " + fold);
+        for (int i = 0; i < results.size(); i++) {
+            PassResult r = results.get(i);
+            assertEquals(r.nodesAfter(), r.nodesBefore() - r.removed() + r.added(), r.toString());
+            if (i > 0) {
+                assertEquals(results.get(i - 1).nodesAfter(), r.nodesBefore(), "passes run on each other's output");
+            }
+        }
+        assertEquals(g.size(), results.get(results.size() - 1).nodesAfter());
+    }
+
+    @Test
     void depthwiseWithMultiplierFoldsPerOutputChannel() {
         Graph g = new Graph();
         placeholder(g, "x", 2, 5, 5, 3);
