@@ -1,5 +1,6 @@
 package dev.kiln.lowrank;
 
+import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.SingularOps_DDRM;
@@ -7,22 +8,53 @@ import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
 import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
 
 /**
- * The thin SVD {@code W = U diag(s) Vᵀ} of a row-major m×n matrix, singular values in descending order, computed by
- * EJML in double precision. Only {@link #factors(int)} is needed by the pass; the rest is for reports and tests.
+ * The thin SVD {@code W = U diag(s) Vᵀ} of a row-major m×n matrix in double precision, singular values in descending
+ * order. Computed by LAPACK's divide-and-conquer {@code dgesdd} (OpenBLAS, through JavaCPP's openblas preset) where
+ * that native library loads, else by EJML in pure Java; {@code -Dkiln.svd=lapack|ejml} forces one. LAPACK is the
+ * default because it measured about 10 times faster (docs/lowrank.md). Only {@link #factors(int)} is needed by the
+ * pass; the rest is for reports and tests.
  */
 public final class Svd {
+    /** Who computes the decomposition. */
+    public enum Engine {
+        /** OpenBLAS's LAPACK {@code dgesdd}: native, multithreaded. */
+        LAPACK,
+        /** EJML's {@code SvdImplicitQrDecompose_DDRM}: pure Java, one thread. */
+        EJML;
+
+        /** The engine {@link #of(double[], int, int)} uses: {@code kiln.svd} if set, else LAPACK where it loads. */
+        public static Engine preferred() {
+            String forced = System.getProperty("kiln.svd", "");
+            if (!forced.isEmpty()) {
+                try {
+                    Engine e = valueOf(forced.toUpperCase(java.util.Locale.ROOT));
+                    if (e == LAPACK && !LapackSvd.available()) {
+                        throw new KilnArgumentException("-Dkiln.svd=lapack: OpenBLAS does not load here: "
+                                + LapackSvd.unavailableReason());
+                    }
+                    return e;
+                } catch (IllegalArgumentException bad) {
+                    throw new KilnArgumentException("-Dkiln.svd=" + forced + ": expected lapack or ejml");
+                }
+            }
+            return LapackSvd.available() ? LAPACK : EJML;
+        }
+    }
+
     private final int rows;
     private final int cols;
-    private final double[] s;     // descending, length min(m, n)
-    private final DMatrixRMaj u;  // m × min(m, n)
-    private final DMatrixRMaj vt; // min(m, n) × n
+    private final double[] s;  // descending, length k = min(m, n)
+    private final double[] u;  // m × k, row-major
+    private final double[] vt; // k × n, row-major
+    private final Engine engine;
 
-    private Svd(int rows, int cols, double[] s, DMatrixRMaj u, DMatrixRMaj vt) {
+    Svd(int rows, int cols, double[] s, double[] u, double[] vt, Engine engine) {
         this.rows = rows;
         this.cols = cols;
         this.s = s;
         this.u = u;
         this.vt = vt;
+        this.engine = engine;
     }
 
     /** Decomposes the row-major {@code rows × cols} matrix {@code w} (widened from float32). */
@@ -36,9 +68,18 @@ public final class Svd {
 
     /** Decomposes the row-major {@code rows × cols} matrix {@code w}; {@code w} is not changed. */
     public static Svd of(double[] w, int rows, int cols) {
-        if ((long) rows * cols != w.length) {
+        return of(w, rows, cols, Engine.preferred());
+    }
+
+    /** Decomposes with the given engine (benchmarks and tests compare them). */
+    public static Svd of(double[] w, int rows, int cols, Engine engine) {
+        if (rows < 1 || cols < 1 || (long) rows * cols != w.length) {
             throw new IllegalArgumentException(rows + "x" + cols + " does not match " + w.length + " values");
         }
+        return engine == Engine.LAPACK ? LapackSvd.decompose(w, rows, cols) : ejml(w, rows, cols);
+    }
+
+    private static Svd ejml(double[] w, int rows, int cols) {
         DMatrixRMaj m = DMatrixRMaj.wrap(rows, cols, w.clone());
         SingularValueDecomposition_F64<DMatrixRMaj> svd = DecompositionFactory_DDRM.svd(rows, cols, true, true, true);
         if (!svd.decompose(m)) {
@@ -54,7 +95,25 @@ public final class Svd {
         for (int i = 0; i < k; i++) {
             s[i] = wDiag.get(i, i);
         }
-        return new Svd(rows, cols, s, u, vt);
+        // thin forms, row-major: U is m × k, Vᵀ is k × n
+        double[] uk = new double[rows * k];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < k; j++) {
+                uk[i * k + j] = u.get(i, j);
+            }
+        }
+        double[] vtk = new double[k * cols];
+        for (int j = 0; j < k; j++) {
+            for (int i = 0; i < cols; i++) {
+                vtk[j * cols + i] = vt.get(j, i);
+            }
+        }
+        return new Svd(rows, cols, s, uk, vtk, Engine.EJML);
+    }
+
+    /** Who computed this decomposition. */
+    public Engine engine() {
+        return engine;
     }
 
     public int rows() {
@@ -96,10 +155,10 @@ public final class Svd {
         for (int j = 0; j < r; j++) {
             double root = Math.sqrt(s[j]);
             for (int i = 0; i < rows; i++) {
-                a[i * r + j] = (float) (u.get(i, j) * root);
+                a[i * r + j] = (float) (u[i * s.length + j] * root);
             }
             for (int i = 0; i < cols; i++) {
-                b[j * cols + i] = (float) (vt.get(j, i) * root);
+                b[j * cols + i] = (float) (vt[j * cols + i] * root);
             }
         }
         return new float[][] {a, b};

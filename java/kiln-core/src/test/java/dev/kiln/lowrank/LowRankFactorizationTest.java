@@ -153,6 +153,58 @@ class LowRankFactorizationTest {
         }
     }
 
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"32,16", "16,32", "97,61", "1,7", "300,300"})
+    void lapackAndEjmlAgreeOnSingularValuesAndReconstruction(int m, int n) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(LapackSvd.available(),
+                "OpenBLAS does not load here: " + LapackSvd.unavailableReason());
+        Random rnd = new Random(m * 31L + n);
+        double[] w = new double[m * n];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = rnd.nextGaussian();
+        }
+        Svd lapack = Svd.of(w, m, n, Svd.Engine.LAPACK);
+        Svd ejml = Svd.of(w, m, n, Svd.Engine.EJML);
+        assertEquals(Svd.Engine.LAPACK, lapack.engine());
+        double[] a = lapack.singularValues();
+        double[] b = ejml.singularValues();
+        assertEquals(Math.min(m, n), a.length);
+        for (int i = 0; i < a.length; i++) {
+            assertEquals(b[i], a[i], 1e-9 * (1 + b[0]), "singular value " + i);
+            if (i > 0) {
+                assertTrue(a[i] <= a[i - 1], "descending");
+            }
+        }
+        // the factors differ by signs of singular vector pairs; their products agree
+        int r = Math.max(1, a.length / 2);
+        float[][] fa = lapack.factors(r);
+        float[][] fb = ejml.factors(r);
+        double[] ra = matmul(fa[0], fa[1], m, r, n);
+        double[] rb = matmul(fb[0], fb[1], m, r, n);
+        for (int i = 0; i < ra.length; i++) {
+            assertEquals(rb[i], ra[i], 1e-4 * (1 + Math.abs(rb[i])), "element " + i);
+        }
+    }
+
+    @Test
+    void svdEngineCanBeForcedAndABadNameIsAClearError() {
+        String old = System.getProperty("kiln.svd");
+        try {
+            System.setProperty("kiln.svd", "ejml");
+            assertEquals(Svd.Engine.EJML, Svd.of(new double[] {1, 2, 3, 4}, 2, 2).engine());
+            System.setProperty("kiln.svd", "magma");
+            dev.kiln.KilnArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    dev.kiln.KilnArgumentException.class, Svd.Engine::preferred);
+            assertTrue(e.getMessage().contains("lapack or ejml"), e.getMessage());
+        } finally {
+            if (old == null) {
+                System.clearProperty("kiln.svd");
+            } else {
+                System.setProperty("kiln.svd", old);
+            }
+        }
+    }
+
     @Test
     void diagonalWeightAtEnergyKeepsTheTwoLargestValues() {
         Graph g = dense(diagonal(K, N, knownSpectrum()), K, N, false);
