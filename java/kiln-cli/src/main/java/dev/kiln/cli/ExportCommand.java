@@ -7,6 +7,7 @@ import dev.kiln.graph.SignatureTensor;
 import dev.kiln.onnx.Int8Target;
 import dev.kiln.onnx.Precision;
 import dev.kiln.pipeline.ExportJob;
+import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.TfImporter;
 
 import java.nio.file.Path;
@@ -98,6 +99,9 @@ final class ExportCommand implements Callable<Integer> {
                 .calibrationMethod(int8.defaultMethod(), int8.perTensorMethods())
                 .log(s -> System.err.println("kiln: " + s));
         // (--int8-io with --verify is refused by the job before anything is read)
+        KilnArgumentException.check(p != Precision.INT8 || !ImportOptions.ALL_SIGNATURES.equals(
+                modelOptions.signature), "--signature all with --precision int8: each signature needs its own "
+                + "calibration; export the signatures one by one");
         if (p == Precision.INT8 && !(int8IO && verify)) {
             CalibrationTable table = int8.table();
             if (table != null) {
@@ -108,13 +112,16 @@ final class ExportCommand implements Callable<Integer> {
                 b.calibrationData(int8.calibrationData(inputs));
             }
         }
-        ExportJob.Result r = b.build().run();
-        if (r.onnx() != null && (p == Precision.INT8 || p == Precision.INT8_WEIGHTS_ONLY)) {
-            System.out.println(r.onnx().saturation().summary());
-        }
-        for (ExportJob.Verified v : r.verification()) {
-            System.out.printf(Locale.ROOT, "verify  %-24s max abs %.3e  max rel %.3e%n", v.output(),
-                    v.maxAbsError(), v.maxRelError());
+        ExportJob job = b.build();
+        List<ExportJob.Result> results = job.everySignature() ? job.runEverySignature() : List.of(job.run());
+        for (ExportJob.Result r : results) {
+            if (r.onnx() != null && (p == Precision.INT8 || p == Precision.INT8_WEIGHTS_ONLY)) {
+                System.out.println(r.onnx().saturation().summary());
+            }
+            for (ExportJob.Verified v : r.verification()) {
+                System.out.printf(Locale.ROOT, "verify  %-24s max abs %.3e  max rel %.3e%n", v.output(),
+                        v.maxAbsError(), v.maxRelError());
+            }
         }
         return 0;
     }

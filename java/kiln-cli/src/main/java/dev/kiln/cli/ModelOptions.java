@@ -20,7 +20,8 @@ final class ModelOptions {
     List<String> tags = List.of("serve");
 
     @Option(names = "--signature", paramLabel = "NAME",
-            description = "signature (default: serving_default, or the model's only signature where it has none)")
+            description = "signature (default: serving_default, or the model's only signature where it has none); "
+                    + "export: 'all' writes every signature")
     String signature;
 
     @Option(names = "--inputs", split = TENSOR_LIST_SPLIT, paramLabel = "NAME[SHAPE]",

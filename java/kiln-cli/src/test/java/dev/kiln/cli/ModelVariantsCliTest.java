@@ -92,6 +92,72 @@ class ModelVariantsCliTest {
         }
     }
 
+    /** The two-output example with one signature per head and no serving_default. */
+    private Path twoSignatures() throws IOException {
+        Path dir = ExampleModels.twoOutputs(tmp.resolve("heads"));
+        SavedModel sm = SavedModel.parseFrom(Files.readAllBytes(dir.resolve("saved_model.pb")));
+        MetaGraphDef mg = sm.getMetaGraphs(0);
+        SignatureDef s = mg.getSignatureDefOrThrow("serving_default");
+        SignatureDef probs = s.toBuilder().clearOutputs().putOutputs("probs", s.getOutputsOrThrow("probs")).build();
+        SignatureDef score = s.toBuilder().clearOutputs().putOutputs("score", s.getOutputsOrThrow("score")).build();
+        SavedModel edited = sm.toBuilder().setMetaGraphs(0, mg.toBuilder().clearSignatureDef()
+                .putSignatureDef("probs_only", probs).putSignatureDef("score_only", score)).build();
+        try (OutputStream out = Files.newOutputStream(dir.resolve("saved_model.pb"))) {
+            edited.writeTo(out);
+        }
+        return dir;
+    }
+
+    @Test
+    void signatureAllWritesOneOnnxPerSignatureAndOneSavedModelWithAll() throws IOException {
+        Path model = twoSignatures();
+        Files.createDirectories(tmp.resolve("out"));
+        CliTest.Run onnx = kiln("export", model.toString(), "--signature", "all", "-o",
+                tmp.resolve("out/heads.onnx").toString(), "--verify");
+        assertEquals(0, onnx.status(), onnx.err() + onnx.out());
+        Map<String, Tensor> in = RandomInputs.forSignature(TfImporter.load(model, ImportOptions.builder()
+                .signature("probs_only").build()).inputs(), 8, 3);
+        Map<String, Tensor> expected = new java.util.HashMap<>();
+        for (String sig : List.of("probs_only", "score_only")) {
+            try (TfRunner tf = TfRunner.open(model, ImportOptions.builder().signature(sig).build())) {
+                expected.putAll(tf.run(in));
+            }
+        }
+        try (OnnxRunner a = OnnxRunner.open(tmp.resolve("out/heads_probs_only.onnx"), 1);
+             OnnxRunner b = OnnxRunner.open(tmp.resolve("out/heads_score_only.onnx"), 1)) {
+            assertEquals(java.util.Set.of("probs"), a.run(in).keySet());
+            assertTrue(TensorComparison.compare(expected.get("probs"), a.run(in).get("probs")).within(1e-5));
+            assertTrue(TensorComparison.compare(expected.get("score"), b.run(in).get("score")).within(1e-5));
+        }
+
+        Path sm = tmp.resolve("out/heads_saved_model");
+        CliTest.Run saved = kiln("export", model.toString(), "--signature", "all", "--format", "savedmodel", "-o",
+                sm.toString(), "--verify");
+        assertEquals(0, saved.status(), saved.err() + saved.out());
+        try (SavedModelBundle b = SavedModelBundle.load(sm.toString(), "serve");
+             org.tensorflow.Tensor x = dev.kiln.tensorflow.TfTensors.toTf(in.get("x"))) {
+            for (String[] sigOut : new String[][] {{"probs_only", "probs"}, {"score_only", "score"}}) {
+                try (Result res = b.function(sigOut[0]).call(Map.of("x", x))) {
+                    Tensor y = dev.kiln.tensorflow.TfTensors.fromTf(res.get(sigOut[1]).orElseThrow());
+                    assertTrue(TensorComparison.compare(expected.get(sigOut[1]), y).within(1e-5), sigOut[0]);
+                }
+            }
+        }
+        // the trunk both heads read is written once
+        org.tensorflow.proto.GraphDef merged = SavedModel.parseFrom(Files.readAllBytes(sm.resolve("saved_model.pb")))
+                .getMetaGraphs(0).getGraphDef();
+        assertEquals(1, merged.getNodeList().stream().filter(n -> n.getName().endsWith("trunk/MatMul")).count(),
+                merged.getNodeList().stream().map(org.tensorflow.proto.NodeDef::getName).toList().toString());
+
+        CliTest.Run int8 = kiln("export", model.toString(), "--signature", "all", "--precision", "int8",
+                "--calib-random", "-o", tmp.resolve("out/q.onnx").toString());
+        assertEquals(2, int8.status(), int8.err());
+        CliTest.Run optimize = kiln("optimize", model.toString(), "--signature", "all", "-o",
+                tmp.resolve("out/opt").toString());
+        assertEquals(2, optimize.status(), optimize.err());
+        assertTrue(optimize.err().contains("probs_only, score_only"), optimize.err());
+    }
+
     @Test
     void inspectDescribesAModelWithSeveralSignaturesAndNoDefault() {
         Path model = CliTest.sharedModels().resolve("tfserving_counter");

@@ -23,6 +23,7 @@ import dev.kiln.passes.PassResult;
 import dev.kiln.passes.Passes;
 import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.TfExporter;
+import dev.kiln.tensorflow.TfImporter;
 import dev.kiln.tensorflow.TfRunner;
 
 import java.nio.file.Path;
@@ -114,11 +115,80 @@ public final class ExportJob {
                         + "come from random inputs");
     }
 
+    /** This job for one signature of the model, written to {@code out}: what {@code --signature all} runs. */
+    private ExportJob(ExportJob base, String signature, Path out) {
+        this.model = base.model;
+        this.output = out;
+        this.format = base.format;
+        this.precision = base.precision;
+        this.importOptions = base.importOptions.toBuilder().signature(signature).build();
+        this.optimize = base.optimize;
+        this.opset = base.opset;
+        this.target = base.target;
+        this.weightRange = base.weightRange;
+        this.weightMethod = base.weightMethod;
+        this.keepFloat = base.keepFloat;
+        this.halfIO = base.halfIO;
+        this.int8IO = base.int8IO;
+        this.table = base.table;
+        this.data = base.data;
+        this.method = base.method;
+        this.methods = base.methods;
+        this.verify = base.verify;
+        this.log = base.log;
+    }
+
     public static Builder builder(Path model, Path output) {
         return new Builder(model, output);
     }
 
-    public Result run() {
+    /** Whether this job asks for every signature ({@code --signature all}): run it with {@link #runEverySignature}. */
+    public boolean everySignature() {
+        return ImportOptions.ALL_SIGNATURES.equals(importOptions.signature());
+    }
+
+    /**
+     * Exports every callable signature of the model: one ONNX per signature ({@code <output>_<signature>.onnx}), or
+     * one SavedModel holding all of them; one result per signature, in signature order.
+     */
+    public List<Result> runEverySignature() {
+        KilnArgumentException.check(format == Format.ONNX || format == Format.SAVEDMODEL, "--signature all writes "
+                + "ONNX (one file per signature) or a SavedModel (all signatures in one); a frozen graph has none");
+        List<String> keys = TfImporter.callableSignatures(model, importOptions.tags());
+        log.accept("signature  all: " + String.join(", ", keys));
+        List<Result> results = new ArrayList<>();
+        if (format == Format.ONNX) {
+            for (String key : keys) {
+                results.add(new ExportJob(this, key, perSignatureFile(output, key)).run());
+            }
+            return results;
+        }
+        List<Graph> graphs = new ArrayList<>();
+        List<ExportJob> jobs = new ArrayList<>();
+        for (String key : keys) {
+            ExportJob job = new ExportJob(this, key, output);
+            jobs.add(job);
+            graphs.add(job.prepare());
+        }
+        TfExporter.writeSavedModel(graphs, output);
+        log.accept("wrote SavedModel " + output + " with signatures " + keys);
+        for (int i = 0; i < keys.size(); i++) {
+            results.add(new Result(output, null, null, verify ? jobs.get(i).verify(graphs.get(i)) : List.of()));
+        }
+        return results;
+    }
+
+    /** {@code model.onnx} → {@code model_<signature>.onnx}, the signature made safe for a file name. */
+    static Path perSignatureFile(Path output, String signature) {
+        String name = output.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        String stem = dot > 0 ? name.substring(0, dot) : name;
+        String ext = dot > 0 ? name.substring(dot) : "";
+        return output.resolveSibling(stem + "_" + signature.replaceAll("[^A-Za-z0-9_.-]", "_") + ext);
+    }
+
+    /** Imports and optimizes the model: the graph that is written. */
+    private Graph prepare() {
         Graph graph = ModelFiles.load(model, importOptions, log);
         int before = graph.size();
         if (optimize) {
@@ -126,6 +196,12 @@ public final class ExportJob {
             log.accept(String.format("optimize_for_inference %d -> %d nodes (%d passes)", before, graph.size(),
                     results.size()));
         }
+        return graph;
+    }
+
+    public Result run() {
+        KilnArgumentException.check(!everySignature(), "--signature all: use runEverySignature()");
+        Graph graph = prepare();
         ExportResult onnx = null;
         CalibrateJob.Summary calibration = null;
         switch (format) {
@@ -195,7 +271,8 @@ public final class ExportJob {
         }
         Map<String, Tensor> actual;
         try (ModelRunner runner = format == Format.ONNX ? OnnxRunner.open(output, 1)
-                : TfRunner.open(output, ImportOptions.defaults())) {
+                : TfRunner.open(output, ImportOptions.builder().signature(format == Format.SAVEDMODEL
+                ? graph.metadata().get("signature") : null).build())) {
             actual = runner.run(inputs);
         }
         List<Verified> rows = new ArrayList<>();

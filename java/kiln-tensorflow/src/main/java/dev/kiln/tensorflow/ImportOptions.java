@@ -34,6 +34,9 @@ public final class ImportOptions {
     private final String signature;
     private final List<String> inputNames;
     private final List<String> outputNames;
+    /** The signature value that asks exporters for every callable signature of a SavedModel. */
+    public static final String ALL_SIGNATURES = "all";
+
     private final Map<String, Shape> inputShapes;
     private final boolean loadWeights;
 

@@ -24,7 +24,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
 
@@ -63,14 +66,17 @@ public final class TfExporter {
      * hold the weights three more times (its graph, the GraphDef it reads back, and that GraphDef's bytes).
      */
     public static void writeSavedModel(Graph g, Path dir) {
-        GraphDef.Builder gd = checkedGraphDef(g).toBuilder();
-        SignatureDef sig = signatureDef(g, gd);
-        SavedModel sm = SavedModel.newBuilder().addMetaGraphs(MetaGraphDef.newBuilder()
-                .setMetaInfoDef(MetaGraphDef.MetaInfoDef.newBuilder().addTags("serve")
-                        .setTensorflowVersion(TensorFlow.version()))
-                .setGraphDef(gd)
-                .putSignatureDef(g.metadata().getOrDefault("signature", Signature.DEFAULT_KEY), sig))
-                .build();
+        writeSavedModel(List.of(g), dir);
+    }
+
+    /**
+     * Writes several graphs of one model, each under its own signature key (its metadata {@code signature}), as one
+     * SavedModel {@code dir}: nodes the graphs share (same name, same definition, same inputs: the weights and the
+     * trunk two signatures have in common) are written once; a node of the same name that differs is renamed
+     * {@code <signature>/<name>} in that signature's graph.
+     */
+    public static void writeSavedModel(List<Graph> graphs, Path dir) {
+        SavedModel sm = savedModel(graphs);
         Path target = dir.toAbsolutePath();
         Path tmp = null;
         Path old = null;
@@ -98,6 +104,74 @@ public final class TfExporter {
         } finally {
             deleteQuietly(tmp);
         }
+    }
+
+    private static SavedModel savedModel(List<Graph> graphs) {
+        if (graphs.isEmpty()) {
+            throw KilnException.invalidModel("no graph to write as a SavedModel");
+        }
+        GraphDef.Builder merged = GraphDef.newBuilder();
+        Map<String, NodeDef> written = new HashMap<>();
+        MetaGraphDef.Builder mg = MetaGraphDef.newBuilder().setMetaInfoDef(MetaGraphDef.MetaInfoDef.newBuilder()
+                .addTags("serve").setTensorflowVersion(TensorFlow.version()));
+        for (Graph g : graphs) {
+            String key = g.metadata().getOrDefault("signature", Signature.DEFAULT_KEY);
+            if (mg.containsSignatureDef(key)) {
+                throw KilnException.invalidModel("two graphs for signature '" + key + "'");
+            }
+            GraphDef.Builder gd = checkedGraphDef(g).toBuilder();
+            SignatureDef sig = signatureDef(g, gd);
+            if (merged.getNodeCount() == 0) {
+                merged.setVersions(gd.getVersions());
+            }
+            // nodes come in topological order, so every input is renamed before its reader is looked at
+            Map<String, String> renamed = new HashMap<>();
+            for (NodeDef nd : gd.getNodeList()) {
+                NodeDef n = withInputsRenamed(nd, renamed);
+                NodeDef same = written.get(n.getName());
+                if (same != null && same.equals(n)) {
+                    continue;
+                }
+                if (same != null) {
+                    String name = key.replaceAll("[^A-Za-z0-9_.\\-]", "_") + "/" + n.getName();
+                    for (int i = 1; written.containsKey(name); i++) {
+                        name = key.replaceAll("[^A-Za-z0-9_.\\-]", "_") + "_" + i + "/" + n.getName();
+                    }
+                    renamed.put(n.getName(), name);
+                    n = n.toBuilder().setName(name).build();
+                }
+                written.put(n.getName(), n);
+                merged.addNode(n);
+            }
+            SignatureDef.Builder sb = sig.toBuilder();
+            sig.getInputsMap().forEach((k, v) -> sb.putInputs(k, v.toBuilder().setName(renamedTensor(v.getName(),
+                    renamed)).build()));
+            sig.getOutputsMap().forEach((k, v) -> sb.putOutputs(k, v.toBuilder().setName(renamedTensor(v.getName(),
+                    renamed)).build()));
+            mg.putSignatureDef(key, sb.build());
+        }
+        return SavedModel.newBuilder().addMetaGraphs(mg.setGraphDef(merged)).build();
+    }
+
+    private static NodeDef withInputsRenamed(NodeDef nd, Map<String, String> renamed) {
+        if (renamed.isEmpty()) {
+            return nd;
+        }
+        NodeDef.Builder b = nd.toBuilder().clearInput();
+        for (String in : nd.getInputList()) {
+            boolean control = in.startsWith("^");
+            String ref = control ? in.substring(1) : in;
+            b.addInput((control ? "^" : "") + renamedTensor(ref, renamed));
+        }
+        return b.build();
+    }
+
+    /** {@code node} or {@code node:i} with the node renamed where it was. */
+    private static String renamedTensor(String tensor, Map<String, String> renamed) {
+        int colon = tensor.lastIndexOf(':');
+        String node = colon < 0 ? tensor : tensor.substring(0, colon);
+        String to = renamed.get(node);
+        return to == null ? tensor : to + (colon < 0 ? "" : tensor.substring(colon));
     }
 
     /**

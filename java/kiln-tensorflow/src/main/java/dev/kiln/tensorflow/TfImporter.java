@@ -274,6 +274,10 @@ public final class TfImporter {
     public static String resolveSignature(MetaGraphDef mg, String requested, Path dir) {
         Set<String> keys = new TreeSet<>(mg.getSignatureDefMap().keySet());
         if (requested != null) {
+            if (requested.equals(ImportOptions.ALL_SIGNATURES) && !keys.contains(requested)) {
+                throw new dev.kiln.KilnArgumentException("--signature all is for export, which writes every signature; "
+                        + "here give one of " + String.join(", ", keys));
+            }
             pickSignature(mg, requested, dir);
             return requested;
         }
@@ -288,6 +292,20 @@ public final class TfImporter {
                 + "graph " + new TreeSet<>(mg.getMetaInfoDef().getTagsList()) + (keys.isEmpty()
                 ? " and no other callable signature" : " and " + keys.size() + " others: " + String.join(", ", keys)
                 + "; choose one with --signature NAME"));
+    }
+
+    /**
+     * The callable signatures of a SavedModel's meta graph with these tags (every key but
+     * {@code __saved_model_init_op}), sorted; for a frozen graph, the one pseudo signature {@code serving_default}.
+     */
+    public static List<String> callableSignatures(Path model, Set<String> tags) {
+        if (!isSavedModel(model)) {
+            return List.of(DEFAULT_SIGNATURE);
+        }
+        Path dir = savedModelDir(model);
+        Set<String> keys = new TreeSet<>(pickMetaGraph(readSavedModel(dir), tags, dir).getSignatureDefMap().keySet());
+        keys.remove(INIT_SIGNATURE);
+        return List.copyOf(keys);
     }
 
     static SignatureDef pickSignature(MetaGraphDef mg, String key, Path dir) {
