@@ -862,9 +862,58 @@ public final class TfImporter {
                 .putAttr("value", AttrValue.newBuilder().setTensor(GraphDefs.toProto(value)).build()).build();
     }
 
-    /** Loads the SavedModel through TF Java and reads the named variables' values. */
+    /** {@code -Dkiln.checkpoint=tensorflow}: read variables through TensorFlow's restore op, not the files directly. */
+    static final String CHECKPOINT_READER_PROPERTY = "kiln.checkpoint";
+
+    /**
+     * The values of the named variables: read from the checkpoint files directly where every variable matches a
+     * checkpoint entry of its dtype and shape (no copy of the weights in TensorFlow), else through TensorFlow.
+     */
     private static Map<String, Tensor> readVariables(Path dir, MetaGraphDef mg, Map<String, NodeDef> vars) {
         checkVariableFiles(dir);
+        if (!"tensorflow".equals(System.getProperty(CHECKPOINT_READER_PROPERTY))) {
+            Map<String, Tensor> direct = readFromBundle(dir, vars);
+            if (direct != null) {
+                return direct;
+            }
+        }
+        return restoreThroughTensorFlow(dir, mg, vars);
+    }
+
+    /** The variables straight from the tensor bundle, or null where one cannot be matched with certainty. */
+    static Map<String, Tensor> readFromBundle(Path dir, Map<String, NodeDef> vars) {
+        TensorBundle bundle;
+        try {
+            bundle = TensorBundle.open(dir.resolve("variables").resolve("variables"));
+        } catch (KilnException e) {
+            if (e.code() == dev.kiln.ErrorCode.UNSUPPORTED) {
+                return null; // an older format (snappy-compressed index blocks, big-endian): TensorFlow reads it
+            }
+            throw e;
+        }
+        Map<String, String> keysByName = bundle.keysByVariableName();
+        Map<String, Tensor> out = new HashMap<>();
+        for (NodeDef nd : vars.values()) {
+            AttrValue shared = nd.getAttrMap().get("shared_name");
+            String name = shared != null && !shared.getS().isEmpty() ? shared.getS().toStringUtf8() : nd.getName();
+            String key = keysByName.getOrDefault(name, name);
+            if (key == null || !bundle.supports(key)) {
+                return null;
+            }
+            org.tensorflow.proto.BundleEntryProto e = bundle.entries().get(key);
+            AttrValue dtype = nd.getAttrMap().get("dtype");
+            AttrValue shape = nd.getAttrMap().get("shape");
+            if (dtype == null || dtype.getTypeValue() != e.getDtypeValue() || shape != null
+                    && !GraphDefs.fromProto(shape.getShape()).isCompatibleWith(GraphDefs.fromProto(e.getShape()))) {
+                return null;
+            }
+            out.put(nd.getName(), bundle.read(key));
+        }
+        return out;
+    }
+
+    /** Loads the SavedModel through TF Java and reads the named variables' values. */
+    static Map<String, Tensor> restoreThroughTensorFlow(Path dir, MetaGraphDef mg, Map<String, NodeDef> vars) {
         try (SavedModelSession sm = SavedModelSession.open(dir, mg)) {
             org.tensorflow.Graph tfg = sm.graph;
             Session.Runner runner = sm.session.runner();
