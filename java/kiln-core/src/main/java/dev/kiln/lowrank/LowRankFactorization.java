@@ -36,8 +36,8 @@ import java.util.Set;
  * Layers can be restricted by name and by a minimum weight size. The weight Const itself is never changed; it is
  * removed only when nothing reads it any more, so a Const shared with another reader stays intact.
  *
- * <p>Dependency: the SVD is EJML's ({@code org.ejml:ejml-ddense}, pure Java, double precision), which kiln-core
- * carries for this pass only.
+ * <p>The SVD is {@link Svd}'s: LAPACK's {@code dgesdd} through OpenBLAS where it loads, EJML (pure Java) elsewhere,
+ * both in double precision.
  *
  * <pre>{@code
  * LowRankReport r = LowRankFactorization.energy(0.95).factorize(graph);
