@@ -1,0 +1,267 @@
+package dev.kiln.onnx;
+
+import dev.kiln.KilnException;
+import dev.kiln.graph.Node;
+import dev.kiln.graph.Tensor;
+import dev.kiln.graph.TensorType;
+import dev.kiln.onnx.OnnxEmitter.Layout;
+import dev.kiln.onnx.OnnxEmitter.Val;
+import dev.kiln.quant.QuantParams;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.kiln.onnx.OnnxEmitter.NHWC_AXIS_IN_NCHW;
+import static dev.kiln.onnx.OnnxEmitter.TO_NCHW;
+import static dev.kiln.onnx.OnnxEmitter.attr;
+import static dev.kiln.onnx.OnnxEmitter.attrs;
+
+/** Moving data around without arithmetic: transpose, concat and stack, pad, slices, splits, reverse. */
+final class SliceLowerings {
+    private SliceLowerings() {
+    }
+
+    static void register(OnnxLowerings.Table t) {
+        t.add("Transpose", "Transpose", 1, SliceLowerings::transpose);
+        t.add("ConjugateTranspose", "Transpose (real tensors)", 1, SliceLowerings::transpose);
+        t.add("ConcatV2", "Concat", 1, (e, n) -> concat(e, n, 0, n.numDataInputs() - 1, n.numDataInputs() - 1));
+        t.add("Concat", "Concat", 1, (e, n) -> concat(e, n, 1, n.numDataInputs() - 1, 0));
+        t.add("Pack", "Unsqueeze + Concat", 13, SliceLowerings::pack);
+        t.add("Pad", "Pad (constant)", 11, (e, n) -> pad(e, n, "constant"));
+        t.add("PadV2", "Pad (constant value)", 11, (e, n) -> pad(e, n, "constant"));
+        t.add("MirrorPad", "Pad (reflect; SYMMETRIC is not exported)", 11, (e, n) -> pad(e, n, "reflect"));
+        t.add("Slice", "Slice", 10, SliceLowerings::slice);
+        t.add("StridedSlice", "Slice (+Squeeze for shrink_axis_mask)", 13, SliceLowerings::stridedSlice);
+        t.add("Split", "Split (equal parts)", 13, SliceLowerings::split);
+        t.add("SplitV", "Split (int64 sizes)", 13, SliceLowerings::splitV);
+        t.add("Unpack", "Split + Squeeze per output", 13, SliceLowerings::unpack);
+        t.add("ReverseV2", "Slice with step -1 per axis", 10, SliceLowerings::reverse);
+    }
+
+    private static void transpose(OnnxEmitter e, Node n) {
+        long[] perm = e.requireConst(n, 1, "perm").asLongs();
+        Val x = e.get(n.input(0), Layout.ANY, -1);
+        if (x.layout() == Layout.NCHW && perm.length == 4) {
+            long[] p = new long[4];
+            for (int i = 0; i < 4; i++) {
+                p[i] = NHWC_AXIS_IN_NCHW[(int) perm[i]];
+            }
+            perm = p;
+        }
+        e.put(n, 0, new Val(e.add("Transpose", n.name(), List.of(x.name()), attrs("perm", perm)), Layout.NATIVE,
+                x.type(), perm.length));
+    }
+
+    /** Concat of inputs first..first+count-1 along the constant axis in input {@code axisInput}. */
+    private static void concat(OnnxEmitter e, Node n, int first, int count, int axisInput) {
+        long axis = e.requireConst(n, axisInput, "axis").asLongs()[0];
+        int ct = e.computeType(n);
+        boolean anyNchw = false;
+        boolean all4 = true;
+        for (int i = first; i < first + count; i++) {
+            anyNchw |= e.layoutOf(n.input(i)) == Layout.NCHW;
+            all4 &= e.rankOf(n.input(i)) == 4;
+        }
+        Layout use = anyNchw && all4 ? Layout.NCHW : Layout.NATIVE;
+        if (use == Layout.NCHW) {
+            axis = NHWC_AXIS_IN_NCHW[(int) (axis < 0 ? axis + 4 : axis)];
+        }
+        List<String> ins = new ArrayList<>();
+        int type = 0;
+        int rank = -1;
+        for (int i = first; i < first + count; i++) {
+            Val v = e.get(n.input(i), use, ct);
+            QuantParams q = e.ortInt8() ? e.quant(n, n.input(i)) : null;
+            if (q != null) {
+                v = e.qdq(v, q);
+            }
+            ins.add(v.name());
+            type = v.type();
+            rank = Math.max(rank, v.rank());
+        }
+        e.put(n, 0, new Val(e.add("Concat", n.name(), ins, attr("axis", axis)), use, type, rank));
+    }
+
+    private static void pack(OnnxEmitter e, Node n) {
+        long axis = n.attrInt("axis", 0);
+        int ct = e.computeType(n);
+        List<String> parts = new ArrayList<>();
+        int type = 0;
+        int rank = -1;
+        String axes = null;
+        for (int i = 0; i < n.numDataInputs(); i++) {
+            Val v = e.get(n.input(i), Layout.NATIVE, ct);
+            if (axes == null) {
+                axes = e.initLongs(n.name() + "/axes", axis);
+            }
+            parts.add(e.add("Unsqueeze", n.name() + "/part" + i, List.of(v.name(), axes)));
+            type = v.type();
+            rank = v.rank() < 0 ? -1 : v.rank() + 1;
+        }
+        String out = parts.size() == 1 ? e.add("Identity", n.name(), parts)
+                : e.add("Concat", n.name(), parts, attr("axis", axis));
+        e.put(n, 0, new Val(out, Layout.NATIVE, type, rank));
+    }
+
+    private static void pad(OnnxEmitter e, Node n, String mode) {
+        if (n.op().equals("MirrorPad") && !n.attrString("mode", "REFLECT").equals("REFLECT")) {
+            throw KilnException.unsupported("node '" + n.name() + "' (MirrorPad): mode " + n.attrString("mode", "")
+                    + " has no ONNX Pad mode (only REFLECT is exported)");
+        }
+        Tensor p = e.requireConst(n, 1, "paddings");
+        long[] pv = p.asLongs();
+        int r = (int) p.shape().dim(0);
+        Layout l = e.layoutOf(n.input(0)) == Layout.NCHW && r == 4 ? Layout.NCHW : Layout.NATIVE;
+        int ct = e.computeType(n);
+        Val x = e.get(n.input(0), l, ct);
+        long[] pads = new long[2 * r];
+        for (int i = 0; i < r; i++) {
+            int src = l == Layout.NCHW ? TO_NCHW[i] : i;
+            pads[i] = pv[2 * src];
+            pads[r + i] = pv[2 * src + 1];
+        }
+        List<String> ins = new ArrayList<>(List.of(x.name(), e.initLongs(n.name() + "/pads", pads)));
+        if (n.op().equals("PadV2")) {
+            ins.add(e.get(n.input(2), Layout.NATIVE, ct).name());
+        }
+        e.put(n, 0, new Val(e.add("Pad", n.name(), ins, attr("mode", mode)), l, x.type(), r));
+    }
+
+    private static void slice(OnnxEmitter e, Node n) {
+        Val x = e.get(n.input(0), Layout.NATIVE, -1);
+        long[] begin = e.requireConst(n, 1, "begin").asLongs();
+        long[] size = e.requireConst(n, 2, "size").asLongs();
+        long[] ends = new long[begin.length];
+        long[] axes = new long[begin.length];
+        for (int i = 0; i < begin.length; i++) {
+            ends[i] = size[i] < 0 ? Long.MAX_VALUE : begin[i] + size[i];
+            axes[i] = i;
+        }
+        String out = e.add("Slice", n.name(), List.of(x.name(), e.initLongs(n.name() + "/starts", begin),
+                e.initLongs(n.name() + "/ends", ends), e.initLongs(n.name() + "/axes", axes)));
+        e.put(n, 0, new Val(out, Layout.NATIVE, x.type(), x.rank()));
+    }
+
+    private static void stridedSlice(OnnxEmitter e, Node n) {
+        if (n.attrInt("ellipsis_mask", 0) != 0 || n.attrInt("new_axis_mask", 0) != 0) {
+            throw KilnException.unsupported("node '" + n.name() + "' (StridedSlice): ellipsis_mask/new_axis_mask "
+                    + "are not supported for ONNX export");
+        }
+        Val x = e.get(n.input(0), Layout.NATIVE, -1);
+        long[] b = e.requireConst(n, 1, "begin").asLongs();
+        long[] en = e.requireConst(n, 2, "end").asLongs();
+        long[] s = e.requireConst(n, 3, "strides").asLongs();
+        long bm = n.attrInt("begin_mask", 0);
+        long em = n.attrInt("end_mask", 0);
+        long sm = n.attrInt("shrink_axis_mask", 0);
+        long[] starts = new long[b.length];
+        long[] ends = new long[b.length];
+        long[] axes = new long[b.length];
+        List<Long> squeeze = new ArrayList<>();
+        for (int i = 0; i < b.length; i++) {
+            axes[i] = i;
+            boolean pos = s[i] > 0;
+            starts[i] = (bm >> i & 1) != 0 ? (pos ? 0 : Long.MAX_VALUE) : b[i];
+            ends[i] = (em >> i & 1) != 0 ? (pos ? Long.MAX_VALUE : Long.MIN_VALUE) : en[i];
+            if ((sm >> i & 1) != 0) {
+                starts[i] = b[i];
+                ends[i] = b[i] == -1 ? Long.MAX_VALUE : b[i] + 1;
+                s[i] = 1;
+                squeeze.add((long) i);
+            }
+        }
+        String out = e.add("Slice", n.name() + (squeeze.isEmpty() ? "" : "/slice"), List.of(x.name(),
+                e.initLongs(n.name() + "/starts", starts), e.initLongs(n.name() + "/ends", ends),
+                e.initLongs(n.name() + "/axes", axes), e.initLongs(n.name() + "/steps", s)));
+        int rank = x.rank();
+        if (!squeeze.isEmpty()) {
+            out = e.add("Squeeze", n.name(), List.of(out, e.initLongs(n.name() + "/squeeze_axes",
+                    squeeze.stream().mapToLong(Long::longValue).toArray())));
+            rank = rank < 0 ? -1 : rank - squeeze.size();
+        }
+        e.put(n, 0, new Val(out, Layout.NATIVE, x.type(), rank));
+    }
+
+    /** Split into {@code count} equal parts: opset 18 wants num_outputs, earlier opsets split equally by default. */
+    private static List<String> equalSplit(OnnxEmitter e, Node n, Val x, long axis, int count) {
+        return e.opset() >= 18
+                ? e.addMulti("Split", n.name(), List.of(x.name()), count, attr("axis", axis),
+                attr("num_outputs", (long) count))
+                : e.addMulti("Split", n.name(), List.of(x.name()), count, attr("axis", axis));
+    }
+
+    private static void split(OnnxEmitter e, Node n) {
+        long axis = e.requireConst(n, 0, "split_dim").asLongs()[0];
+        int count = (int) n.attrInt("num_split");
+        Val x = e.get(n.input(1), Layout.NATIVE, e.computeType(n));
+        List<String> outs = equalSplit(e, n, x, axis, count);
+        for (int i = 0; i < count; i++) {
+            e.put(n, i, new Val(outs.get(i), Layout.NATIVE, x.type(), x.rank()));
+        }
+    }
+
+    private static void splitV(OnnxEmitter e, Node n) {
+        long[] sizes = e.requireConst(n, 1, "size_splits").asLongs();
+        long axis = e.requireConst(n, 2, "split_dim").asLongs()[0];
+        Val x = e.get(n.input(0), Layout.NATIVE, e.computeType(n));
+        int unknown = -1;
+        long known = 0;
+        for (int i = 0; i < sizes.length; i++) {
+            if (sizes[i] < 0) {
+                unknown = i;
+            } else {
+                known += sizes[i];
+            }
+        }
+        if (unknown >= 0) { // one size is "the rest": needs the dimension
+            TensorType t = e.typeOf(n.input(0));
+            int a = (int) (axis < 0 && t != null ? axis + t.shape().rank() : axis);
+            long dim = t == null || !t.shape().hasRank() ? -1 : t.shape().dim(a);
+            if (dim < 0) {
+                throw KilnException.unsupported("node '" + n.name() + "' (SplitV): size -1 needs the size of axis "
+                        + axis + " of " + n.input(0) + ", which is unknown");
+            }
+            sizes = sizes.clone();
+            sizes[unknown] = dim - known;
+        }
+        List<String> outs = e.addMulti("Split", n.name(), List.of(x.name(), e.initLongs(n.name() + "/sizes", sizes)),
+                sizes.length, attr("axis", axis));
+        for (int i = 0; i < sizes.length; i++) {
+            e.put(n, i, new Val(outs.get(i), Layout.NATIVE, x.type(), x.rank()));
+        }
+    }
+
+    private static void unpack(OnnxEmitter e, Node n) {
+        int count = (int) n.attrInt("num");
+        long axis = n.attrInt("axis", 0);
+        Val x = e.get(n.input(0), Layout.NATIVE, e.computeType(n));
+        long[] ones = new long[count];
+        java.util.Arrays.fill(ones, 1);
+        List<String> parts = e.addMulti("Split", n.name() + "/split", List.of(x.name(),
+                e.initLongs(n.name() + "/sizes", ones)), count, attr("axis", axis));
+        String axes = e.initLongs(n.name() + "/axes", axis);
+        for (int i = 0; i < count; i++) {
+            String out = e.add("Squeeze", n.name() + ":" + i, List.of(parts.get(i), axes));
+            e.put(n, i, new Val(out, Layout.NATIVE, x.type(), x.rank() < 0 ? -1 : x.rank() - 1));
+        }
+    }
+
+    private static void reverse(OnnxEmitter e, Node n) {
+        long[] axes = e.requireConst(n, 1, "axis").asLongs();
+        Val x = e.get(n.input(0), Layout.NATIVE, -1);
+        if (axes.length == 0) {
+            e.put(n, 0, x);
+            return;
+        }
+        long[] starts = new long[axes.length];
+        long[] ends = new long[axes.length];
+        long[] steps = new long[axes.length];
+        java.util.Arrays.fill(starts, -1);
+        java.util.Arrays.fill(ends, Long.MIN_VALUE);
+        java.util.Arrays.fill(steps, -1);
+        String out = e.add("Slice", n.name(), List.of(x.name(), e.initLongs(n.name() + "/starts", starts),
+                e.initLongs(n.name() + "/ends", ends), e.initLongs(n.name() + "/axes", axes),
+                e.initLongs(n.name() + "/steps", steps)));
+        e.put(n, 0, new Val(out, Layout.NATIVE, x.type(), x.rank()));
+    }
+}
