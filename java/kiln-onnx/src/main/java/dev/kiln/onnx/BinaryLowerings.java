@@ -55,6 +55,12 @@ final class BinaryLowerings {
         t.add("MulNoNan", "Where(Equal(y, 0), 0, Mul)", 9, (e, n) -> binary(e, n, (e2, n2, a, b) ->
                 noNan(e2, n2, a, b, "Mul")));
         t.add("AddN", "Sum", 8, BinaryLowerings::addN);
+        t.add("Xdivy", "Where(Equal(x, 0), 0, Div)", 9, (e, n) -> binary(e, n, (e2, n2, a, b) ->
+                zeroWhereXIsZero(e2, n2, a, e2.add("Div", n2.name() + "/div", List.of(a.name(), b.name())))));
+        t.add("Xlogy", "Where(Equal(x, 0), 0, x * Log(y))", 9, (e, n) -> binary(e, n, (e2, n2, a, b) ->
+                zeroWhereXIsZero(e2, n2, a, e2.add("Mul", n2.name() + "/mul", List.of(a.name(),
+                        e2.add("Log", n2.name() + "/log", List.of(b.name())))))));
+        t.add("Atan2", "Atan(y / x) + quadrant fix-up (Where)", 9, (e, n) -> binary(e, n, BinaryLowerings::atan2));
     }
 
     private static void simple(OnnxLowerings.Table t, String tfOp, String onnxOp) {
@@ -177,5 +183,27 @@ final class BinaryLowerings {
             }
         }
         e.put(n, 0, new Val(out, use, last.type(), last.rank()));
+    }
+
+    private static String zeroWhereXIsZero(OnnxEmitter e, Node n, Val x, String value) {
+        String zero = e.scalar(n.name() + "/zero", x.type(), 0);
+        String isZero = e.add("Equal", n.name() + "/x_is_0", List.of(x.name(), zero));
+        return e.add("Where", n.name(), List.of(isZero, zero, value));
+    }
+
+    /** atan(y/x), plus pi (y >= 0) or minus pi (y < 0) where x < 0; 0 where both are 0 (as TF). */
+    private static String atan2(OnnxEmitter e, Node n, Val y, Val x) {
+        String zero = e.scalar(n.name() + "/zero", y.type(), 0);
+        String q = e.add("Atan", n.name() + "/atan", List.of(e.add("Div", n.name() + "/div", List.of(y.name(),
+                x.name()))));
+        String pi = e.add("Where", n.name() + "/pi", List.of(e.add("Less", n.name() + "/y_neg", List.of(y.name(),
+                zero)), e.scalar(n.name() + "/minus_pi", y.type(), -Math.PI), e.scalar(n.name() + "/plus_pi",
+                y.type(), Math.PI)));
+        String shift = e.add("Where", n.name() + "/shift", List.of(e.add("Less", n.name() + "/x_neg",
+                List.of(x.name(), zero)), pi, zero));
+        String r = e.add("Add", n.name() + "/angle", List.of(q, shift));
+        String origin = e.add("And", n.name() + "/origin", List.of(e.add("Equal", n.name() + "/x0",
+                List.of(x.name(), zero)), e.add("Equal", n.name() + "/y0", List.of(y.name(), zero))));
+        return e.add("Where", n.name(), List.of(origin, zero, r));
     }
 }

@@ -28,6 +28,12 @@ final class GatherLowerings {
         t.add("ScatterNd", "ConstantOfShape + ScatterND (reduction add from opset 16)", 13, GatherLowerings::scatterNd);
         t.add("OneHot", "Equal(Unsqueeze(indices), Range(depth)) + Where", 11, GatherLowerings::oneHot);
         t.add("TopKV2", "TopK (+Cast of the indices to int32)", 11, GatherLowerings::topK);
+        t.add("TensorScatterUpdate", "ScatterND", 13, (e, n) -> tensorScatter(e, n, null));
+        t.add("TensorScatterAdd", "ScatterND reduction add", 16, (e, n) -> tensorScatter(e, n, "add"));
+        t.add("TensorScatterMax", "ScatterND reduction max", 18, (e, n) -> tensorScatter(e, n, "max"));
+        t.add("TensorScatterMin", "ScatterND reduction min", 18, (e, n) -> tensorScatter(e, n, "min"));
+        t.add("Unique", "Unique (sorted=0: first-occurrence order) + Cast of the inverse indices", 11,
+                GatherLowerings::unique);
     }
 
     private static void gather(OnnxEmitter e, Node n, boolean v2) {
@@ -118,5 +124,28 @@ final class GatherLowerings {
         e.put(n, 0, new Val(outs.get(0), Layout.NATIVE, x.type(), x.rank()));
         DType it = n.attr("index_type") instanceof AttrValue.Type t ? t.value() : DType.INT32;
         e.put(n, 1, e.castTo(new Val(outs.get(1), Layout.NATIVE, I64, x.rank()), OnnxTensors.onnxType(it)));
+    }
+
+    private static void tensorScatter(OnnxEmitter e, Node n, String reduction) {
+        int ct = e.computeType(n);
+        Val data = e.get(n.input(0), Layout.NATIVE, ct);
+        String idx = int64(e, e.get(n.input(1), Layout.NATIVE, -1));
+        Val u = e.get(n.input(2), Layout.NATIVE, ct);
+        List<String> ins = List.of(data.name(), idx, u.name());
+        String out = reduction == null ? e.add("ScatterND", n.name(), ins)
+                : e.add("ScatterND", n.name(), ins, attr("reduction", reduction));
+        e.put(n, 0, new Val(out, Layout.NATIVE, data.type(), data.rank()));
+    }
+
+    private static void unique(OnnxEmitter e, Node n) {
+        Val x = e.get(n.input(0), Layout.NATIVE, e.computeType(n));
+        // ONNX Runtime runs Unique on float, int64, int8 and strings: other integers go through int64 (exactly)
+        boolean widen = !OnnxEmitter.isFloat(x.type()) && x.type() != I64 && x.type() != OnnxEmitter.I8;
+        Val in = widen ? e.castTo(x, I64) : x;
+        List<String> outs = e.addMulti("Unique", n.name() + (widen ? "/int64" : ""), List.of(in.name()), 4,
+                attr("sorted", 0L));
+        e.put(n, 0, e.castTo(new Val(outs.get(0), Layout.NATIVE, in.type(), 1), x.type()));
+        DType it = n.attr("out_idx") instanceof AttrValue.Type t ? t.value() : DType.INT32;
+        e.put(n, 1, e.castTo(new Val(outs.get(2), Layout.NATIVE, I64, 1), OnnxTensors.onnxType(it)));
     }
 }

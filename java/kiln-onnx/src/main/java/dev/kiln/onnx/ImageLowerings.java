@@ -2,6 +2,7 @@ package dev.kiln.onnx;
 
 import dev.kiln.KilnException;
 import dev.kiln.graph.Node;
+import dev.kiln.graph.TensorType;
 import dev.kiln.onnx.OnnxEmitter.Layout;
 import dev.kiln.onnx.OnnxEmitter.Val;
 import dev.kiln.onnx.proto.Onnx.AttributeProto;
@@ -10,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static dev.kiln.onnx.OnnxEmitter.attr;
+import static dev.kiln.onnx.OnnxEmitter.attrs;
 
 /** Ops on NHWC images that ONNX defines on NCHW: batch norm, resizing, depth/space shuffles, LRN. */
 final class ImageLowerings {
@@ -24,6 +26,8 @@ final class ImageLowerings {
                 ImageLowerings::resize);
         t.add("ResizeNearestNeighbor", "Resize nearest (NCHW; align_corners, half_pixel or asymmetric)", 13,
                 ImageLowerings::resize);
+        t.add("SpaceToBatchND", "Pad + Reshape + Transpose + Reshape", 13, ImageLowerings::spaceToBatch);
+        t.add("BatchToSpaceND", "Reshape + Transpose + Reshape + Slice (crops)", 13, ImageLowerings::batchToSpace);
         t.add("DepthToSpace", "DepthToSpace mode DCR (NCHW)", 11, (e, n) -> shuffle(e, n, true));
         t.add("SpaceToDepth", "SpaceToDepth (NCHW)", 1, (e, n) -> shuffle(e, n, false));
         t.add("LRN", "LRN (NCHW, size 2r+1, alpha x size)", 1, ImageLowerings::lrn);
@@ -94,5 +98,103 @@ final class ImageLowerings {
                 attr("alpha", n.attrFloat("alpha", 1f) * size), attr("beta", n.attrFloat("beta", 0.5f)),
                 attr("bias", n.attrFloat("bias", 1f)));
         e.put(n, 0, new Val(out, Layout.NCHW, x.type(), 4));
+    }
+
+    /** The static dims 1.. of {@code r} (dim 0, the batch, may be unknown), or an error naming the node. */
+    private static long[] innerDims(OnnxEmitter e, Node n) {
+        TensorType t = e.typeOf(n.input(0));
+        if (t == null || !t.shape().hasRank()) {
+            throw KilnException.unsupported("node '" + n.name() + "' (" + n.op() + "): the shape of " + n.input(0)
+                    + " must be known");
+        }
+        long[] d = t.shape().dims();
+        for (int i = 1; i < d.length; i++) {
+            if (d[i] < 0) {
+                throw KilnException.unsupported("node '" + n.name() + "' (" + n.op() + "): dim " + i + " of "
+                        + n.input(0) + " must be known (shape " + t.shape() + ")");
+            }
+        }
+        return d;
+    }
+
+    /** [B, p1..pM, r..] → [B, p1/b1, b1, .., pM/bM, bM, r..] → [b1..bM, B, p1/b1.., r..] → [B·Πb, p1/b1.., r..]. */
+    private static void spaceToBatch(OnnxEmitter e, Node n) {
+        long[] block = e.requireConst(n, 1, "block_shape").asLongs();
+        long[] pads = e.requireConst(n, 2, "paddings").asLongs();
+        long[] d = innerDims(e, n);
+        int m = block.length;
+        int rank = d.length;
+        Val x = e.get(n.input(0), Layout.NATIVE, e.computeType(n));
+        long[] onnxPads = new long[2 * rank];
+        for (int i = 0; i < m; i++) {
+            onnxPads[1 + i] = pads[2 * i];
+            onnxPads[rank + 1 + i] = pads[2 * i + 1];
+        }
+        String padded = e.add("Pad", n.name() + "/pad", List.of(x.name(), e.initLongs(n.name() + "/pads", onnxPads)));
+        long[] split = new long[rank + m];
+        long[] perm = new long[rank + m];
+        long[] out = new long[rank];
+        split[0] = -1;
+        out[0] = -1;
+        for (int i = 0; i < m; i++) {
+            long p = d[1 + i] + pads[2 * i] + pads[2 * i + 1];
+            split[1 + 2 * i] = p / block[i];
+            split[2 + 2 * i] = block[i];
+            perm[i] = 2 + 2 * i;
+            perm[m + 1 + i] = 1 + 2 * i;
+            out[1 + i] = p / block[i];
+        }
+        perm[m] = 0;
+        for (int i = 1 + m; i < rank; i++) {
+            split[m + i] = d[i];
+            perm[m + i] = m + i;
+            out[i] = d[i];
+        }
+        String r1 = e.add("Reshape", n.name() + "/blocks", List.of(padded, e.initLongs(n.name() + "/shape1", split)));
+        String tr = e.add("Transpose", n.name() + "/to_batch", List.of(r1), attrs("perm", perm));
+        String y = e.add("Reshape", n.name(), List.of(tr, e.initLongs(n.name() + "/shape2", out)));
+        e.put(n, 0, new Val(y, Layout.NATIVE, x.type(), rank));
+    }
+
+    /** [B', s1..sM, r..] → [b1..bM, B, s1..sM, r..] → [B, s1, b1, .., sM, bM, r..] → [B, s1·b1.., r..] → crop. */
+    private static void batchToSpace(OnnxEmitter e, Node n) {
+        long[] block = e.requireConst(n, 1, "block_shape").asLongs();
+        long[] crops = e.requireConst(n, 2, "crops").asLongs();
+        long[] d = innerDims(e, n);
+        int m = block.length;
+        int rank = d.length;
+        Val x = e.get(n.input(0), Layout.NATIVE, e.computeType(n));
+        long[] split = new long[rank + m];
+        long[] perm = new long[rank + m];
+        long[] out = new long[rank];
+        for (int i = 0; i < m; i++) {
+            split[i] = block[i];
+            split[m + 1 + i] = d[1 + i];
+            perm[1 + 2 * i] = m + 1 + i;
+            perm[2 + 2 * i] = i;
+            out[1 + i] = d[1 + i] * block[i];
+        }
+        split[m] = -1;
+        perm[0] = m;
+        out[0] = -1;
+        for (int i = 1 + m; i < rank; i++) {
+            split[m + i] = d[i];
+            perm[m + i] = m + i;
+            out[i] = d[i];
+        }
+        String r1 = e.add("Reshape", n.name() + "/blocks", List.of(x.name(), e.initLongs(n.name() + "/shape1", split)));
+        String tr = e.add("Transpose", n.name() + "/to_space", List.of(r1), attrs("perm", perm));
+        String y = e.add("Reshape", n.name() + "/space", List.of(tr, e.initLongs(n.name() + "/shape2", out)));
+        long[] starts = new long[m];
+        long[] ends = new long[m];
+        long[] axes = new long[m];
+        for (int i = 0; i < m; i++) {
+            starts[i] = crops[2 * i];
+            ends[i] = out[1 + i] - crops[2 * i + 1];
+            axes[i] = 1 + i;
+        }
+        y = e.add("Slice", n.name(), List.of(y, e.initLongs(n.name() + "/starts", starts),
+                e.initLongs(n.name() + "/ends", ends), e.initLongs(n.name() + "/axes", axes)));
+        e.put(n, 0, new Val(y, Layout.NATIVE, x.type(), rank));
     }
 }

@@ -25,6 +25,8 @@ final class MatMulLowerings {
             t.add(op, "MatMul (+Transpose for adj)", 1, MatMulLowerings::batchMatmul);
         }
         t.add("Einsum", "Einsum", 12, MatMulLowerings::einsum);
+        t.add("MatrixBandPart", "Where(band mask from Range of the last two dims, x, 0)", 11,
+                MatMulLowerings::bandPart);
     }
 
     private static void matmul(OnnxEmitter e, Node n) {
@@ -93,5 +95,37 @@ final class MatMulLowerings {
         String out = e.add("Einsum", n.name(), ins, attr("equation", eq));
         int rank = eq.contains("->") && !eq.contains(".") ? eq.substring(eq.indexOf("->") + 2).length() : -1;
         e.put(n, 0, new Val(out, Layout.NATIVE, ct, rank));
+    }
+
+    /** Keeps x[.., m, n] where (lower < 0 or m - n <= lower) and (upper < 0 or n - m <= upper); 0 elsewhere. */
+    private static void bandPart(OnnxEmitter e, Node n) {
+        long lower = e.requireConst(n, 1, "num_lower").asLongs()[0];
+        long upper = e.requireConst(n, 2, "num_upper").asLongs()[0];
+        int ct = e.computeType(n);
+        Val x = e.get(n.input(0), Layout.NATIVE, ct);
+        String shape = e.add("Shape", n.name() + "/shape", List.of(x.name()));
+        String zero = e.scalar(n.name() + "/i0", OnnxEmitter.I64, 0);
+        String one = e.scalar(n.name() + "/i1", OnnxEmitter.I64, 1);
+        String rows = e.add("Gather", n.name() + "/rows", List.of(shape, e.scalar(n.name() + "/m", OnnxEmitter.I64,
+                -2)), attr("axis", 0L));
+        String cols = e.add("Gather", n.name() + "/cols", List.of(shape, e.scalar(n.name() + "/n", OnnxEmitter.I64,
+                -1)), attr("axis", 0L));
+        String r = e.add("Unsqueeze", n.name() + "/row_index", List.of(e.add("Range", n.name() + "/row_range",
+                List.of(zero, rows, one)), e.initLongs(n.name() + "/axes", 1)));
+        String c = e.add("Range", n.name() + "/col_range", List.of(zero, cols, one));
+        String below = e.add("Sub", n.name() + "/below", List.of(r, c)); // m - n
+        String mask = null;
+        if (lower >= 0) {
+            mask = e.add("LessOrEqual", n.name() + "/in_lower", List.of(below, e.scalar(n.name() + "/lower",
+                    OnnxEmitter.I64, lower)));
+        }
+        if (upper >= 0) {
+            String up = e.add("LessOrEqual", n.name() + "/in_upper", List.of(e.add("Neg", n.name() + "/above",
+                    List.of(below)), e.scalar(n.name() + "/upper", OnnxEmitter.I64, upper)));
+            mask = mask == null ? up : e.add("And", n.name() + "/in_band", List.of(mask, up));
+        }
+        String y = mask == null ? e.add("Identity", n.name(), List.of(x.name()))
+                : e.add("Where", n.name(), List.of(mask, x.name(), e.scalar(n.name() + "/zero", x.type(), 0)));
+        e.put(n, 0, new Val(y, Layout.NATIVE, x.type(), x.rank()));
     }
 }

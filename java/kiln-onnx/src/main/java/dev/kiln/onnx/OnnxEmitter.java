@@ -54,6 +54,7 @@ final class OnnxEmitter {
     static final int F64 = TensorProto.DataType.DOUBLE_VALUE;
     static final int I32 = TensorProto.DataType.INT32_VALUE;
     static final int BOOL = TensorProto.DataType.BOOL_VALUE;
+    static final int I8 = TensorProto.DataType.INT8_VALUE;
     static final int[] TO_NCHW = {0, 3, 1, 2};
     static final int[] TO_NHWC = {0, 2, 3, 1};
     /** Position in NCHW of NHWC axis i. */

@@ -1,6 +1,7 @@
 package dev.kiln.onnx;
 
 import dev.kiln.KilnException;
+import dev.kiln.graph.AttrValue;
 import dev.kiln.graph.Node;
 import dev.kiln.onnx.OnnxEmitter.Layout;
 import dev.kiln.onnx.OnnxEmitter.Val;
@@ -21,6 +22,9 @@ final class PoolLowerings {
     static void register(OnnxLowerings.Table t) {
         t.add("MaxPool", "MaxPool (NCHW)", 1, PoolLowerings::pool);
         t.add("AvgPool", "AveragePool (NCHW, count_include_pad=0)", 1, PoolLowerings::pool);
+        t.add("MaxPoolV2", "MaxPool (NCHW; ksize and strides from constant inputs)", 1, (e, n) -> pool(e,
+                n.toBuilder().op("MaxPool").attr("ksize", AttrValue.ofInts(e.requireConst(n, 1, "ksize").asLongs()))
+                        .attr("strides", AttrValue.ofInts(e.requireConst(n, 2, "strides").asLongs())).build()));
         t.add("MaxPool3D", "Transpose + MaxPool (NCDHW) + Transpose", 1, PoolLowerings::pool3d);
         t.add("AvgPool3D", "Transpose + AveragePool (NCDHW) + Transpose", 1, PoolLowerings::pool3d);
     }

@@ -39,6 +39,7 @@ final class ShapeLowerings {
         t.add("ZerosLike", "ConstantOfShape(Shape(x), 0)", 9, (e, n) -> constantLike(e, n, 0));
         t.add("OnesLike", "ConstantOfShape(Shape(x), 1)", 9, (e, n) -> constantLike(e, n, 1));
         t.add("Range", "Range", 11, ShapeLowerings::range);
+        t.add("InvertPermutation", "ScatterElements(x, x, Range(0, Size(x)))", 11, ShapeLowerings::invertPermutation);
         t.add("RandomUniform", "ConstantOfShape + RandomUniformLike", 9, ShapeLowerings::randomUniform);
     }
 
@@ -170,5 +171,16 @@ final class ShapeLowerings {
         String out = e.add("RandomUniformLike", n.name(), List.of(zeros), attr("dtype", (long) dt),
                 attr("low", 0f), attr("high", 1f));
         e.put(n, 0, new Val(out, Layout.NATIVE, dt, -1));
+    }
+
+    /** y[x[i]] = i: scatter 0..n-1 to the positions x names (x itself is the base, every element is overwritten). */
+    private static void invertPermutation(OnnxEmitter e, Node n) {
+        Val x = e.get(n.input(0), Layout.NATIVE, -1);
+        Val size = e.castTo(new Val(e.add("Size", n.name() + "/size", List.of(x.name())), Layout.NATIVE, I64, 0),
+                x.type());
+        String range = e.add("Range", n.name() + "/range", List.of(e.scalar(n.name() + "/start", x.type(), 0),
+                size.name(), e.scalar(n.name() + "/delta", x.type(), 1)));
+        e.put(n, 0, new Val(e.add("ScatterElements", n.name(), List.of(x.name(), x.name(), range), attr("axis", 0L)),
+                Layout.NATIVE, x.type(), 1));
     }
 }

@@ -126,6 +126,13 @@ final class OnnxOpCases {
                 t.input(floats(dims(2, 3), 0f, 0f, 0f, 4f, 2f, -1.5f)))));
         add("MulNoNan", t -> t.output(t.apply("MulNoNan", t.input(floats(dims(2, 3), 1f, NAN, INF, -2f, 0f, 3f)),
                 t.input(floats(dims(2, 3), 0f, 0f, 0f, 4f, 2f, -1.5f)))));
+        for (String op : new String[] {"Xdivy", "Xlogy"}) {
+            add(op, t -> t.output(t.apply(op, t.input(floats(dims(2, 4), 0f, 0f, 1.5f, -2f, 0f, 3f, 0.25f, 0f)),
+                    t.input(floats(dims(2, 4), 0f, 2f, 0.5f, 4f, 0f, 1f, 3f, 7f)))));
+        }
+        add("Atan2", t -> t.output(t.apply("Atan2", t.input(floats(dims(2, 4), 1f, -1f, 1f, -1f, 0f, 0f, 2f, -3f)),
+                t.input(floats(dims(2, 4), 1f, 1f, -1f, -1f, 2f, 0f, 0f, 0.5f)))));
+        add("Atan2Random", List.of("Atan2"), t -> t.output(t.apply("Atan2", t.floats(3, 4), t.floats(3, 4))));
         add("AddN", t -> t.output(t.opList("AddN", new Output<?>[] {t.floats(2, 3), t.floats(2, 3), t.floats(2, 3)})
                 .build().output(0)));
         add("AddNInt32", List.of("AddN"), t -> t.output(t.opList("AddN", new Output<?>[] {t.intsIn(-9, 9, 2, 3),
@@ -200,6 +207,8 @@ final class OnnxOpCases {
         add("ZerosLike", t -> t.output(t.apply("ZerosLike", t.floats(2, 3))));
         add("OnesLike", t -> t.output(t.apply("OnesLike", t.intsIn(0, 9, 2, 3))));
         add("Range", t -> t.output(t.apply("Range", t.ints(1), t.input(Tensor.scalar(11)), t.ints(3))));
+        add("InvertPermutation", t -> t.output(t.apply("InvertPermutation", t.input(ints(dims(6), 3, 0, 5, 1, 4,
+                2)))));
         add("RangeFloat", List.of("Range"), t -> t.output(t.apply("Range", t.scalar(0.5f),
                 t.input(Tensor.scalar(4f)), t.scalar(0.75f))));
         // random values differ between runtimes; their floor is 0 exactly when they lie in [0, 1)
@@ -247,6 +256,14 @@ final class OnnxOpCases {
             }
         });
         add("ReverseV2", t -> t.output(t.apply("ReverseV2", t.floats(2, 3, 4), t.ints(0, 2))));
+        add("StridedSliceNewAxisEllipsis", List.of("StridedSlice"), t -> t.output(t.op("StridedSlice",
+                t.floats(2, 3, 4, 5), t.ints(0, 0, 1, 0), t.ints(0, 0, 3, 0), t.ints(1, 1, 1, 1))
+                .setAttr("new_axis_mask", 2L).setAttr("ellipsis_mask", 4L).setAttr("begin_mask", 1L)
+                .setAttr("end_mask", 1L).setAttr("shrink_axis_mask", 8L).build().output(0)));
+        add("ReverseSequence", t -> t.output(t.op("ReverseSequence", t.floats(3, 5, 2),
+                t.input(Tensor.ofLongs(Shape.of(3), 2, 5, 0))).setAttr("seq_dim", 1L).setAttr("batch_dim", 0L).build()
+                .output(0)));
+        add("Roll", t -> t.output(t.apply("Roll", t.floats(3, 5, 2), t.ints(2, -1), t.ints(1, 0))));
     }
 
     private void gathers() {
@@ -264,6 +281,15 @@ final class OnnxOpCases {
                 t.scalar(2f), t.scalar(-0.5f)).setAttr("axis", -1L).build().output(0)));
         add("OneHotAxis0", List.of("OneHot"), t -> t.output(t.op("OneHot", t.intsIn(0, 4, 2, 3), t.ints(4),
                 t.scalar(1f), t.scalar(0f)).setAttr("axis", 0L).build().output(0)));
+        for (String op : new String[] {"TensorScatterUpdate", "TensorScatterAdd", "TensorScatterMax",
+            "TensorScatterMin"}) {
+            add(op, t -> t.output(t.apply(op, t.floats(5, 3), t.constant(ints(dims(3, 1), 4, 0, 2)), t.floats(3, 3))));
+        }
+        add("Unique", t -> {
+            var op = t.op("Unique", t.input(ints(dims(9), 4, 1, 4, 7, 1, 1, 0, 7, 2))).build();
+            t.output(op.output(0));
+            t.output(op.output(1));
+        });
         add("TopKV2", t -> {
             var op = t.op("TopKV2", t.floats(3, 7), t.ints(3)).build();
             t.output(op.output(0));
@@ -283,6 +309,18 @@ final class OnnxOpCases {
                 .output(0)));
         add("SpaceToDepth", t -> t.output(t.op("SpaceToDepth", t.floats(2, 4, 6, 3)).setAttr("block_size", 2L).build()
                 .output(0)));
+        add("SpaceToBatchND", t -> t.output(t.apply("SpaceToBatchND", t.floats(2, 5, 6, 3), t.ints(2, 3),
+                t.constant(ints(dims(2, 2), 1, 0, 0, 3)))));
+        add("BatchToSpaceND", t -> t.output(t.apply("BatchToSpaceND", t.floats(12, 3, 3, 2), t.ints(2, 3),
+                t.constant(ints(dims(2, 2), 1, 0, 0, 2)))));
+        // a dilated convolution as TF writes it: SpaceToBatchND → Conv2D → BatchToSpaceND
+        add("DilatedConvPattern", List.of("SpaceToBatchND", "Conv2D", "BatchToSpaceND"), t -> {
+            Output<?> s2b = t.apply("SpaceToBatchND", t.floats(1, 8, 8, 3), t.ints(2, 2),
+                    t.constant(ints(dims(2, 2), 2, 2, 2, 2)));
+            Output<?> c = t.op("Conv2D", s2b, t.weights(3, 3, 3, 4)).setAttr("strides", ones4())
+                    .setAttr("padding", "VALID").build().output(0);
+            t.output(t.apply("BatchToSpaceND", c, t.ints(2, 2), t.constant(ints(dims(2, 2), 0, 0, 0, 0))));
+        });
         add("LRN", t -> t.output(t.op("LRN", t.floats(2, 3, 3, 8)).setAttr("depth_radius", 2L).setAttr("bias", 1.5f)
                 .setAttr("alpha", 0.3f).setAttr("beta", 0.75f).build().output(0)));
         for (String op : new String[] {"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"}) {
@@ -325,6 +363,8 @@ final class OnnxOpCases {
             add(op, t -> t.output(t.op(op, t.floats(2, 7, 7, 3)).setAttr("ksize", new long[] {1, 3, 3, 1})
                     .setAttr("strides", new long[] {1, 2, 2, 1}).setAttr("padding", "SAME").build().output(0)));
         }
+        add("MaxPoolV2", t -> t.output(t.op("MaxPoolV2", t.floats(2, 7, 7, 3), t.ints(1, 2, 2, 1), t.ints(1, 2, 2, 1))
+                .setAttr("padding", "VALID").build().output(0)));
         for (String op : new String[] {"MaxPool3D", "AvgPool3D"}) {
             add(op, t -> t.output(t.op(op, t.floats(2, 4, 6, 6, 3)).setAttr("ksize", new long[] {1, 2, 2, 2, 1})
                     .setAttr("strides", new long[] {1, 2, 2, 2, 1}).setAttr("padding", "VALID").build().output(0)));
@@ -343,6 +383,9 @@ final class OnnxOpCases {
                 .setAttr("Tout", DataType.DT_FLOAT).build().output(0)));
         add("Einsum", t -> t.output(t.opList("Einsum", new Output<?>[] {t.floats(2, 3, 4), t.floats(2, 4, 5)})
                 .setAttr("equation", "bij,bjk->bik").build().output(0)));
+        add("MatrixBandPart", t -> t.output(t.apply("MatrixBandPart", t.floats(2, 4, 5), t.ints(1), t.ints(2))));
+        add("MatrixBandPartCausal", List.of("MatrixBandPart"), t -> t.output(t.apply("MatrixBandPart",
+                t.floats(5, 5), t.ints(-1), t.ints(0))));
         add("EinsumReduce", List.of("Einsum"), t -> t.output(t.opList("Einsum", new Output<?>[] {t.floats(3, 4),
             t.floats(4)}).setAttr("equation", "ij,j->i").build().output(0)));
     }
