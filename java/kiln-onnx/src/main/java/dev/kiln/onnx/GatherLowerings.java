@@ -65,9 +65,15 @@ final class GatherLowerings {
         e.put(n, 0, new Val(e.add("GatherND", n.name(), List.of(p.name(), idx)), Layout.NATIVE, p.type(), -1));
     }
 
+    /** The compute type of a scatter with a reduction: float32 under FP16 (ONNX Runtime's CPU provider has none). */
+    private static int reducingType(OnnxEmitter e, Node n, boolean reduces) {
+        int ct = e.computeType(n);
+        return reduces && ct == OnnxEmitter.F16 ? OnnxEmitter.F32 : ct;
+    }
+
     private static void scatterNd(OnnxEmitter e, Node n) {
         String idx = int64(e, e.get(n.input(0), Layout.NATIVE, -1));
-        Val u = e.get(n.input(1), Layout.NATIVE, e.computeType(n));
+        Val u = e.get(n.input(1), Layout.NATIVE, reducingType(e, n, e.opset() >= 16));
         Tensor s = e.constOf(n.input(2));
         String shape = s != null ? e.initLongs(n.name() + "/shape", s.asLongs())
                 : int64(e, e.get(n.input(2), Layout.NATIVE, -1));
@@ -127,7 +133,7 @@ final class GatherLowerings {
     }
 
     private static void tensorScatter(OnnxEmitter e, Node n, String reduction) {
-        int ct = e.computeType(n);
+        int ct = reducingType(e, n, reduction != null);
         Val data = e.get(n.input(0), Layout.NATIVE, ct);
         String idx = int64(e, e.get(n.input(1), Layout.NATIVE, -1));
         Val u = e.get(n.input(2), Layout.NATIVE, ct);

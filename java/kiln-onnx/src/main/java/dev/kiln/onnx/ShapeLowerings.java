@@ -167,6 +167,9 @@ final class ShapeLowerings {
     private static void randomUniform(OnnxEmitter e, Node n) {
         String s64 = int64(e, e.get(n.input(0), Layout.NATIVE, -1));
         int dt = e.computeType(n.toBuilder().attr("T", n.attrType("dtype")).build());
+        if (dt == F16) { // ONNX Runtime's CPU provider has no float16 RandomUniformLike; consumers cast
+            dt = OnnxEmitter.F32;
+        }
         String zeros = e.add("ConstantOfShape", n.name() + "/zeros", List.of(s64));
         String out = e.add("RandomUniformLike", n.name(), List.of(zeros), attr("dtype", (long) dt),
                 attr("low", 0f), attr("high", 1f));

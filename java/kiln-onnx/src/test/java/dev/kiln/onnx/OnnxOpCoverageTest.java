@@ -34,12 +34,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Every TF op in the ONNX lowering table, proven on a graph built with TF Java: TensorFlow runs the original graph,
  * Kiln imports the frozen GraphDef, exports it to ONNX as imported and after optimizeForInference, and ONNX Runtime
  * runs both on the same inputs (at the default opset, or the one the graph's ops need). Float outputs agree within
- * the case's relative tolerance (1e-4), integer and bool outputs exactly. Each case first checks that the ops it
- * proves are in the imported graph, so that the export as imported lowers them.
+ * the case's relative tolerance (1e-4), integer and bool outputs exactly; a case with only float outputs is also
+ * exported as FP16 and agrees within 1e-2. Each case first checks that the ops it proves are in the imported graph,
+ * so that the export as imported lowers them.
  */
 class OnnxOpCoverageTest {
     /** Ops with no data path of their own: every case has inputs (Placeholder) and most have constants. */
     static final Set<String> PROVEN_BY_EVERY_CASE = Set.of("Placeholder", "Const", "NoOp");
+
+    /** FP16 (float16 weights and compute, float32 inputs and outputs): relative to the output's largest value. */
+    static final double FP16_TOLERANCE = 1e-2;
 
     @TempDir
     static Path dir;
@@ -85,8 +89,11 @@ class OnnxOpCoverageTest {
                 assertTrue(ops.contains(op), c.name() + ": op " + op + " is not in the imported graph (" + ops
                         + "), so this case would not prove its lowering");
             }
-            compare(c, "as imported", imported, t.feeds, expected);
-            compare(c, "optimized", optimized, t.feeds, expected);
+            compare(c, "as imported", imported, t.feeds, expected, Precision.FP32, c.tolerance());
+            compare(c, "optimized", optimized, t.feeds, expected, Precision.FP32, c.tolerance());
+            if (expected.values().stream().allMatch(v -> v.dtype() == DType.FLOAT)) {
+                compare(c, "FP16", optimized, t.feeds, expected, Precision.FP16, FP16_TOLERANCE);
+            }
         }
     }
 
@@ -115,14 +122,14 @@ class OnnxOpCoverageTest {
     }
 
     private static void compare(OnnxOpCases.Case c, String which, Graph g, Map<String, Tensor> in,
-                                Map<String, Tensor> expected) {
+                                Map<String, Tensor> expected, Precision precision, double tolerance) {
         Path onnx = dir.resolve(c.name() + "-" + which.replace(' ', '-') + ".onnx");
         int opset = OnnxOpSupport.DEFAULT_OPSET; // the default, unless an op of the graph needs a newer one
         for (Node n : g.nodes()) {
             OnnxOpSupport.Mapping m = OnnxOpSupport.mapping(n.op());
             opset = Math.max(opset, m == null ? 0 : m.minOpset());
         }
-        OnnxExporter.builder().opset(opset).build().export(g, onnx);
+        OnnxExporter.builder().opset(opset).precision(precision).build().export(g, onnx);
         Map<String, Tensor> actual;
         try (OnnxRunner r = OnnxRunner.open(onnx, 1)) {
             actual = r.run(in);
@@ -134,7 +141,7 @@ class OnnxOpCoverageTest {
             TensorComparison cmp = TensorComparison.compare(e.getValue(), a);
             assertTrue(cmp.shapeAndTypeMatch(), what + ": " + cmp);
             boolean exact = e.getValue().dtype() != DType.FLOAT && e.getValue().dtype() != DType.DOUBLE;
-            assertTrue(exact ? cmp.maxAbsError() == 0 : cmp.maxRelError() <= c.tolerance(), what + ": " + cmp);
+            assertTrue(exact ? cmp.maxAbsError() == 0 : cmp.maxRelError() <= tolerance, what + ": " + cmp);
         }
     }
 }
