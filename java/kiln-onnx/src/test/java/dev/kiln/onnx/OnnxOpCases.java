@@ -336,6 +336,12 @@ final class OnnxOpCases {
         }
     }
 
+    private static float[] ones(int n) {
+        float[] v = new float[n];
+        java.util.Arrays.fill(v, 1f);
+        return v;
+    }
+
     private static long[] ones4() {
         return new long[] {1, 1, 1, 1};
     }
@@ -425,6 +431,25 @@ final class OnnxOpCases {
             Output<?> y = t.apply("AddV2", t.apply("Mul", x, inv), t.apply("Sub", t.weights(8), t.apply("Mul", mean,
                     inv)));
             t.output(y);
+        });
+        // Keras' LayerNormalization as TF 2 writes it: a training-mode fused batch norm over a [1, rows, features, 1]
+        // NCHW view, then gamma and beta
+        add("KerasFusedLayerNormPattern", List.of("FusedBatchNormV3", "Reshape", "Mul", "AddV2"), t -> {
+            Output<?> x = t.floats(2, 5, 8);
+            Output<?> v = t.apply("Reshape", x, t.ints(1, 10, 8, 1));
+            Output<?> empty = t.constant(Tensor.ofFloats(Shape.of(0)));
+            Output<?> bn = t.op("FusedBatchNormV3", v, t.constant(Tensor.ofFloats(Shape.of(10), ones(10))),
+                    t.constant(Tensor.ofFloats(Shape.of(10), new float[10])), empty, empty)
+                    .setAttr("is_training", true).setAttr("epsilon", 1e-3f).setAttr("data_format", "NCHW")
+                    .setAttr("U", DataType.DT_FLOAT).build().output(0);
+            Output<?> y = t.apply("Reshape", bn, t.ints(2, 5, 8));
+            t.output(t.apply("AddV2", t.apply("Mul", y, t.weights(8)), t.weights(8)));
+        });
+        add("FusedBatchNormV3Training", List.of("FusedBatchNormV3"), t -> {
+            Output<?> empty = t.constant(Tensor.ofFloats(Shape.of(0)));
+            t.output(t.op("FusedBatchNormV3", t.floats(3, 4, 4, 2), t.weights(2), t.weights(2), empty, empty)
+                    .setAttr("is_training", true).setAttr("epsilon", 1e-3f).setAttr("U", DataType.DT_FLOAT).build()
+                    .output(0));
         });
         // GELU, exact: 0.5 x (1 + erf(x / sqrt 2))
         add("GeluErfPattern", List.of("Erf", "Mul", "AddV2"), t -> {
