@@ -32,19 +32,20 @@ import java.util.Arrays;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * One export: walks the live part of the graph in topological order and writes ONNX nodes.
+ * One export: walks the live part of the graph in topological order and hands each node to the lowering registered
+ * for its op ({@link OnnxLowerings}). The emitter owns what lowerings share: value names, layouts, initializers,
+ * casts and Q/DQ; lowerings read inputs with {@link #get}, add nodes with {@link #add} and publish with {@link #put}.
  *
  * <p>Layout: every TF tensor maps to an ONNX value that holds it either as is ({@link Layout#NATIVE}) or, for 4-D NHWC
  * tensors, permuted to NCHW ({@link Layout#NCHW}). Conv and pooling produce NCHW; layout-agnostic ops (elementwise,
- * activations, BiasAdd, BatchNorm, channel concat, spatial reductions, Pad, Transpose) keep it, with constants
- * reshaped/permuted at export; every other op asks for NATIVE, which inserts one Transpose per tensor (cached), so a
- * chain of convolutions has one Transpose at its input and one at its output.
+ * activations, comparisons, BiasAdd, BatchNorm, channel concat, spatial reductions, Pad, Transpose, Resize, LRN,
+ * DepthToSpace) keep it, with constants reshaped/permuted at export; every other op asks for NATIVE, which inserts one
+ * Transpose per tensor (cached), so a chain of convolutions has one Transpose at its input and one at its output.
  */
 final class OnnxEmitter {
     static final String LAYOUT_SUFFIX = "/kiln_layout";

@@ -43,9 +43,11 @@ final class OnnxLowerings {
         LogicLowerings.register(new Table("Comparison and logical"));
         ReduceLowerings.register(new Table("Reduction"));
         ShapeLowerings.register(new Table("Shape and fill"));
-        SliceLowerings.register(new Table("Slice, split, concat, pad"));
+        ConcatLowerings.register(new Table("Transpose, concat, pad"));
+        SliceLowerings.register(new Table("Slice and split"));
         GatherLowerings.register(new Table("Gather, scatter, top-k"));
-        ImageLowerings.register(new Table("Image and normalization"));
+        NormLowerings.register(new Table("Normalization"));
+        ImageLowerings.register(new Table("Image, space and depth"));
     }
 
     private OnnxLowerings() {

@@ -56,12 +56,12 @@ class OnnxExporterTest {
     void unmappedOpsAreAllNamedAndNothingIsWritten() throws Exception {
         Graph g = TestGraphs.cnn(1);
         Node relu = g.node("relu1");
-        g.replace(relu.toBuilder().op("Atan2").build());
+        g.replace(relu.toBuilder().op("FFT").build());
         Node gap = g.node("gap");
         g.replace(gap.toBuilder().op("Bucketize").build());
         Path out = dir.resolve("bad.onnx");
         KilnException e = assertThrows(KilnException.class, () -> OnnxExporter.fp32().export(g, out));
-        assertTrue(e.getMessage().contains("'Atan2' (node 'relu1')"), e.getMessage());
+        assertTrue(e.getMessage().contains("'FFT' (node 'relu1')"), e.getMessage());
         assertTrue(e.getMessage().contains("'Bucketize' (node 'gap')"), e.getMessage());
         assertFalse(Files.exists(out));
         try (var files = Files.list(dir)) {

@@ -213,8 +213,8 @@ final class OnnxOpCases {
                 t.input(Tensor.scalar(4f)), t.scalar(0.75f))));
         // random values differ between runtimes; their floor is 0 exactly when they lie in [0, 1)
         add("RandomUniform", List.of("RandomUniform", "Floor"), t -> t.output(t.apply("Floor",
-                t.op("RandomUniform", t.apply("Shape", t.floatsAnyBatch(3, 5))).setAttr("dtype", DataType.DT_FLOAT).build()
-                        .output(0))));
+                t.op("RandomUniform", t.apply("Shape", t.floatsAnyBatch(3, 5))).setAttr("dtype", DataType.DT_FLOAT)
+                        .build().output(0))));
     }
 
     private void slices() {
