@@ -48,6 +48,7 @@ final class OnnxLowerings {
         GatherLowerings.register(new Table("Gather, scatter, top-k"));
         NormLowerings.register(new Table("Normalization"));
         ImageLowerings.register(new Table("Image, space and depth"));
+        QuantLowerings.register(new Table("Quantization"));
     }
 
     private OnnxLowerings() {

@@ -39,6 +39,7 @@ final class OnnxOpCases {
         c.convolutions();
         c.matmuls();
         c.graph();
+        c.quantization();
         c.patterns();
         return c.cases;
     }
@@ -412,6 +413,19 @@ final class OnnxOpCases {
         });
         add("PlaceholderWithDefault", t -> t.output(t.apply("Mul", t.floats(2, 3), t.op("PlaceholderWithDefault",
                 t.weights(2, 3)).setAttr("shape", org.tensorflow.ndarray.Shape.of(2, 3)).build().output(0))));
+    }
+
+    private void quantization() {
+        add("FakeQuantWithMinMaxArgs", t -> t.output(t.op("FakeQuantWithMinMaxArgs", t.floats(2, 3, 8))
+                .setAttr("min", -1.5f).setAttr("max", 2f).build().output(0)));
+        add("FakeQuantWithMinMaxArgsNarrow4Bits", List.of("FakeQuantWithMinMaxArgs"), t -> t.output(t.op(
+                "FakeQuantWithMinMaxArgs", t.floats(2, 3, 8)).setAttr("min", -2f).setAttr("max", 1.3f)
+                .setAttr("num_bits", 4L).setAttr("narrow_range", true).build().output(0)));
+        add("FakeQuantWithMinMaxVars", t -> t.output(t.apply("FakeQuantWithMinMaxVars", t.floats(2, 3, 8),
+                t.scalar(-0.7f), t.scalar(2.2f))));
+        add("FakeQuantWithMinMaxVarsPerChannel", t -> t.output(t.apply("FakeQuantWithMinMaxVarsPerChannel",
+                t.floats(2, 3, 4), t.constant(Tensor.ofFloats(Shape.of(4), -1f, -2.5f, 0f, -0.3f)),
+                t.constant(Tensor.ofFloats(Shape.of(4), 1f, 0.5f, 3f, 2.9f)))));
     }
 
     private void patterns() {
