@@ -465,6 +465,27 @@ final class OnnxOpCases {
                     .setAttr("is_training", true).setAttr("epsilon", 1e-3f).setAttr("U", DataType.DT_FLOAT).build()
                     .output(0));
         });
+        // ops after a convolution read its NCHW output (layout-agnostic ones keep NCHW, the others transpose back)
+        add("NchwElementwiseAfterConv", List.of("Conv2D", "Erf", "FloorMod", "Greater", "SelectV2", "ClipByValue",
+                "ZerosLike", "IsNan", "Prod"), t -> {
+            Output<?> c = t.op("Conv2D", t.floats(2, 6, 6, 3), t.weights(3, 3, 3, 4)).setAttr("strides", ones4())
+                    .setAttr("padding", "SAME").build().output(0);
+            Output<?> s = t.apply("SelectV2", t.apply("Greater", c, t.weights(4)), t.apply("Erf", c),
+                    t.apply("FloorMod", c, t.constant(Tensor.ofFloats(Shape.of(4), 0.7f, -1.1f, 2f, 0.4f))));
+            Output<?> z = t.apply("SelectV2", t.apply("IsNan", s), t.apply("ZerosLike", s), s);
+            Output<?> clipped = t.apply("ClipByValue", z, t.scalar(-0.8f), t.scalar(0.9f));
+            t.output(clipped);
+            t.output(t.op("Prod", clipped, t.ints(3)).setAttr("keep_dims", true).build().output(0));
+        });
+        add("NchwImageOpsAfterConv", List.of("Conv2D", "ResizeBilinear", "DepthToSpace", "LRN", "SpaceToDepth"), t -> {
+            Output<?> c = t.op("Conv2D", t.floats(2, 5, 5, 3), t.weights(3, 3, 3, 8)).setAttr("strides", ones4())
+                    .setAttr("padding", "SAME").build().output(0);
+            Output<?> r = t.op("ResizeBilinear", c, t.ints(6, 6)).setAttr("half_pixel_centers", true).build()
+                    .output(0);
+            Output<?> d = t.op("DepthToSpace", r).setAttr("block_size", 2L).build().output(0);
+            Output<?> l = t.op("LRN", d).setAttr("depth_radius", 1L).build().output(0);
+            t.output(t.op("SpaceToDepth", l).setAttr("block_size", 3L).build().output(0));
+        });
         // GELU, exact: 0.5 x (1 + erf(x / sqrt 2))
         add("GeluErfPattern", List.of("Erf", "Mul", "AddV2"), t -> {
             Output<?> x = t.floats(2, 3, 8);
