@@ -296,7 +296,7 @@ public final class JavaKernels extends ValidatingKernels {
      * TensorFlow's nudging (fake_quant_ops_functor.h, Nudge) for one channel: returns
      * {nudged_min, nudged_max, scale, inv_scale, quant_zero}, or null when min == max == 0 (the output is 0).
      */
-    static float[] nudge(float min, float max, int numBits, boolean narrowRange) {
+    public static float[] nudge(float min, float max, int numBits, boolean narrowRange) {
         if (min == 0f && max == 0f) {
             return null;
         }

@@ -32,29 +32,34 @@ import java.util.Arrays;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * One export: walks the live part of the graph in topological order and writes ONNX nodes.
+ * One export: walks the live part of the graph in topological order and hands each node to the lowering registered
+ * for its op ({@link OnnxLowerings}). The emitter owns what lowerings share: value names, layouts, initializers,
+ * casts and Q/DQ; lowerings read inputs with {@link #get}, add nodes with {@link #add} and publish with {@link #put}.
  *
  * <p>Layout: every TF tensor maps to an ONNX value that holds it either as is ({@link Layout#NATIVE}) or, for 4-D NHWC
  * tensors, permuted to NCHW ({@link Layout#NCHW}). Conv and pooling produce NCHW; layout-agnostic ops (elementwise,
- * activations, BiasAdd, BatchNorm, channel concat, spatial reductions, Pad, Transpose) keep it, with constants
- * reshaped/permuted at export; every other op asks for NATIVE, which inserts one Transpose per tensor (cached), so a
- * chain of convolutions has one Transpose at its input and one at its output.
+ * activations, comparisons, BiasAdd, BatchNorm, channel concat, spatial reductions, Pad, Transpose, Resize, LRN,
+ * DepthToSpace) keep it, with constants reshaped/permuted at export; every other op asks for NATIVE, which inserts one
+ * Transpose per tensor (cached), so a chain of convolutions has one Transpose at its input and one at its output.
  */
 final class OnnxEmitter {
     static final String LAYOUT_SUFFIX = "/kiln_layout";
-    private static final int F32 = TensorProto.DataType.FLOAT_VALUE;
-    private static final int F16 = TensorProto.DataType.FLOAT16_VALUE;
-    private static final int I64 = TensorProto.DataType.INT64_VALUE;
-    private static final int[] TO_NCHW = {0, 3, 1, 2};
-    private static final int[] TO_NHWC = {0, 2, 3, 1};
+    static final int F32 = TensorProto.DataType.FLOAT_VALUE;
+    static final int F16 = TensorProto.DataType.FLOAT16_VALUE;
+    static final int I64 = TensorProto.DataType.INT64_VALUE;
+    static final int F64 = TensorProto.DataType.DOUBLE_VALUE;
+    static final int I32 = TensorProto.DataType.INT32_VALUE;
+    static final int BOOL = TensorProto.DataType.BOOL_VALUE;
+    static final int I8 = TensorProto.DataType.INT8_VALUE;
+    static final int[] TO_NCHW = {0, 3, 1, 2};
+    static final int[] TO_NHWC = {0, 2, 3, 1};
     /** Position in NCHW of NHWC axis i. */
-    private static final int[] NHWC_AXIS_IN_NCHW = {0, 2, 3, 1};
+    static final int[] NHWC_AXIS_IN_NCHW = {0, 2, 3, 1};
 
     enum Layout { NATIVE, NCHW, ANY }
 
@@ -393,40 +398,65 @@ final class OnnxEmitter {
     }
 
     /** Adds a node with one fresh output named after {@code hint}; returns the output name. */
-    private String add(String op, String hint, List<String> ins, AttributeProto... attrs) {
+    String add(String op, String hint, List<String> ins, AttributeProto... attrs) {
         String out = fresh(hint);
         nodes.add(node(op, out, ins, List.of(out), attrs));
         return out;
     }
 
-    private String init(String hint, Tensor t) {
+    String init(String hint, Tensor t) {
         String name = fresh(hint);
         inits.add(OnnxTensors.toProto(name, t));
         return name;
     }
 
-    private String initLongs(String hint, long... v) {
+    String initLongs(String hint, long... v) {
         return init(hint, Tensor.ofLongs(Shape.of(v.length), v));
     }
 
-    private String scalarInit(String hint, int type, float v) {
+    String scalarInit(String hint, int type, float v) {
         return init(hint, type == F16 ? OnnxTensors.toHalf(Tensor.scalar(v)) : Tensor.scalar(v));
     }
 
-    private static AttributeProto attr(String name, long v) {
+    /** A scalar of ONNX element type {@code type} (float, double or an integer type), as a tensor. */
+    static Tensor scalarOf(int type, double v) {
+        DType dt = OnnxTensors.kilnType(type);
+        return switch (dt) {
+            case FLOAT -> Tensor.scalar((float) v);
+            case HALF -> OnnxTensors.toHalf(Tensor.scalar((float) v));
+            case DOUBLE -> Tensor.ofDoubles(Shape.scalar(), v);
+            case INT32 -> Tensor.scalar((int) v);
+            case INT64 -> Tensor.ofLongs(Shape.scalar(), (long) v);
+            case INT8, UINT8, BOOL -> Tensor.ofBytes(dt, Shape.scalar(), (byte) v);
+            case INT16, UINT16 -> Tensor.ofShorts(dt, Shape.scalar(), (short) v);
+            default -> throw KilnException.unsupported("no scalar constant of ONNX type " + type);
+        };
+    }
+
+    /** An initializer holding scalar {@code v} of ONNX element type {@code type}. */
+    String scalar(String hint, int type, double v) {
+        return init(hint, scalarOf(type, v));
+    }
+
+    static AttributeProto attr(String name, long v) {
         return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INT).setI(v).build();
     }
 
-    private static AttributeProto attr(String name, float v) {
+    static AttributeProto attr(String name, float v) {
         return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.FLOAT).setF(v).build();
     }
 
-    private static AttributeProto attr(String name, String v) {
+    static AttributeProto attr(String name, String v) {
         return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.STRING)
                 .setS(ByteString.copyFromUtf8(v)).build();
     }
 
-    private static AttributeProto attrs(String name, long... v) {
+    static AttributeProto attr(String name, Tensor v) {
+        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.TENSOR)
+                .setT(OnnxTensors.toProto(name, v)).build();
+    }
+
+    static AttributeProto attrs(String name, long... v) {
         AttributeProto.Builder b = AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
         for (long x : v) {
             b.addInts(x);
@@ -450,7 +480,7 @@ final class OnnxEmitter {
 
     // ---- values ----
 
-    private TensorRef resolve(TensorRef r) {
+    TensorRef resolve(TensorRef r) {
         TensorRef cur = r;
         for (int i = 0; i < 1000 && alias.containsKey(cur.toString()); i++) {
             cur = alias.get(cur.toString());
@@ -458,7 +488,7 @@ final class OnnxEmitter {
         return cur;
     }
 
-    private Tensor constOf(TensorRef r) {
+    Tensor constOf(TensorRef r) {
         TensorRef t = resolve(r);
         if (vals.containsKey(t.toString())) {
             return null;
@@ -466,7 +496,7 @@ final class OnnxEmitter {
         return g.constantValue(t);
     }
 
-    private Tensor requireConst(Node n, int i, String what) {
+    Tensor requireConst(Node n, int i, String what) {
         Tensor t = constOf(n.input(i));
         if (t == null) {
             throw KilnException.unsupported("node '" + n.name() + "' (" + n.op() + "): " + what
@@ -475,7 +505,7 @@ final class OnnxEmitter {
         return t;
     }
 
-    private int rankOf(TensorRef r) {
+    int rankOf(TensorRef r) {
         Tensor c = constOf(r);
         if (c != null) {
             return c.shape().rank();
@@ -488,12 +518,12 @@ final class OnnxEmitter {
         return t == null ? -1 : t.shape().rank();
     }
 
-    private Layout layoutOf(TensorRef r) {
+    Layout layoutOf(TensorRef r) {
         Val v = vals.get(resolve(r).toString());
         return v == null ? Layout.NATIVE : v.layout;
     }
 
-    private static boolean isFloat(int t) {
+    static boolean isFloat(int t) {
         return t == F32 || t == F16;
     }
 
@@ -501,7 +531,7 @@ final class OnnxEmitter {
      * The ONNX value of {@code r} in layout {@code want} (ANY: as it is) and, when it is float, of float type
      * {@code floatType} (-1: as it is). Constants become initializers directly in the wanted layout and type.
      */
-    private Val get(TensorRef r0, Layout want, int floatType) {
+    Val get(TensorRef r0, Layout want, int floatType) {
         TensorRef r = resolve(r0);
         Val v = vals.get(r.toString());
         if (v == null) {
@@ -538,7 +568,7 @@ final class OnnxEmitter {
         return d;
     }
 
-    private Val cast(Val v, int type) {
+    Val cast(Val v, int type) {
         if (!isFloat(v.type) || !isFloat(type) || v.type == type) {
             return v;
         }
@@ -584,7 +614,7 @@ final class OnnxEmitter {
         return new Val(name, l == Layout.NATIVE && want == Layout.NCHW ? Layout.ANY : l, type, t.shape().rank());
     }
 
-    private void put(Node n, int i, Val v) {
+    void put(Node n, int i, Val v) {
         Val out = v;
         if (ortInt8 && v.type == F32) { // ORT placement: Q/DQ at the producer's output of every quantized activation
             QuantParams q = quant(TensorRef.of(n.name(), i));
@@ -596,7 +626,7 @@ final class OnnxEmitter {
     }
 
     /** The float type a node computes in: float16 under FP16 unless kept in float32; its own type otherwise. */
-    private int computeType(Node n) {
+    int computeType(Node n) {
         DType t = n.attr("T") instanceof AttrValue.Type ty ? ty.value() : DType.FLOAT;
         if (t == DType.FLOAT || t == DType.HALF) {
             boolean half = cfg.precision() == Precision.FP16
@@ -607,16 +637,16 @@ final class OnnxEmitter {
     }
 
     /** Whether {@code n} is kept in float by name or op type (FP16: float32; INT8: no Q/DQ on its inputs or weights). */
-    private boolean keptFloat(Node n) {
+    boolean keptFloat(Node n) {
         return cfg.keepFloat32().contains(n.name()) || cfg.keepFloat32().contains(n.op());
     }
 
     /** The quantization of input {@code r} of {@code n}, or null when {@code n} is kept in float. */
-    private QuantParams quant(Node n, TensorRef r) {
+    QuantParams quant(Node n, TensorRef r) {
         return keptFloat(n) ? null : quant(r);
     }
 
-    private QuantParams quant(TensorRef r) {
+    QuantParams quant(TensorRef r) {
         if (cfg.precision() != Precision.INT8) {
             return null;
         }
@@ -628,7 +658,7 @@ final class OnnxEmitter {
     }
 
     /** Quantize-dequantize of an activation (cached per value), per tensor or per channel along its axis. */
-    private Val qdq(Val v, QuantParams q) {
+    Val qdq(Val v, QuantParams q) {
         if (dqOutputs.contains(v.name)) {
             return v; // already quantized where it was produced (ORT placement)
         }
@@ -660,7 +690,7 @@ final class OnnxEmitter {
     }
 
     /** A weight initializer (already in ONNX layout), quantized per channel along {@code axis} under INT8. */
-    private String weight(Node n, String hint, Tensor w, int axis, int type) {
+    String weight(Node n, String hint, Tensor w, int axis, int type) {
         Precision p = cfg.precision();
         if (p != Precision.INT8 && p != Precision.INT8_WEIGHTS_ONLY || keptFloat(n)) {
             return init(hint, type == F16 ? OnnxTensors.toHalf(w) : w);
@@ -687,548 +717,82 @@ final class OnnxEmitter {
     // ---- ops ----
 
     private void emitNode(Node n) {
-        String op = n.op();
-        if (vals.containsKey(TensorRef.of(n.name(), 0).toString()) && !op.equals("Const")) {
+        if (vals.containsKey(TensorRef.of(n.name(), 0).toString()) && !n.op().equals("Const")) {
             return; // a signature input
         }
-        switch (op) {
-            case "Const", "NoOp", "Placeholder" -> { }
-            case "Identity", "Snapshot", "StopGradient", "PreventGradient", "CheckNumerics", "PlaceholderWithDefault" ->
-                    alias.put(TensorRef.of(n.name(), 0).toString(), n.input(0));
-            case "Conv2D", "DepthwiseConv2dNative" -> conv(n);
-            case "MatMul" -> matmul(n);
-            case "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3" -> batchMatmul(n);
-            case "BiasAdd" -> biasAdd(n);
-            case "Add", "AddV2" -> binary(n, "Add");
-            case "Sub" -> binary(n, "Sub");
-            case "Mul" -> binary(n, "Mul");
-            case "RealDiv" -> binary(n, "Div");
-            case "Maximum" -> binary(n, "Max");
-            case "Minimum" -> binary(n, "Min");
-            case "BitwiseAnd", "BitwiseOr", "BitwiseXor" -> binary(n, op);
-            case "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Neg", "Sqrt", "Abs", "Floor" -> unary(n, op);
-            case "RandomUniform" -> {
-                Val shape = get(n.input(0), Layout.NATIVE, -1);
-                String s64 = shape.type == I64 ? shape.name
-                        : add("Cast", shape.name + "/int64", List.of(shape.name), attr("to", I64));
-                int dt = computeType(n.toBuilder().attr("T", n.attrType("dtype")).build());
-                String zeros = add("ConstantOfShape", n.name() + "/zeros", List.of(s64));
-                String out = add("RandomUniformLike", n.name(), List.of(zeros), attr("dtype", (long) dt),
-                        attr("low", 0f), attr("high", 1f));
-                put(n, 0, new Val(out, Layout.NATIVE, dt, -1));
-            }
-            case "Elu" -> unary(n, "Elu", attr("alpha", 1.0f));
-            case "LeakyRelu" -> unary(n, "LeakyRelu", attr("alpha", n.attrFloat("alpha", 0.2f)));
-            case "Relu6", "Rsqrt", "Square" -> special(n);
-            case "Softmax", "LogSoftmax" -> {
-                Val x = get(n.input(0), Layout.NATIVE, computeType(n));
-                put(n, 0, new Val(add(op, n.name(), List.of(x.name), attr("axis", -1L)), Layout.NATIVE, x.type,
-                        x.rank));
-            }
-            case "MaxPool", "AvgPool" -> pool(n);
-            case "Mean", "Sum", "Max", "Min" -> reduce(n);
-            case "Reshape" -> reshape(n);
-            case "Squeeze" -> squeeze(n);
-            case "ExpandDims" -> {
-                Val x = get(n.input(0), Layout.NATIVE, -1);
-                long dim = requireConst(n, 1, "dim").asLongs()[0];
-                String out = add("Unsqueeze", n.name(), List.of(x.name, initLongs(n.name() + "/axes", dim)));
-                put(n, 0, new Val(out, Layout.NATIVE, x.type, x.rank < 0 ? -1 : x.rank + 1));
-            }
-            case "Transpose" -> transposeOp(n);
-            case "ConcatV2" -> concat(n);
-            case "Pad", "PadV2" -> pad(n);
-            case "Slice" -> slice(n);
-            case "StridedSlice" -> stridedSlice(n);
-            case "Cast" -> castOp(n);
-            case "Pack" -> pack(n);
-            case "Shape" -> {
-                Val x = get(n.input(0), Layout.NATIVE, -1);
-                String out = add("Shape", n.name(), List.of(x.name));
-                DType ot = n.attr("out_type") instanceof AttrValue.Type t ? t.value() : DType.INT32;
-                int type = I64;
-                if (ot != DType.INT64) {
-                    type = OnnxTensors.onnxType(ot);
-                    out = add("Cast", n.name() + "/cast", List.of(out), attr("to", type));
-                }
-                put(n, 0, new Val(out, Layout.NATIVE, type, 1));
-            }
-            case "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3" -> batchNorm(n);
-            default -> throw KilnException.unsupported("op '" + op + "' (node '" + n.name() + "') has no ONNX mapping");
-        }
+        OnnxLowerings.require(n).lowering().lower(this, n);
     }
 
-    private boolean nhwc(Node n) {
-        return n.attrString("data_format", "NHWC").equals("NHWC");
-    }
+    // ---- what lowerings use besides get/put/add (conv bias fusion, int32 biases, general casts) ----
 
-    private long[] spatial(Node n, String key, boolean nhwc) {
-        long[] v = n.attrInts(key, new long[] {1, 1, 1, 1});
-        return nhwc ? new long[] {v[1], v[2]} : new long[] {v[2], v[3]};
-    }
-
-    private List<AttributeProto> padding(Node n, boolean nhwc) {
-        String p = n.attrString("padding", "VALID");
-        return switch (p) {
-            case "SAME" -> List.of(attr("auto_pad", "SAME_UPPER"));
-            case "VALID" -> List.of(attrs("pads", 0, 0, 0, 0));
-            case "EXPLICIT" -> {
-                long[] e = n.attrInts("explicit_paddings");
-                int h = nhwc ? 1 : 2;
-                int w = nhwc ? 2 : 3;
-                yield List.of(attrs("pads", e[2 * h], e[2 * w], e[2 * h + 1], e[2 * w + 1]));
-            }
-            default -> throw KilnException.unsupported("node '" + n.name() + "' (" + n.op() + "): padding " + p);
-        };
-    }
-
-    private void conv(Node n) {
-        boolean nhwc = nhwc(n);
-        int ct = computeType(n);
-        Val x = get(n.input(0), nhwc ? Layout.NCHW : Layout.NATIVE, ct);
-        QuantParams q = quant(n, n.input(0));
-        if (q != null) {
-            x = qdq(x, q);
-        }
-        Tensor w = requireConst(n, 1, "filter");
-        long[] d = w.shape().dims();
-        boolean depthwise = n.op().equals("DepthwiseConv2dNative");
-        Tensor wo;
-        long group = 1;
-        if (depthwise) {
-            wo = permute(w.reshape(Shape.of(d[0], d[1], 1, d[2] * d[3])), new int[] {3, 2, 0, 1});
-            group = d[2];
-        } else {
-            wo = permute(w, new int[] {3, 2, 0, 1});
-        }
-        String wn = weight(n, n.input(1).node(), wo, 0, ct);
-        float[] ws = lastWeightScales;
-        List<AttributeProto> a = new ArrayList<>();
-        a.add(attrs("kernel_shape", d[0], d[1]));
-        a.add(attrs("strides", spatial(n, "strides", nhwc)));
-        a.add(attrs("dilations", spatial(n, "dilations", nhwc)));
-        a.add(attr("group", group));
-        a.addAll(padding(n, nhwc));
-        String out = add("Conv", n.name(), List.of(x.name, wn), a.toArray(new AttributeProto[0]));
+    /** Records that {@code out} is the output of the Conv node just added, with its INT8 scales (or null). */
+    void markConv(String out, float[] inputAndWeightScales) {
         convByOutput.put(out, nodes.size() - 1);
-        if (ortInt8 && q != null && q.perTensor()) {
-            float[] sc = new float[ws.length + 1];
-            sc[0] = q.scale()[0];
-            System.arraycopy(ws, 0, sc, 1, ws.length);
-            convScales.put(out, sc);
+        if (inputAndWeightScales != null) {
+            convScales.put(out, inputAndWeightScales);
         }
-        put(n, 0, new Val(out, nhwc ? Layout.NCHW : Layout.NATIVE, ct, 4));
     }
 
-    private void matmul(Node n) {
-        int ct = computeType(n);
-        boolean ta = n.attrBool("transpose_a", false);
-        boolean tb = n.attrBool("transpose_b", false);
-        Val a = get(n.input(0), Layout.NATIVE, ct);
-        QuantParams q = quant(n, n.input(0));
-        if (q != null) {
-            a = qdq(a, q);
-        }
-        String an = ta ? add("Transpose", a.name + "/T", List.of(a.name), attrs("perm", 1, 0)) : a.name;
-        Tensor w = constOf(n.input(1));
-        String bn;
-        if (w != null && w.dtype().isFloatingPoint() && w.shape().rank() == 2) {
-            Tensor wt = tb ? permute(w, new int[] {1, 0}) : w;
-            bn = weight(n, n.input(1).node(), wt, 1, ct);
-        } else {
-            Val b = get(n.input(1), Layout.NATIVE, ct);
-            QuantParams qb = quant(n, n.input(1));
-            if (qb != null) {
-                b = qdq(b, qb);
-            }
-            bn = tb ? add("Transpose", b.name + "/T", List.of(b.name), attrs("perm", 1, 0)) : b.name;
-        }
-        put(n, 0, new Val(add("MatMul", n.name(), List.of(an, bn)), Layout.NATIVE, ct, 2));
+    /** The Conv node that writes {@code out} when nothing else reads it yet, or null. */
+    NodeProto.Builder convNode(String out) {
+        Integer i = convByOutput.get(out);
+        return i == null ? null : nodes.get(i);
     }
 
-    private void batchMatmul(Node n) {
-        int ct = computeType(n);
-        String[] names = new String[2];
-        int rank = -1;
-        for (int i = 0; i < 2; i++) {
-            Val v = get(n.input(i), Layout.NATIVE, ct);
-            QuantParams q = quant(n, n.input(i));
-            if (q != null) {
-                v = qdq(v, q);
-            }
-            boolean adj = n.attrBool(i == 0 ? "adj_x" : "adj_y", false);
-            names[i] = v.name;
-            rank = Math.max(rank, v.rank);
-            if (adj) {
-                if (v.rank < 2) {
-                    throw KilnException.unsupported("node '" + n.name() + "' (" + n.op()
-                            + "): adj_x/adj_y needs a known rank of input " + i);
-                }
-                long[] perm = new long[v.rank];
-                for (int k = 0; k < perm.length; k++) {
-                    perm[k] = k;
-                }
-                perm[v.rank - 1] = v.rank - 2;
-                perm[v.rank - 2] = v.rank - 1;
-                names[i] = add("Transpose", v.name + "/adj", List.of(v.name), attrs("perm", perm));
-            }
-        }
-        put(n, 0, new Val(add("MatMul", n.name(), List.of(names[0], names[1])), Layout.NATIVE, ct, rank));
+    /** The INT8 input and weight scales of the Conv that writes {@code out}, or null. */
+    float[] convScales(String out) {
+        return convScales.get(out);
     }
 
-    private void biasAdd(Node n) {
-        int ct = computeType(n);
-        Val x = get(n.input(0), Layout.ANY, ct);
-        Tensor b = constOf(n.input(1));
-        Integer conv = convByOutput.get(x.name);
-        if (b != null && conv != null && nodes.get(conv).getInputCount() == 2
-                && dataUses.getOrDefault(resolve(n.input(0)).toString(), 0) == 1 && b.shape().rank() == 1) {
-            float[] sc = convScales.get(x.name);
-            if (sc != null && sc.length == b.numElements() + 1) { // int32 bias, scale = input scale × weight scale
-                nodes.get(conv).addInput(int32Bias(n.input(1).node(), OnnxTensors.floats(b), sc));
-            } else {
-                nodes.get(conv).addInput(init(n.input(1).node(), ct == F16 ? OnnxTensors.toHalf(b)
-                        : Tensor.ofFloats(b.shape(), OnnxTensors.floats(b))));
-            }
-            put(n, 0, x);
-            return;
-        }
-        boolean channelFirst = x.layout == Layout.NCHW || !nhwc(n);
-        String bn;
-        if (channelFirst) {
-            if (b != null) {
-                Tensor bc = b.reshape(Shape.of(b.numElements(), 1, 1));
-                bn = init(n.input(1).node(), ct == F16 ? OnnxTensors.toHalf(bc)
-                        : Tensor.ofFloats(bc.shape(), OnnxTensors.floats(bc)));
-            } else {
-                Val bv = get(n.input(1), Layout.NATIVE, ct);
-                bn = add("Unsqueeze", bv.name + "/chw", List.of(bv.name, initLongs(bv.name + "/axes", 1, 2)));
-            }
-        } else {
-            bn = get(n.input(1), Layout.NATIVE, ct).name;
-        }
-        put(n, 0, new Val(add("Add", n.name(), List.of(x.name, bn)), x.layout, ct, x.rank));
+    /** How many live data edges read {@code r} (signature outputs included). */
+    int uses(TensorRef r) {
+        return dataUses.getOrDefault(resolve(r).toString(), 0);
     }
 
-    /** A bias as int32 codes with per-channel scale {@code sc[0] * sc[1 + c]} (zero point 0) → DequantizeLinear. */
-    private String int32Bias(String hint, float[] b, float[] sc) {
-        float[] scale = new float[b.length];
-        int[] codes = new int[b.length];
-        for (int c = 0; c < b.length; c++) {
-            scale[c] = sc[0] * sc[1 + c];
-            codes[c] = (int) Math.max(Integer.MIN_VALUE + 1, Math.min(Integer.MAX_VALUE, Math.rint(b[c] / scale[c])));
-        }
-        String qb = init(hint + "/int32", Tensor.ofInts(Shape.of(b.length), codes));
-        String s = init(hint + "/scale", Tensor.ofFloats(Shape.of(b.length), scale));
-        return add("DequantizeLinear", hint + "/dequantized", List.of(qb, s), attr("axis", 0L));
+    /** The per-channel weight scales of the last {@link #weight} call under INT8. */
+    float[] lastWeightScales() {
+        return lastWeightScales;
     }
 
-    private void binary(Node n, String onnxOp) {
-        int ct = computeType(n);
-        TensorRef a = n.input(0);
-        TensorRef b = n.input(1);
-        boolean anyNchw = layoutOf(a) == Layout.NCHW || layoutOf(b) == Layout.NCHW;
-        Layout use = Layout.NATIVE;
-        if (anyNchw) {
-            use = Layout.NCHW;
-            for (TensorRef r : List.of(a, b)) {
-                int rank = rankOf(r);
-                boolean ok = constOf(r) != null ? rank <= 4 : layoutOf(r) == Layout.NCHW || rank == 4 || rank == 0;
-                if (!ok) {
-                    use = Layout.NATIVE;
-                }
-            }
-        }
-        Val[] v = new Val[2];
-        TensorRef[] refs = {a, b};
-        for (int i = 0; i < 2; i++) {
-            boolean scalar = constOf(refs[i]) == null && rankOf(refs[i]) == 0;
-            v[i] = get(refs[i], scalar ? Layout.ANY : use, ct);
-        }
-        if (cfg.precision() == Precision.INT8 && onnxOp.equals("Add")) {
-            QuantParams qa = quant(n, a);
-            QuantParams qb = quant(n, b);
-            if (qa != null && qb != null) { // residual add: TensorRT fuses Q/DQ on both inputs
-                v[0] = qdq(v[0], qa);
-                v[1] = qdq(v[1], qb);
-            }
-        }
-        int rank = Math.max(v[0].rank, v[1].rank);
-        if (v[0].rank < 0 || v[1].rank < 0) {
-            rank = -1;
-        }
-        int type = v[0].type != 0 ? v[0].type : v[1].type;
-        put(n, 0, new Val(add(onnxOp, n.name(), List.of(v[0].name, v[1].name)), use, type, rank));
+    /** Makes output {@code i} of {@code n} another name of {@code r} (no ONNX node). */
+    void alias(Node n, int i, TensorRef r) {
+        alias.put(TensorRef.of(n.name(), i).toString(), r);
     }
 
-    private void unary(Node n, String onnxOp, AttributeProto... a) {
-        Val x = get(n.input(0), Layout.ANY, computeType(n));
-        put(n, 0, new Val(add(onnxOp, n.name(), List.of(x.name), a), x.layout, x.type, x.rank));
-    }
-
-    private void special(Node n) {
-        Val x = get(n.input(0), Layout.ANY, computeType(n));
-        String out = switch (n.op()) {
-            case "Relu6" -> add("Clip", n.name(), List.of(x.name, scalarInit(n.name() + "/min", x.type, 0f),
-                    scalarInit(n.name() + "/max", x.type, 6f)));
-            case "Rsqrt" -> add("Reciprocal", n.name(), List.of(add("Sqrt", n.name() + "/sqrt", List.of(x.name))));
-            default -> add("Mul", n.name(), List.of(x.name, x.name));
-        };
-        put(n, 0, new Val(out, x.layout, x.type, x.rank));
-    }
-
-    private void pool(Node n) {
-        boolean nhwc = nhwc(n);
-        Val x = get(n.input(0), nhwc ? Layout.NCHW : Layout.NATIVE, computeType(n));
-        QuantParams q = ortInt8 ? quant(n, n.input(0)) : null;
-        if (q != null) {
-            x = qdq(x, q);
+    /** {@code v} cast to ONNX element type {@code type} (any types; a no-op when it already is). */
+    Val castTo(Val v, int type) {
+        if (v.type == type) {
+            return v;
         }
-        List<AttributeProto> a = new ArrayList<>();
-        a.add(attrs("kernel_shape", spatial(n, "ksize", nhwc)));
-        a.add(attrs("strides", spatial(n, "strides", nhwc)));
-        a.addAll(padding(n, nhwc));
-        String onnxOp = n.op().equals("MaxPool") ? "MaxPool" : "AveragePool";
-        put(n, 0, new Val(add(onnxOp, n.name(), List.of(x.name), a.toArray(new AttributeProto[0])),
-                nhwc ? Layout.NCHW : Layout.NATIVE, x.type, 4));
+        return new Val(add("Cast", v.name + "/to" + type, List.of(v.name), attr("to", (long) type)), v.layout, type,
+                v.rank);
     }
 
-    private void reduce(Node n) {
-        long[] axes = requireConst(n, 1, "reduction axes").asLongs();
-        boolean keep = n.attrBool("keep_dims", false);
-        if (axes.length == 0) {
-            alias.put(TensorRef.of(n.name(), 0).toString(), n.input(0));
-            return;
-        }
-        Layout l = layoutOf(n.input(0));
-        int rank = rankOf(n.input(0));
-        long[] ax = axes.clone();
-        Layout outLayout = Layout.NATIVE;
-        if (l == Layout.NCHW) {
-            Set<Integer> reduced = new HashSet<>();
-            for (int i = 0; i < ax.length; i++) {
-                int a = (int) (ax[i] < 0 ? ax[i] + 4 : ax[i]);
-                reduced.add(a);
-                ax[i] = NHWC_AXIS_IN_NCHW[a];
-            }
-            boolean channelKept = !reduced.contains(3);
-            boolean spatialKept = !reduced.contains(1) || !reduced.contains(2);
-            if (keep) {
-                outLayout = Layout.NCHW;
-            } else if (channelKept && spatialKept) {
-                l = Layout.NATIVE; // kept dims would come out in another order: reduce in NHWC instead
-                ax = axes.clone();
-            }
-        }
-        Val x = get(n.input(0), l == Layout.NCHW ? Layout.NCHW : Layout.NATIVE, computeType(n));
-        String onnxOp = switch (n.op()) {
-            case "Mean" -> "ReduceMean";
-            case "Sum" -> "ReduceSum";
-            case "Max" -> "ReduceMax";
-            default -> "ReduceMin";
-        };
-        String out;
-        if (opset >= 18 || onnxOp.equals("ReduceSum")) {
-            out = add(onnxOp, n.name(), List.of(x.name, initLongs(n.name() + "/axes", ax)), attr("keepdims", keep ? 1 : 0));
-        } else {
-            out = add(onnxOp, n.name(), List.of(x.name), attrs("axes", ax), attr("keepdims", keep ? 1 : 0));
-        }
-        int outRank = rank < 0 ? -1 : keep ? rank : rank - axes.length;
-        put(n, 0, new Val(out, outLayout, x.type, outRank));
-    }
-
-    private void reshape(Node n) {
-        Val x = get(n.input(0), Layout.NATIVE, -1);
-        Tensor s = constOf(n.input(1));
-        String sn;
-        int rank = -1;
-        if (s != null) {
-            sn = initLongs(n.input(1).node(), s.asLongs());
-            rank = (int) s.numElements();
-        } else {
-            Val sv = get(n.input(1), Layout.NATIVE, -1);
-            sn = sv.type == I64 ? sv.name : add("Cast", sv.name + "/int64", List.of(sv.name), attr("to", I64));
-        }
-        put(n, 0, new Val(add("Reshape", n.name(), List.of(x.name, sn)), Layout.NATIVE, x.type, rank));
-    }
-
-    private void squeeze(Node n) {
-        Val x = get(n.input(0), Layout.NATIVE, -1);
-        long[] axes = n.attrInts("squeeze_dims", n.attrInts("axis", new long[0]));
-        String out = axes.length == 0 ? add("Squeeze", n.name(), List.of(x.name))
-                : add("Squeeze", n.name(), List.of(x.name, initLongs(n.name() + "/axes", axes)));
-        put(n, 0, new Val(out, Layout.NATIVE, x.type, x.rank < 0 || axes.length == 0 ? -1 : x.rank - axes.length));
-    }
-
-    private void transposeOp(Node n) {
-        long[] perm = requireConst(n, 1, "perm").asLongs();
-        Val x = get(n.input(0), Layout.ANY, -1);
-        if (x.layout == Layout.NCHW && perm.length == 4) {
-            long[] p = new long[4];
-            for (int i = 0; i < 4; i++) {
-                p[i] = NHWC_AXIS_IN_NCHW[(int) perm[i]];
-            }
-            perm = p;
-        }
-        put(n, 0, new Val(add("Transpose", n.name(), List.of(x.name), attrs("perm", perm)), Layout.NATIVE, x.type,
-                perm.length));
-    }
-
-    private void concat(Node n) {
-        int count = n.numDataInputs() - 1;
-        long axis = requireConst(n, count, "axis").asLongs()[0];
-        int ct = computeType(n);
-        boolean anyNchw = false;
-        boolean all4 = true;
+    /** Adds a node with {@code count} fresh outputs named after {@code hint}; returns the output names. */
+    List<String> addMulti(String op, String hint, List<String> ins, int count, AttributeProto... attrs) {
+        List<String> outs = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            anyNchw |= layoutOf(n.input(i)) == Layout.NCHW;
-            all4 &= rankOf(n.input(i)) == 4;
+            outs.add(fresh(count == 1 ? hint : hint + ":" + i));
         }
-        Layout use = anyNchw && all4 ? Layout.NCHW : Layout.NATIVE;
-        if (use == Layout.NCHW) {
-            axis = NHWC_AXIS_IN_NCHW[(int) (axis < 0 ? axis + 4 : axis)];
-        }
-        List<String> ins = new ArrayList<>();
-        int type = 0;
-        int rank = -1;
-        for (int i = 0; i < count; i++) {
-            Val v = get(n.input(i), use, ct);
-            QuantParams q = ortInt8 ? quant(n, n.input(i)) : null;
-            if (q != null) {
-                v = qdq(v, q);
-            }
-            ins.add(v.name);
-            type = v.type;
-            rank = Math.max(rank, v.rank);
-        }
-        put(n, 0, new Val(add("Concat", n.name(), ins, attr("axis", axis)), use, type, rank));
+        nodes.add(node(op, outs.get(0), ins, outs, attrs));
+        return outs;
     }
 
-    private void pad(Node n) {
-        Tensor p = requireConst(n, 1, "paddings");
-        long[] pv = p.asLongs();
-        int r = (int) p.shape().dim(0);
-        Layout l = layoutOf(n.input(0)) == Layout.NCHW && r == 4 ? Layout.NCHW : Layout.NATIVE;
-        int ct = computeType(n);
-        Val x = get(n.input(0), l, ct);
-        long[] pads = new long[2 * r];
-        for (int i = 0; i < r; i++) {
-            int src = l == Layout.NCHW ? TO_NCHW[i] : i;
-            pads[i] = pv[2 * src];
-            pads[r + i] = pv[2 * src + 1];
-        }
-        List<String> ins = new ArrayList<>(List.of(x.name, initLongs(n.name() + "/pads", pads)));
-        if (n.op().equals("PadV2")) {
-            ins.add(get(n.input(2), Layout.NATIVE, ct).name);
-        }
-        put(n, 0, new Val(add("Pad", n.name(), ins, attr("mode", "constant")), l, x.type, r));
+    OnnxExporter cfg() {
+        return cfg;
     }
 
-    private void slice(Node n) {
-        Val x = get(n.input(0), Layout.NATIVE, -1);
-        long[] begin = requireConst(n, 1, "begin").asLongs();
-        long[] size = requireConst(n, 2, "size").asLongs();
-        long[] ends = new long[begin.length];
-        long[] axes = new long[begin.length];
-        for (int i = 0; i < begin.length; i++) {
-            ends[i] = size[i] < 0 ? Long.MAX_VALUE : begin[i] + size[i];
-            axes[i] = i;
-        }
-        String out = add("Slice", n.name(), List.of(x.name, initLongs(n.name() + "/starts", begin),
-                initLongs(n.name() + "/ends", ends), initLongs(n.name() + "/axes", axes)));
-        put(n, 0, new Val(out, Layout.NATIVE, x.type, x.rank));
+    int opset() {
+        return opset;
     }
 
-    private void stridedSlice(Node n) {
-        if (n.attrInt("ellipsis_mask", 0) != 0 || n.attrInt("new_axis_mask", 0) != 0) {
-            throw KilnException.unsupported("node '" + n.name() + "' (StridedSlice): ellipsis_mask/new_axis_mask "
-                    + "are not supported for ONNX export");
-        }
-        Val x = get(n.input(0), Layout.NATIVE, -1);
-        long[] b = requireConst(n, 1, "begin").asLongs();
-        long[] e = requireConst(n, 2, "end").asLongs();
-        long[] s = requireConst(n, 3, "strides").asLongs();
-        long bm = n.attrInt("begin_mask", 0);
-        long em = n.attrInt("end_mask", 0);
-        long sm = n.attrInt("shrink_axis_mask", 0);
-        long[] starts = new long[b.length];
-        long[] ends = new long[b.length];
-        long[] axes = new long[b.length];
-        List<Long> squeeze = new ArrayList<>();
-        for (int i = 0; i < b.length; i++) {
-            axes[i] = i;
-            boolean pos = s[i] > 0;
-            starts[i] = (bm >> i & 1) != 0 ? (pos ? 0 : Long.MAX_VALUE) : b[i];
-            ends[i] = (em >> i & 1) != 0 ? (pos ? Long.MAX_VALUE : Long.MIN_VALUE) : e[i];
-            if ((sm >> i & 1) != 0) {
-                starts[i] = b[i];
-                ends[i] = b[i] == -1 ? Long.MAX_VALUE : b[i] + 1;
-                s[i] = 1;
-                squeeze.add((long) i);
-            }
-        }
-        String out = add("Slice", n.name() + (squeeze.isEmpty() ? "" : "/slice"), List.of(x.name,
-                initLongs(n.name() + "/starts", starts), initLongs(n.name() + "/ends", ends),
-                initLongs(n.name() + "/axes", axes), initLongs(n.name() + "/steps", s)));
-        int rank = x.rank;
-        if (!squeeze.isEmpty()) {
-            out = add("Squeeze", n.name(), List.of(out, initLongs(n.name() + "/squeeze_axes",
-                    squeeze.stream().mapToLong(Long::longValue).toArray())));
-            rank = rank < 0 ? -1 : rank - squeeze.size();
-        }
-        put(n, 0, new Val(out, Layout.NATIVE, x.type, rank));
+    boolean ortInt8() {
+        return ortInt8;
     }
 
-    private void castOp(Node n) {
-        DType to = n.attrType("DstT");
-        Val x = get(n.input(0), Layout.ANY, -1);
-        int t = OnnxTensors.onnxType(to);
-        if (to == DType.FLOAT && cfg.precision() == Precision.FP16 && !cfg.keepFloat32().contains(n.name())
-                && !cfg.keepFloat32().contains("Cast")) {
-            t = F16;
-        }
-        if (t == x.type) {
-            put(n, 0, x);
-            return;
-        }
-        put(n, 0, new Val(add("Cast", n.name(), List.of(x.name), attr("to", t)), x.layout, t, x.rank));
-    }
-
-    private void pack(Node n) {
-        long axis = n.attrInt("axis", 0);
-        int ct = computeType(n);
-        List<String> parts = new ArrayList<>();
-        int type = 0;
-        int rank = -1;
-        String axes = null;
-        for (int i = 0; i < n.numDataInputs(); i++) {
-            Val v = get(n.input(i), Layout.NATIVE, ct);
-            if (axes == null) {
-                axes = initLongs(n.name() + "/axes", axis);
-            }
-            parts.add(add("Unsqueeze", n.name() + "/part" + i, List.of(v.name, axes)));
-            type = v.type;
-            rank = v.rank < 0 ? -1 : v.rank + 1;
-        }
-        String out = parts.size() == 1 ? add("Identity", n.name(), parts)
-                : add("Concat", n.name(), parts, attr("axis", axis));
-        put(n, 0, new Val(out, Layout.NATIVE, type, rank));
-    }
-
-    private void batchNorm(Node n) {
-        if (n.attrBool("is_training", true)) {
-            throw KilnException.unsupported("node '" + n.name() + "' (" + n.op() + ") has is_training=true; "
-                    + "export needs an inference graph (run the passes first)");
-        }
-        boolean nhwc = nhwc(n);
-        int ct = computeType(n);
-        Val x = get(n.input(0), nhwc ? Layout.NCHW : Layout.NATIVE, ct);
-        List<String> ins = new ArrayList<>(List.of(x.name));
-        for (int i = 1; i <= 4; i++) {
-            ins.add(get(n.input(i), Layout.NATIVE, ct).name);
-        }
-        String out = add("BatchNormalization", n.name(), ins, attr("epsilon", n.attrFloat("epsilon", 1e-3f)));
-        put(n, 0, new Val(out, nhwc ? Layout.NCHW : Layout.NATIVE, ct, 4));
+    /** The TF type of {@code r} as the importer inferred it, or null. */
+    TensorType typeOf(TensorRef r) {
+        return g.typeOf(resolve(r));
     }
 
     // ---- constant data ----
