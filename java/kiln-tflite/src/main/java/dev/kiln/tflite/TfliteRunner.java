@@ -1,0 +1,293 @@
+package dev.kiln.tflite;
+
+import dev.kiln.KilnArgumentException;
+import dev.kiln.KilnException;
+import dev.kiln.eval.ModelRunner;
+import dev.kiln.graph.DType;
+import dev.kiln.graph.Shape;
+import dev.kiln.graph.Tensor;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.tensorflowlite.Reporter_Pointer_String_Pointer;
+import org.bytedeco.tensorflowlite.TfLiteInterpreter;
+import org.bytedeco.tensorflowlite.TfLiteInterpreterOptions;
+import org.bytedeco.tensorflowlite.TfLiteModel;
+import org.bytedeco.tensorflowlite.TfLiteSignatureRunner;
+import org.bytedeco.tensorflowlite.TfLiteTensor;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.bytedeco.tensorflowlite.global.tensorflowlite.*;
+
+/**
+ * A .tflite model in the TensorFlow Lite interpreter (TFLite's C API through the JavaCPP preset, with its default
+ * XNNPACK delegate for float and int8 kernels), run by signature names like {@code TfRunner} and {@code OnnxRunner}.
+ *
+ * <p>Every failure of the interpreter (a file it cannot read, AllocateTensors or Invoke failing) is a
+ * {@link KilnException} carrying the interpreter's own messages, captured through its error reporter; nothing ends
+ * the process. Inputs are resized to the shapes fed. Not thread-safe for concurrent {@link #run}s (serialised).
+ */
+public final class TfliteRunner implements ModelRunner {
+    private final String source;
+    private final BytePointer modelData; // the C API reads the model from this buffer for the model's lifetime
+    private final Messages messages = new Messages();
+    private TfLiteModel model;
+    private TfLiteInterpreterOptions options;
+    private TfLiteInterpreter interpreter;
+    private TfLiteSignatureRunner runner;
+    private final List<String> inputNames = new ArrayList<>();
+    private final List<String> outputNames = new ArrayList<>();
+    private final Map<String, int[]> inputShapes = new LinkedHashMap<>();
+    private boolean allocated;
+    private boolean closed;
+
+    /** Collects what the interpreter reports while one call runs. */
+    private static final class Messages extends Reporter_Pointer_String_Pointer {
+        private final List<String> lines = new ArrayList<>();
+
+        @Override
+        public void call(Pointer userData, String format, Pointer args) {
+            synchronized (lines) {
+                lines.add(VaListFormat.format(format, args).strip());
+            }
+        }
+
+        void clear() {
+            synchronized (lines) {
+                lines.clear();
+            }
+        }
+
+        String text() {
+            synchronized (lines) {
+                return lines.isEmpty() ? "(the interpreter gave no message)" : String.join("; ", lines);
+            }
+        }
+    }
+
+    private TfliteRunner(byte[] bytes, int threads, String source) {
+        this.source = source;
+        this.modelData = new BytePointer(bytes.length);
+        modelData.put(bytes);
+        try {
+            model = TfLiteModelCreateWithErrorReporter(modelData, bytes.length, messages, null);
+            if (model == null || model.isNull()) {
+                throw KilnException.invalidModel("TFLite cannot load " + source + ": " + messages.text());
+            }
+            options = TfLiteInterpreterOptionsCreate();
+            TfLiteInterpreterOptionsSetNumThreads(options, threads);
+            TfLiteInterpreterOptionsSetErrorReporter(options, messages, null);
+            interpreter = TfLiteInterpreterCreate(model, options);
+            if (interpreter == null || interpreter.isNull()) {
+                throw KilnException.invalidModel("TFLite cannot create an interpreter for " + source + ": "
+                        + messages.text());
+            }
+            if (TfLiteInterpreterGetSignatureCount(interpreter) < 1) {
+                throw KilnException.invalidModel("TFLite model " + source + " has no signature (SignatureDef)");
+            }
+            BytePointer key = TfLiteInterpreterGetSignatureKey(interpreter, 0);
+            runner = TfLiteInterpreterGetSignatureRunner(interpreter, key.getString());
+            if (runner == null || runner.isNull()) {
+                throw KilnException.invalidModel("TFLite cannot run signature '" + key.getString() + "' of " + source
+                        + ": " + messages.text());
+            }
+            for (int i = 0; i < TfLiteSignatureRunnerGetInputCount(runner); i++) {
+                inputNames.add(TfLiteSignatureRunnerGetInputName(runner, i).getString());
+            }
+            for (int i = 0; i < TfLiteSignatureRunnerGetOutputCount(runner); i++) {
+                outputNames.add(TfLiteSignatureRunnerGetOutputName(runner, i).getString());
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** Loads {@code file} with {@code threads} interpreter threads. */
+    public static TfliteRunner open(Path file, int threads) {
+        KilnArgumentException.check(threads >= 1, "threads must be >= 1, got " + threads);
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw KilnException.io("cannot read TFLite model " + file + ": " + e.getMessage(), e);
+        }
+        return new TfliteRunner(bytes, threads, file.toString());
+    }
+
+    /** Loads a model from its bytes ({@code source} names it in messages). */
+    public static TfliteRunner of(byte[] model, int threads, String source) {
+        KilnArgumentException.check(threads >= 1, "threads must be >= 1, got " + threads);
+        return new TfliteRunner(model.clone(), threads, source);
+    }
+
+    /** The signature's input names, in the model's order. */
+    public List<String> inputNames() {
+        return List.copyOf(inputNames);
+    }
+
+    public List<String> outputNames() {
+        return List.copyOf(outputNames);
+    }
+
+    /** The TFLite type (as a Kiln dtype) of input {@code name}. */
+    public synchronized DType inputType(String name) {
+        return dtype(inputTensor(name), name);
+    }
+
+    /** Scale and zero point of an int8/uint8 input or output ({@code [scale, zeroPoint]}), e.g. for int8 I/O. */
+    public synchronized float[] quantization(String name) {
+        TfLiteTensor t = inputNames.contains(name) ? inputTensor(name) : outputTensor(name);
+        var q = TfLiteTensorQuantizationParams(t);
+        return new float[] {q.scale(), q.zero_point()};
+    }
+
+    @Override
+    public synchronized Map<String, Tensor> run(Map<String, Tensor> inputs) {
+        if (closed) {
+            throw new IllegalStateException("TfliteRunner for " + source + " is closed");
+        }
+        for (String name : inputs.keySet()) {
+            KilnArgumentException.check(inputNames.contains(name), "TFLite model " + source + " has no input '" + name
+                    + "'; inputs: " + inputNames);
+        }
+        for (String name : inputNames) {
+            Tensor v = inputs.get(name);
+            KilnArgumentException.check(v != null, "input '" + name + "' of " + source + " is missing");
+            int[] dims = Arrays.stream(v.shape().dims()).mapToInt(Math::toIntExact).toArray();
+            if (!Arrays.equals(inputShapes.get(name), dims)) {
+                messages.clear();
+                check(TfLiteSignatureRunnerResizeInputTensor(runner, name, dims, dims.length),
+                        "resizing input '" + name + "' to " + v.shape());
+                inputShapes.put(name, dims);
+                allocated = false;
+            }
+        }
+        if (!allocated) {
+            messages.clear();
+            check(TfLiteSignatureRunnerAllocateTensors(runner), "AllocateTensors");
+            allocated = true;
+        }
+        for (String name : inputNames) {
+            Tensor v = inputs.get(name);
+            TfLiteTensor t = inputTensor(name);
+            DType want = dtype(t, name);
+            KilnArgumentException.check(v.dtype() == want, "input '" + name + "' of " + source + " is " + want
+                    + " in the model, got " + v.dtype());
+            ByteBuffer bytes = v.bytes();
+            long size = TfLiteTensorByteSize(t);
+            KilnArgumentException.check(bytes.remaining() == size, "input '" + name + "': " + bytes.remaining()
+                    + " bytes for a tensor of " + size);
+            BytePointer p = new BytePointer(bytes.remaining());
+            p.put(toArray(bytes));
+            messages.clear();
+            check(TfLiteTensorCopyFromBuffer(t, p, size), "copying input '" + name + "'");
+            p.close();
+        }
+        messages.clear();
+        check(TfLiteSignatureRunnerInvoke(runner), "Invoke");
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (String name : outputNames) {
+            TfLiteTensor t = outputTensor(name);
+            long[] dims = new long[TfLiteTensorNumDims(t)];
+            for (int i = 0; i < dims.length; i++) {
+                dims[i] = TfLiteTensorDim(t, i);
+            }
+            long size = TfLiteTensorByteSize(t);
+            BytePointer p = new BytePointer(size);
+            check(TfLiteTensorCopyToBuffer(t, p, size), "copying output '" + name + "'");
+            byte[] data = new byte[(int) size];
+            p.get(data);
+            p.close();
+            out.put(name, Tensor.wrap(dtype(t, name), Shape.of(dims), ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN)));
+        }
+        return out;
+    }
+
+    private static byte[] toArray(ByteBuffer b) {
+        byte[] a = new byte[b.remaining()];
+        b.duplicate().get(a);
+        return a;
+    }
+
+    private TfLiteTensor inputTensor(String name) {
+        TfLiteTensor t = TfLiteSignatureRunnerGetInputTensor(runner, name);
+        if (t == null || t.isNull()) {
+            throw new KilnArgumentException("TFLite model " + source + " has no input '" + name + "'");
+        }
+        return t;
+    }
+
+    private TfLiteTensor outputTensor(String name) {
+        TfLiteTensor t = TfLiteSignatureRunnerGetOutputTensor(runner, name);
+        if (t == null || t.isNull()) {
+            throw KilnException.invalidModel("TFLite model " + source + " has no output '" + name + "'");
+        }
+        return t;
+    }
+
+    private DType dtype(TfLiteTensor t, String name) {
+        int type = TfLiteTensorType(t);
+        if (type == kTfLiteFloat32) {
+            return DType.FLOAT;
+        } else if (type == kTfLiteInt8) {
+            return DType.INT8;
+        } else if (type == kTfLiteUInt8) {
+            return DType.UINT8;
+        } else if (type == kTfLiteInt32) {
+            return DType.INT32;
+        } else if (type == kTfLiteInt64) {
+            return DType.INT64;
+        } else if (type == kTfLiteFloat16) {
+            return DType.HALF;
+        } else if (type == kTfLiteBool) {
+            return DType.BOOL;
+        } else if (type == kTfLiteInt16) {
+            return DType.INT16;
+        }
+        throw KilnException.unsupported("tensor '" + name + "' of " + source + " has TFLite type "
+                + TfLiteTypeGetName(type).getString() + ", which Kiln does not read");
+    }
+
+    private void check(int status, String what) {
+        if (status != kTfLiteOk) {
+            throw KilnException.invalidModel("TFLite " + what + " failed for " + source + ": " + messages.text());
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (runner != null && !runner.isNull()) {
+            TfLiteSignatureRunnerDelete(runner);
+        }
+        if (interpreter != null && !interpreter.isNull()) {
+            TfLiteInterpreterDelete(interpreter);
+        }
+        if (options != null && !options.isNull()) {
+            TfLiteInterpreterOptionsDelete(options);
+        }
+        if (model != null && !model.isNull()) {
+            TfLiteModelDelete(model);
+        }
+        modelData.close();
+        messages.close();
+    }
+
+    @Override
+    public String toString() {
+        return "TfliteRunner[" + source + ", inputs " + inputNames + ", outputs " + outputNames + "]";
+    }
+}
