@@ -173,4 +173,22 @@ record BuiltinOptions(byte type, ToIntFunction<FlatBufferBuilder> writer) {
             return b.endTable();
         });
     }
+
+    static BuiltinOptions batchMatMul(boolean adjX, boolean adjY) {
+        return new BuiltinOptions(OPT_BATCH_MATMUL, b -> {
+            b.startTable(2);
+            b.addBoolean(0, adjX, false);
+            b.addBoolean(1, adjY, false);
+            return b.endTable();
+        });
+    }
+
+    static BuiltinOptions random(long seed, long seed2) {
+        return new BuiltinOptions(OPT_RANDOM, b -> {
+            b.startTable(2);
+            b.addLong(0, seed, 0L);
+            b.addLong(1, seed2, 0L);
+            return b.endTable();
+        });
+    }
 }

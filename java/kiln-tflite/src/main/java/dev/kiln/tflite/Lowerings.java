@@ -16,7 +16,7 @@ public final class Lowerings {
     private static final Set<String> IDENTITY = Set.of("Identity", "Snapshot", "StopGradient", "PreventGradient",
             "CheckNumerics", "PlaceholderWithDefault", "EnsureShape");
     private static final Set<String> FLOAT_ONLY = Set.of("Exp", "Log", "Sqrt", "Rsqrt", "Square", "Floor", "Elu",
-            "RealDiv", "LogSoftmax", "Cast", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "Sum");
+            "RealDiv", "LogSoftmax", "Cast", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "Sum", "RandomUniform", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3");
 
     static {
         put(new ConvLowering(), "CONV_2D / DEPTHWISE_CONV_2D (+ fused bias, Relu/Relu6)", "Conv2D",
@@ -40,6 +40,8 @@ public final class Lowerings {
         put(new CastLowering(), "CAST / SHAPE", "Cast", "Shape");
         put(new BatchNormLowering(), "MUL + ADD (inference batch norm)", "FusedBatchNorm", "FusedBatchNormV2",
                 "FusedBatchNormV3");
+        put(new BatchMatMulLowering(), "BATCH_MATMUL", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3");
+        put(new RandomUniformLowering(), "RANDOM_UNIFORM", "RandomUniform");
         put(new IdentityLowering(), "(no operator: the input tensor)", IDENTITY.toArray(new String[0]));
     }
 

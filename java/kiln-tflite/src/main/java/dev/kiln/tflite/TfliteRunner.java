@@ -166,8 +166,13 @@ public final class TfliteRunner implements ModelRunner {
             int[] dims = Arrays.stream(v.shape().dims()).mapToInt(Math::toIntExact).toArray();
             if (!Arrays.equals(inputShapes.get(name), dims)) {
                 messages.clear();
-                check(TfLiteSignatureRunnerResizeInputTensor(runner, name, dims, dims.length),
-                        "resizing input '" + name + "' to " + v.shape());
+                if (TfLiteSignatureRunnerResizeInputTensor(runner, name, dims, dims.length) != kTfLiteOk) {
+                    // the signature runner resizes strictly (same rank); an input of unknown rank takes any shape
+                    // through the interpreter's own resize
+                    int index = interpreterInputIndex(name);
+                    check(index < 0 ? kTfLiteError : TfLiteInterpreterResizeInputTensor(interpreter, index, dims,
+                            dims.length), "resizing input '" + name + "' to " + v.shape());
+                }
                 inputShapes.put(name, dims);
                 allocated = false;
             }
@@ -211,6 +216,17 @@ public final class TfliteRunner implements ModelRunner {
             out.put(name, Tensor.wrap(dtype(t, name), Shape.of(dims), ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN)));
         }
         return out;
+    }
+
+    /** The position of signature input {@code name} among the interpreter's inputs, or -1. */
+    private int interpreterInputIndex(String name) {
+        TfLiteTensor t = inputTensor(name);
+        for (int i = 0; i < TfLiteInterpreterGetInputTensorCount(interpreter); i++) {
+            if (TfLiteInterpreterGetInputTensor(interpreter, i).address() == t.address()) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private static byte[] toArray(ByteBuffer b) {

@@ -80,6 +80,7 @@ final class TfliteSchema {
     static final int ELU = 111;
     static final int QUANTIZE = 114;
     static final int BATCH_MATMUL = 126;
+    static final int RANDOM_UNIFORM = 148;
     /** Codes at or above this go only into OperatorCode.builtin_code; below it also into deprecated_builtin_code. */
     static final int PLACEHOLDER_FOR_GREATER_OP_CODES = 127;
 
@@ -115,6 +116,8 @@ final class TfliteSchema {
     static final byte OPT_LEAKY_RELU = 75;
     static final byte OPT_ABS = 78;
     static final byte OPT_QUANTIZE = 89;
+    static final byte OPT_BATCH_MATMUL = 101;
+    static final byte OPT_RANDOM = 114;
 
     // ---- field slots, per table ----
 

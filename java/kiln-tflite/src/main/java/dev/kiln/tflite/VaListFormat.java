@@ -37,8 +37,19 @@ final class VaListFormat {
         if (!SYSV_X86_64 || vaList == null || vaList.isNull() || !fmt.contains("%")) {
             return fmt;
         }
+        Reader r;
         try {
-            return new Reader(vaList).format(fmt);
+            r = new Reader(vaList);
+        } catch (RuntimeException e) {
+            // the callback glue may hand over the address of the va_list parameter (itself a pointer to the struct)
+            try {
+                r = new Reader(new Raw(new LongPointer(vaList).get(0)));
+            } catch (RuntimeException again) {
+                return fmt;
+            }
+        }
+        try {
+            return r.format(fmt);
         } catch (RuntimeException e) {
             return fmt;
         }
@@ -52,6 +63,9 @@ final class VaListFormat {
         private final long saveArea;
 
         Reader(Pointer vaList) {
+            if (vaList.address() == 0) {
+                throw new IllegalStateException("null va_list");
+            }
             IntPointer offsets = new IntPointer(vaList);
             gp = offsets.get(0);
             fp = offsets.get(1);
