@@ -36,6 +36,10 @@ public final class TfliteInt8Placement {
                     || Lowerings.isIdentity(n.op()) || n.op().equals("Placeholder")) {
                 continue;
             }
+            if (n.outputTypes().isEmpty() && n.attr("T") instanceof dev.kiln.graph.AttrValue.Type t
+                    && t.value() == DType.FLOAT) {
+                out.add(TensorRef.of(n.name(), 0)); // a graph without shape inference: the op's type attribute
+            }
             for (int i = 0; i < n.outputTypes().size(); i++) {
                 TensorType t = n.outputType(i);
                 if (t != null && t.dtype() == DType.FLOAT) {
