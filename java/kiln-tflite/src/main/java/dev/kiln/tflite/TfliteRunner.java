@@ -130,7 +130,7 @@ public final class TfliteRunner implements ModelRunner {
         return new TfliteRunner(model.clone(), threads, source);
     }
 
-    /** The signature's input names, in the model's order. */
+    /** The signature's input names (in the order TFLite's signature runner lists them: sorted by name). */
     public List<String> inputNames() {
         return List.copyOf(inputNames);
     }
