@@ -25,6 +25,9 @@ import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.TfExporter;
 import dev.kiln.tensorflow.TfImporter;
 import dev.kiln.tensorflow.TfRunner;
+import dev.kiln.tflite.TfliteExportResult;
+import dev.kiln.tflite.TfliteInt8Placement;
+import dev.kiln.tflite.TfliteRunner;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -48,14 +51,17 @@ import java.util.function.Consumer;
  */
 public final class ExportJob {
     /** What an export writes. */
-    public enum Format { ONNX, SAVEDMODEL, FROZEN }
+    public enum Format { ONNX, SAVEDMODEL, FROZEN, TFLITE }
 
     /**
-     * What was written: the file, the ONNX details (null for TensorFlow formats), the calibration summary when this
-     * job calibrated, and one verification row per output when asked.
+     * What was written: the file, the ONNX details (null for other formats), the calibration summary when this
+     * job calibrated, one verification row per output when asked, and the TFLite details (null for other formats).
      */
     public record Result(Path output, ExportResult onnx, CalibrateJob.Summary calibration,
-                         List<Verified> verification) {
+                         List<Verified> verification, TfliteExportResult tflite) {
+        public Result(Path output, ExportResult onnx, CalibrateJob.Summary calibration, List<Verified> verification) {
+            this(output, onnx, calibration, verification, null);
+        }
     }
 
     /** One output of the written model against TensorFlow on the original, on random inputs. */
@@ -102,11 +108,13 @@ public final class ExportJob {
         this.methods = Map.copyOf(b.methods);
         this.verify = b.verify;
         this.log = b.log;
-        KilnArgumentException.check(format == Format.ONNX || precision == Precision.FP32, "a " + format
-                + " is written in FP32; " + precision + " is for ONNX");
-        KilnArgumentException.check(!int8IO || precision == Precision.INT8 && format == Format.ONNX,
-                "--int8-io needs --precision int8 (ONNX), got --precision " + precision.name().toLowerCase()
-                        + (format == Format.ONNX ? "" : " --format " + format.name().toLowerCase()));
+        boolean quantizable = format == Format.ONNX || format == Format.TFLITE;
+        KilnArgumentException.check(quantizable || precision == Precision.FP32, "a " + format
+                + " is written in FP32; " + precision + " is for ONNX and TFLite");
+        KilnArgumentException.check(!int8IO || precision == Precision.INT8 && quantizable,
+                "--int8-io needs --precision int8 (ONNX or TFLite), got --precision "
+                        + precision.name().toLowerCase() + (quantizable ? "" : " --format "
+                        + format.name().toLowerCase()));
         KilnArgumentException.check(!(int8IO && verify), "--verify feeds float inputs, an --int8-io model takes "
                 + "integer ones: drop --verify (or verify the same export without --int8-io)");
         KilnArgumentException.check(precision != Precision.INT8 || table != null || data != null,
@@ -128,6 +136,7 @@ public final class ExportJob {
                     results.size()));
         }
         ExportResult onnx = null;
+        TfliteExportResult tflite = null;
         CalibrateJob.Summary calibration = null;
         switch (format) {
             case ONNX -> {
@@ -150,9 +159,26 @@ public final class ExportJob {
                 TfExporter.writeFrozenGraph(graph, output);
                 log.accept("wrote frozen graph " + output);
             }
+            case TFLITE -> {
+                CalibrationTable t = null;
+                if (precision == Precision.INT8) {
+                    if (table != null) {
+                        TfliteInt8Placement.validate(table, graph);
+                        t = table;
+                    } else {
+                        t = TfliteExports.calibrate(graph, data, method, methods, ModelFingerprint.of(model), log);
+                        if (data.isRandom()) {
+                            log.accept("warning: INT8 ranges from RANDOM inputs (--calib-random): a smoke run, not "
+                                    + "a calibration");
+                        }
+                    }
+                }
+                tflite = TfliteExports.exporter(precision, t, int8IO).export(graph, output);
+                log.accept("wrote " + tflite);
+            }
             default -> throw new IllegalStateException(format.toString());
         }
-        return new Result(output, onnx, calibration, verify ? verify(graph) : List.of());
+        return new Result(output, onnx, calibration, verify ? verify(graph) : List.of(), tflite);
     }
 
     /**
@@ -196,6 +222,7 @@ public final class ExportJob {
         }
         Map<String, Tensor> actual;
         try (ModelRunner runner = format == Format.ONNX ? OnnxRunner.open(output, 1)
+                : format == Format.TFLITE ? TfliteRunner.open(output, 1)
                 : TfRunner.open(output, ImportOptions.defaults())) {
             actual = runner.run(inputs);
         }
