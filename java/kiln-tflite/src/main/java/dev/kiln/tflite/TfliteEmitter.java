@@ -475,8 +475,10 @@ final class TfliteEmitter {
         }
         ByteBuffer buf = ByteBuffer.allocate(4 * q.length).order(ByteOrder.LITTLE_ENDIAN);
         buf.asIntBuffer().put(q);
-        return tensor(name, INT32, new TensorType(DType.INT32, Shape.of(b.length)), mb.addBuffer(buf),
-                new Quantization(scales, new long[b.length], 0));
+        // per tensor like the weights when they are per tensor (XNNPACK refuses a per-channel bias there)
+        Quantization bq = ws.length == 1 ? Quantization.perTensor(scales[0], 0)
+                : new Quantization(scales, new long[b.length], 0);
+        return tensor(name, INT32, new TensorType(DType.INT32, Shape.of(b.length)), mb.addBuffer(buf), bq);
     }
 
     /** A zero bias for a convolution or FULLY_CONNECTED without one (TFLite's kernels and XNNPACK expect one). */

@@ -5,10 +5,19 @@ import dev.kiln.KilnException;
 import dev.kiln.eval.ModelRunner;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Shape;
+import dev.kiln.graph.SignatureTensor;
+import dev.kiln.graph.TensorRef;
+import dev.kiln.graph.TensorType;
 import dev.kiln.graph.Tensor;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.tensorflowlite.BuiltinOpResolverWithXNNPACK;
+import org.bytedeco.tensorflowlite.FlatBufferModel;
+import org.bytedeco.tensorflowlite.Interpreter;
+import org.bytedeco.tensorflowlite.InterpreterBuilder;
 import org.bytedeco.tensorflowlite.Reporter_Pointer_String_Pointer;
+import org.bytedeco.tensorflowlite.SignatureRunner;
+import org.bytedeco.tensorflowlite.TfLiteIntArray;
 import org.bytedeco.tensorflowlite.TfLiteInterpreter;
 import org.bytedeco.tensorflowlite.TfLiteInterpreterOptions;
 import org.bytedeco.tensorflowlite.TfLiteModel;
@@ -29,8 +38,9 @@ import java.util.Map;
 import static org.bytedeco.tensorflowlite.global.tensorflowlite.*;
 
 /**
- * A .tflite model in the TensorFlow Lite interpreter (TFLite's C API through the JavaCPP preset, with its default
- * XNNPACK delegate for float and int8 kernels), run by signature names like {@code TfRunner} and {@code OnnxRunner}.
+ * A .tflite model in the TensorFlow Lite interpreter (TFLite's C API through the JavaCPP preset, with the XNNPACK
+ * delegate for the float and int8 operators it supports), run by signature names like {@code TfRunner} and
+ * {@code OnnxRunner}.
  *
  * <p>Every failure of the interpreter (a file it cannot read, AllocateTensors or Invoke failing) is a
  * {@link KilnException} carrying the interpreter's own messages, captured through its error reporter; nothing ends
@@ -44,6 +54,10 @@ public final class TfliteRunner implements ModelRunner {
     private TfLiteInterpreterOptions options;
     private TfLiteInterpreter interpreter;
     private TfLiteSignatureRunner runner;
+    /** The same model in the C++ interpreter with XNNPACK, which runs it; null without XNNPACK. */
+    private XnnpackSession xnn;
+    private final Map<String, int[]> xnnShapes = new LinkedHashMap<>();
+    private boolean xnnAllocated;
     private final List<String> inputNames = new ArrayList<>();
     private final List<String> outputNames = new ArrayList<>();
     private final Map<String, int[]> inputShapes = new LinkedHashMap<>();
@@ -74,7 +88,7 @@ public final class TfliteRunner implements ModelRunner {
         }
     }
 
-    private TfliteRunner(byte[] bytes, int threads, String source) {
+    private TfliteRunner(byte[] bytes, int threads, String source, boolean xnnpack) {
         this.source = source;
         this.modelData = new BytePointer(bytes.length);
         modelData.put(bytes);
@@ -106,14 +120,25 @@ public final class TfliteRunner implements ModelRunner {
             for (int i = 0; i < TfLiteSignatureRunnerGetOutputCount(runner); i++) {
                 outputNames.add(TfLiteSignatureRunnerGetOutputName(runner, i).getString());
             }
+            if (xnnpack) {
+                xnn = new XnnpackSession(modelData, bytes.length, threads, key.getString(), source);
+            }
         } catch (RuntimeException e) {
             close();
             throw e;
         }
     }
 
-    /** Loads {@code file} with {@code threads} interpreter threads. */
+    /** Loads {@code file} with {@code threads} interpreter threads and the XNNPACK delegate. */
     public static TfliteRunner open(Path file, int threads) {
+        return open(file, threads, true);
+    }
+
+    /**
+     * Loads {@code file} with {@code threads} interpreter threads; {@code xnnpack} false runs TFLite's own kernels
+     * only (XNNPACK takes the float and int8 operators it supports, TFLite's kernels the rest).
+     */
+    public static TfliteRunner open(Path file, int threads, boolean xnnpack) {
         KilnArgumentException.check(threads >= 1, "threads must be >= 1, got " + threads);
         byte[] bytes;
         try {
@@ -121,13 +146,13 @@ public final class TfliteRunner implements ModelRunner {
         } catch (IOException e) {
             throw KilnException.io("cannot read TFLite model " + file + ": " + e.getMessage(), e);
         }
-        return new TfliteRunner(bytes, threads, file.toString());
+        return new TfliteRunner(bytes, threads, file.toString(), xnnpack);
     }
 
-    /** Loads a model from its bytes ({@code source} names it in messages). */
+    /** Loads a model from its bytes ({@code source} names it in messages), with XNNPACK. */
     public static TfliteRunner of(byte[] model, int threads, String source) {
         KilnArgumentException.check(threads >= 1, "threads must be >= 1, got " + threads);
-        return new TfliteRunner(model.clone(), threads, source);
+        return new TfliteRunner(model.clone(), threads, source, true);
     }
 
     /** The signature's input names (in the order TFLite's signature runner lists them: sorted by name). */
@@ -137,6 +162,32 @@ public final class TfliteRunner implements ModelRunner {
 
     public List<String> outputNames() {
         return List.copyOf(outputNames);
+    }
+
+    /**
+     * The signature's inputs with their types and shapes, -1 where the model's shape signature leaves a dimension
+     * open (a dynamic batch): what random or real inputs are made for.
+     */
+    public synchronized List<SignatureTensor> inputSignature() {
+        List<SignatureTensor> out = new ArrayList<>();
+        for (String name : inputNames) {
+            TfLiteTensor t = inputTensor(name);
+            TfLiteIntArray sig = TfLiteTensorGetDimsSignature(t);
+            long[] dims;
+            if (sig != null && !sig.isNull() && sig.size() > 0) {
+                dims = new long[sig.size()];
+                for (int i = 0; i < dims.length; i++) {
+                    dims[i] = sig.data(i);
+                }
+            } else {
+                dims = new long[TfLiteTensorNumDims(t)];
+                for (int i = 0; i < dims.length; i++) {
+                    dims[i] = TfLiteTensorDim(t, i);
+                }
+            }
+            out.add(new SignatureTensor(name, TensorRef.of(name, 0), new TensorType(dtype(t, name), Shape.of(dims))));
+        }
+        return out;
     }
 
     /** The TFLite type (as a Kiln dtype) of input {@code name}. */
@@ -161,8 +212,65 @@ public final class TfliteRunner implements ModelRunner {
                     + "'; inputs: " + inputNames);
         }
         for (String name : inputNames) {
+            KilnArgumentException.check(inputs.get(name) != null, "input '" + name + "' of " + source
+                    + " is missing");
+        }
+        return xnn == null ? runPlain(inputs) : runXnnpack(inputs);
+    }
+
+    /**
+     * Runs on the XNNPACK interpreter. A failing step is replayed on the C API interpreter, whose error reporter gives
+     * the interpreter's own message; where that one succeeds, the failure is XNNPACK's and says so.
+     */
+    private Map<String, Tensor> runXnnpack(Map<String, Tensor> inputs) {
+        SignatureRunner sr = xnn.runner;
+        for (String name : inputNames) {
             Tensor v = inputs.get(name);
-            KilnArgumentException.check(v != null, "input '" + name + "' of " + source + " is missing");
+            int[] dims = Arrays.stream(v.shape().dims()).mapToInt(Math::toIntExact).toArray();
+            if (!Arrays.equals(xnnShapes.get(name), dims)) {
+                if (sr.ResizeInputTensor(name, dims) != kTfLiteOk) {
+                    int index = xnn.inputIndex(sr.input_tensor(name), inputNames.size());
+                    if (index < 0 || xnn.interpreter.ResizeInputTensor(index, dims) != kTfLiteOk) {
+                        return diagnose(inputs, "resizing input '" + name + "' to " + v.shape());
+                    }
+                }
+                xnnShapes.put(name, dims);
+                xnnAllocated = false;
+            }
+        }
+        if (!xnnAllocated) {
+            if (sr.AllocateTensors() != kTfLiteOk) {
+                return diagnose(inputs, "AllocateTensors");
+            }
+            xnnAllocated = true;
+        }
+        for (String name : inputNames) {
+            copyIn(sr.input_tensor(name), name, inputs.get(name));
+        }
+        if (sr.Invoke() != kTfLiteOk) {
+            return diagnose(inputs, "Invoke");
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (String name : outputNames) {
+            TfLiteTensor t = sr.output_tensor(name);
+            if (t == null || t.isNull()) {
+                throw KilnException.invalidModel("TFLite model " + source + " has no output '" + name + "'");
+            }
+            out.put(name, copyOut(t, name));
+        }
+        return out;
+    }
+
+    private Map<String, Tensor> diagnose(Map<String, Tensor> inputs, String step) {
+        runPlain(inputs); // throws with the interpreter's message where the model itself is at fault
+        throw KilnException.invalidModel("TFLite " + step + " failed for " + source + " with the XNNPACK delegate, "
+                + "which the interpreter without it passes (XNNPACK's messages go to stderr): open it with xnnpack "
+                + "false");
+    }
+
+    private Map<String, Tensor> runPlain(Map<String, Tensor> inputs) {
+        for (String name : inputNames) {
+            Tensor v = inputs.get(name);
             int[] dims = Arrays.stream(v.shape().dims()).mapToInt(Math::toIntExact).toArray();
             if (!Arrays.equals(inputShapes.get(name), dims)) {
                 messages.clear();
@@ -183,39 +291,89 @@ public final class TfliteRunner implements ModelRunner {
             allocated = true;
         }
         for (String name : inputNames) {
-            Tensor v = inputs.get(name);
-            TfLiteTensor t = inputTensor(name);
-            DType want = dtype(t, name);
-            KilnArgumentException.check(v.dtype() == want, "input '" + name + "' of " + source + " is " + want
-                    + " in the model, got " + v.dtype());
-            ByteBuffer bytes = v.bytes();
-            long size = TfLiteTensorByteSize(t);
-            KilnArgumentException.check(bytes.remaining() == size, "input '" + name + "': " + bytes.remaining()
-                    + " bytes for a tensor of " + size);
-            BytePointer p = new BytePointer(bytes.remaining());
-            p.put(toArray(bytes));
-            messages.clear();
-            check(TfLiteTensorCopyFromBuffer(t, p, size), "copying input '" + name + "'");
-            p.close();
+            copyIn(inputTensor(name), name, inputs.get(name));
         }
         messages.clear();
         check(TfLiteSignatureRunnerInvoke(runner), "Invoke");
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (String name : outputNames) {
-            TfLiteTensor t = outputTensor(name);
-            long[] dims = new long[TfLiteTensorNumDims(t)];
-            for (int i = 0; i < dims.length; i++) {
-                dims[i] = TfLiteTensorDim(t, i);
-            }
-            long size = TfLiteTensorByteSize(t);
-            BytePointer p = new BytePointer(size);
-            check(TfLiteTensorCopyToBuffer(t, p, size), "copying output '" + name + "'");
-            byte[] data = new byte[(int) size];
-            p.get(data);
-            p.close();
-            out.put(name, Tensor.wrap(dtype(t, name), Shape.of(dims), ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN)));
+            out.put(name, copyOut(outputTensor(name), name));
         }
         return out;
+    }
+
+    private void copyIn(TfLiteTensor t, String name, Tensor v) {
+        DType want = dtype(t, name);
+        KilnArgumentException.check(v.dtype() == want, "input '" + name + "' of " + source + " is " + want
+                + " in the model, got " + v.dtype());
+        ByteBuffer bytes = v.bytes();
+        long size = TfLiteTensorByteSize(t);
+        KilnArgumentException.check(bytes.remaining() == size, "input '" + name + "': " + bytes.remaining()
+                + " bytes for a tensor of " + size);
+        try (BytePointer p = new BytePointer(bytes.remaining())) {
+            p.put(toArray(bytes));
+            messages.clear();
+            check(TfLiteTensorCopyFromBuffer(t, p, size), "copying input '" + name + "'");
+        }
+    }
+
+    private Tensor copyOut(TfLiteTensor t, String name) {
+        long[] dims = new long[TfLiteTensorNumDims(t)];
+        for (int i = 0; i < dims.length; i++) {
+            dims[i] = TfLiteTensorDim(t, i);
+        }
+        long size = TfLiteTensorByteSize(t);
+        byte[] data = new byte[(int) size];
+        try (BytePointer p = new BytePointer(size)) {
+            check(TfLiteTensorCopyToBuffer(t, p, size), "copying output '" + name + "'");
+            p.get(data);
+        }
+        return Tensor.wrap(dtype(t, name), Shape.of(dims), ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN));
+    }
+
+    /**
+     * The model in TFLite's C++ interpreter built with the resolver that creates the XNNPACK delegate (the C API
+     * applies no delegate in this build); it reads the same model bytes.
+     */
+    private static final class XnnpackSession implements AutoCloseable {
+        final FlatBufferModel model;
+        final BuiltinOpResolverWithXNNPACK resolver = new BuiltinOpResolverWithXNNPACK();
+        final Interpreter interpreter = new Interpreter((Pointer) null);
+        final SignatureRunner runner;
+
+        XnnpackSession(BytePointer data, long size, int threads, String key, String source) {
+            model = FlatBufferModel.BuildFromBuffer(data, size);
+            if (model == null || model.isNull()) {
+                throw KilnException.invalidModel("TFLite (XNNPACK) cannot load " + source);
+            }
+            try (InterpreterBuilder b = new InterpreterBuilder(model, resolver)) {
+                b.SetNumThreads(threads);
+                if (b.apply(interpreter) != kTfLiteOk || interpreter.isNull()) {
+                    throw KilnException.invalidModel("TFLite cannot build the XNNPACK interpreter for " + source
+                            + " (the interpreter without XNNPACK loads it): open it with xnnpack false");
+                }
+            }
+            runner = interpreter.GetSignatureRunner(key);
+            if (runner == null || runner.isNull()) {
+                throw KilnException.invalidModel("TFLite (XNNPACK) cannot run signature '" + key + "' of " + source);
+            }
+        }
+
+        int inputIndex(TfLiteTensor t, int count) {
+            for (long i = 0; i < count; i++) {
+                if (interpreter.input_tensor(i).address() == t.address()) {
+                    return (int) i;
+                }
+            }
+            return -1;
+        }
+
+        @Override
+        public void close() {
+            interpreter.close(); // before the model and the resolver it uses
+            model.close();
+            resolver.close();
+        }
     }
 
     /** The position of signature input {@code name} among the interpreter's inputs, or -1. */
@@ -297,6 +455,9 @@ public final class TfliteRunner implements ModelRunner {
         }
         if (model != null && !model.isNull()) {
             TfLiteModelDelete(model);
+        }
+        if (xnn != null) {
+            xnn.close();
         }
         modelData.close();
         messages.close();
