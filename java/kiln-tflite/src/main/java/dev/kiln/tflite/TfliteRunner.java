@@ -47,6 +47,7 @@ import static org.bytedeco.tensorflowlite.global.tensorflowlite.*;
  * the process. Inputs are resized to the shapes fed. Not thread-safe for concurrent {@link #run}s (serialised).
  */
 public final class TfliteRunner implements ModelRunner {
+    private static final System.Logger LOG = System.getLogger(TfliteRunner.class.getName());
     private final String source;
     private final BytePointer modelData; // the C API reads the model from this buffer for the model's lifetime
     private final Messages messages = new Messages();
@@ -261,11 +262,23 @@ public final class TfliteRunner implements ModelRunner {
         return out;
     }
 
+    /**
+     * A step failed on XNNPACK: the C API interpreter runs the same inputs; it throws with the interpreter's message
+     * where the model itself is at fault. Where it passes, XNNPACK refused the model (it needs static shapes, for
+     * one): like TFLite with a default delegate that fails to apply, this runner goes on without it, and says so.
+     */
     private Map<String, Tensor> diagnose(Map<String, Tensor> inputs, String step) {
-        runPlain(inputs); // throws with the interpreter's message where the model itself is at fault
-        throw KilnException.invalidModel("TFLite " + step + " failed for " + source + " with the XNNPACK delegate, "
-                + "which the interpreter without it passes (XNNPACK's messages go to stderr): open it with xnnpack "
-                + "false");
+        Map<String, Tensor> out = runPlain(inputs);
+        LOG.log(System.Logger.Level.WARNING, "TFLite " + step + " failed for " + source + " with the XNNPACK "
+                + "delegate (its messages are on stderr); running it on TFLite's own kernels");
+        xnn.close();
+        xnn = null;
+        return out;
+    }
+
+    /** Whether the model runs with the XNNPACK delegate (false: TFLite's own kernels). */
+    public synchronized boolean usesXnnpack() {
+        return xnn != null;
     }
 
     private Map<String, Tensor> runPlain(Map<String, Tensor> inputs) {

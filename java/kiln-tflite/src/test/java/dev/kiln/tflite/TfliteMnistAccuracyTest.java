@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Issue 10's accuracy bar on the trained MNIST models of ../shared/models: calibrated on images 0-999 of the real MNIST
  * test set, evaluated on images 5000-9999 in the TFLite interpreter. Full INT8 with int8 inputs and outputs within 1
  * point of FP32 TensorFlow top-1 (and with float I/O), dynamic range within 0.5, FP16 within 0.1, FP32 equal within
- * 0.02 (one image in 5000). Prints the README's table and writes it to target/tflite-mnist.md.
+ * 0.02 (one image in 5000), every file on XNNPACK. Prints the README's table and writes it to target/tflite-mnist.md.
  */
 class TfliteMnistAccuracyTest {
     private static final List<String> ROWS = new ArrayList<>();
@@ -87,10 +87,13 @@ class TfliteMnistAccuracyTest {
         assertTrue(tf - int8Io <= 0.01 + 1e-9, name + " INT8 (int8 I/O) " + int8Io + " vs TF " + tf);
     }
 
+    /** Top-1 on the interpreter, which must have run the model with XNNPACK (not fallen back to its own kernels). */
     private static double top1(TfliteExporter exporter, Graph g, Path file, long[] labels) {
         exporter.export(g, file);
         try (TfliteRunner r = TfliteRunner.open(file, 1)) {
-            return Mnist.top1(r, Mnist.images(g, 5000, 5000), labels);
+            double top1 = Mnist.top1(r, Mnist.images(g, 5000, 5000), labels);
+            assertTrue(r.usesXnnpack(), file + " ran without XNNPACK");
+            return top1;
         }
     }
 
