@@ -22,12 +22,4 @@ interface Lowering {
         }
         return all;
     }
-
-    /**
-     * Under full INT8: whether the output keeps its input's quantization (pooling, reshapes, padding: TFLite's int8
-     * kernels require it) instead of taking its own calibrated range.
-     */
-    default boolean int8SameAsInput(Node n) {
-        return false;
-    }
 }

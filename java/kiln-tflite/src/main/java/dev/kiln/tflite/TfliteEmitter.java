@@ -23,7 +23,6 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -56,7 +55,6 @@ final class TfliteEmitter {
     private final Set<String> names = new HashSet<>();
     /** Under INT8: true while lowering an op that TFLite has no int8 kernel for (computed in float32). */
     private boolean floatIsland;
-    private Node current;
 
     TfliteEmitter(TfliteExporter cfg, Graph g) {
         this.cfg = cfg;
@@ -98,7 +96,6 @@ final class TfliteEmitter {
                 continue;
             }
             Lowering l = Lowerings.get(n.op());
-            current = n;
             floatIsland = int8() && !Lowerings.int8Capable(n.op());
             try {
                 l.lower(n, this);
@@ -109,7 +106,6 @@ final class TfliteEmitter {
                         + e.getMessage());
             } finally {
                 floatIsland = false;
-                current = null;
             }
         }
         for (SignatureTensor s : g.outputs()) {
@@ -676,13 +672,4 @@ final class TfliteEmitter {
         return v;
     }
 
-    /** The node being lowered (for messages). */
-    Node current() {
-        return current;
-    }
-
-    /** Used by the exporter's report: the tensors with their types. */
-    Set<String> activationNames() {
-        return new LinkedHashSet<>(values.keySet());
-    }
 }

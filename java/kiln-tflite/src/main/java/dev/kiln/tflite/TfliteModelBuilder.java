@@ -30,11 +30,9 @@ final class TfliteModelBuilder {
 
     private record Op(int opcode, int[] inputs, int[] outputs, BuiltinOptions options) { }
 
-    private record OpcodeKey(int builtin) { }
-
     private final List<ByteBuffer> buffers = new ArrayList<>();
     private final List<TensorSpec> tensors = new ArrayList<>();
-    private final Map<OpcodeKey, int[]> opcodes = new LinkedHashMap<>(); // builtin → {index, version}
+    private final Map<Integer, int[]> opcodes = new LinkedHashMap<>(); // builtin code → {index, version}
     private final List<Op> operators = new ArrayList<>();
     private final Map<String, byte[]> metadata = new LinkedHashMap<>();
     private final List<String> inputNames = new ArrayList<>();
@@ -71,7 +69,7 @@ final class TfliteModelBuilder {
 
     /** Adds an operator; the operator code's version is the highest any use asks for. */
     void addOperator(int builtin, int version, int[] in, int[] out, BuiltinOptions options) {
-        int[] code = opcodes.computeIfAbsent(new OpcodeKey(builtin), k -> new int[] {opcodes.size(), version});
+        int[] code = opcodes.computeIfAbsent(builtin, k -> new int[] {opcodes.size(), version});
         code[1] = Math.max(code[1], version);
         operators.add(new Op(code[0], in.clone(), out.clone(), options));
     }
@@ -87,7 +85,7 @@ final class TfliteModelBuilder {
             byIndex.merge(op.opcode, 1, Integer::sum);
         }
         Map<Integer, Integer> out = new LinkedHashMap<>();
-        opcodes.forEach((k, v) -> out.put(k.builtin(), byIndex.getOrDefault(v[0], 0)));
+        opcodes.forEach((k, v) -> out.put(k, byIndex.getOrDefault(v[0], 0)));
         return out;
     }
 
@@ -169,8 +167,8 @@ final class TfliteModelBuilder {
         int subgraphsVec = b.createVectorOfTables(new int[] {subgraph});
 
         int[] codeOffsets = new int[opcodes.size()];
-        for (Map.Entry<OpcodeKey, int[]> e : opcodes.entrySet()) {
-            int builtin = e.getKey().builtin();
+        for (Map.Entry<Integer, int[]> e : opcodes.entrySet()) {
+            int builtin = e.getKey();
             b.startTable(OPCODE_FIELDS);
             b.addByte(OPCODE_DEPRECATED_BUILTIN_CODE,
                     (byte) Math.min(builtin, PLACEHOLDER_FOR_GREATER_OP_CODES), 0);
