@@ -51,6 +51,14 @@ class TfliteCliTest {
     }
 
     @Test
+    void inspectSaysWhichOpsTfliteExports() {
+        CliTest.Run r = kiln("inspect", model.toString(), "--json");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("\"tflite\" : true"), r.out());
+        assertFalse(r.out().contains("\"tflite\" : false"), "every op of the example CNN maps: " + r.out());
+    }
+
+    @Test
     void int8WithoutRangesIsAOneLineErrorAndWritesNothing() {
         Path out = tmp.resolve("none.tflite");
         CliTest.Run r = kiln("export", model.toString(), "--format", "tflite", "--precision", "int8", "-o",
