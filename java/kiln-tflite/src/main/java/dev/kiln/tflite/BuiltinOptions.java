@@ -191,4 +191,24 @@ record BuiltinOptions(byte type, ToIntFunction<FlatBufferBuilder> writer) {
             return b.endTable();
         });
     }
+
+    /** SplitOptions. */
+    static BuiltinOptions split(int count) {
+        return new BuiltinOptions(OPT_SPLIT, b -> {
+            b.startTable(1);
+            b.addInt(0, count, 0);
+            return b.endTable();
+        });
+    }
+
+    /** ResizeBilinearOptions (slots 0 and 1 are the deprecated new_height/new_width) and ResizeNearestNeighborOptions. */
+    static BuiltinOptions resize(boolean bilinear, boolean alignCorners, boolean halfPixelCenters) {
+        int first = bilinear ? 2 : 0;
+        return new BuiltinOptions(bilinear ? OPT_RESIZE_BILINEAR : OPT_RESIZE_NEAREST_NEIGHBOR, b -> {
+            b.startTable(first + 2);
+            b.addBoolean(first, alignCorners, false);
+            b.addBoolean(first + 1, halfPixelCenters, false);
+            return b.endTable();
+        });
+    }
 }

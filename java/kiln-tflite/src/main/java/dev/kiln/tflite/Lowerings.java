@@ -42,6 +42,10 @@ public final class Lowerings {
                 "FusedBatchNormV3");
         put(new BatchMatMulLowering(), "BATCH_MATMUL", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3");
         put(new RandomUniformLowering(), "RANDOM_UNIFORM", "RandomUniform");
+        put(new SplitLowering(), "SPLIT", "Split");
+        put(new TileLowering(), "TILE", "Tile");
+        put(new ResizeLowering(), "RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR", "ResizeBilinear",
+                "ResizeNearestNeighbor");
         put(new IdentityLowering(), "(no operator: the input tensor)", IDENTITY.toArray(new String[0]));
     }
 

@@ -48,6 +48,7 @@ final class TfliteSchema {
     static final int RELU = 19;
     static final int RELU6 = 21;
     static final int RESHAPE = 22;
+    static final int RESIZE_BILINEAR = 23;
     static final int SOFTMAX = 25;
     static final int TANH = 28;
     static final int PAD = 34;
@@ -58,6 +59,7 @@ final class TfliteSchema {
     static final int SQUEEZE = 43;
     static final int STRIDED_SLICE = 45;
     static final int EXP = 47;
+    static final int SPLIT = 49;
     static final int LOG_SOFTMAX = 50;
     static final int CAST = 53;
     static final int MAXIMUM = 55;
@@ -65,6 +67,7 @@ final class TfliteSchema {
     static final int NEG = 59;
     static final int PADV2 = 60;
     static final int SLICE = 65;
+    static final int TILE = 69;
     static final int EXPAND_DIMS = 70;
     static final int LOG = 73;
     static final int SUM = 74;
@@ -75,6 +78,7 @@ final class TfliteSchema {
     static final int PACK = 83;
     static final int REDUCE_MIN = 89;
     static final int SQUARE = 92;
+    static final int RESIZE_NEAREST_NEIGHBOR = 97;
     static final int LEAKY_RELU = 98;
     static final int ABS = 101;
     static final int ELU = 111;
@@ -92,6 +96,7 @@ final class TfliteSchema {
     static final byte OPT_SOFTMAX = 9;
     static final byte OPT_CONCATENATION = 10;
     static final byte OPT_ADD = 11;
+    static final byte OPT_RESIZE_BILINEAR = 15;
     static final byte OPT_RESHAPE = 17;
     static final byte OPT_MUL = 21;
     static final byte OPT_PAD = 22;
@@ -102,6 +107,7 @@ final class TfliteSchema {
     static final byte OPT_SQUEEZE = 30;
     static final byte OPT_STRIDED_SLICE = 32;
     static final byte OPT_EXP = 33;
+    static final byte OPT_SPLIT = 35;
     static final byte OPT_LOG_SOFTMAX = 36;
     static final byte OPT_CAST = 37;
     static final byte OPT_DEQUANTIZE = 38;
@@ -109,10 +115,12 @@ final class TfliteSchema {
     static final byte OPT_NEG = 42;
     static final byte OPT_PADV2 = 43;
     static final byte OPT_SLICE = 48;
+    static final byte OPT_TILE = 51;
     static final byte OPT_EXPAND_DIMS = 52;
     static final byte OPT_SHAPE = 55;
     static final byte OPT_PACK = 59;
     static final byte OPT_SQUARE = 66;
+    static final byte OPT_RESIZE_NEAREST_NEIGHBOR = 74;
     static final byte OPT_LEAKY_RELU = 75;
     static final byte OPT_ABS = 78;
     static final byte OPT_QUANTIZE = 89;

@@ -197,6 +197,27 @@ final class TestGraphs {
         return t.graph();
     }
 
+    /**
+     * Resizing, splitting and tiling: ResizeBilinear (half-pixel centers) to 16×16 → Split on channels in two →
+     * Tile of the first half ×2 on channels → ResizeNearestNeighbor back to 8×8 = "tiled" [?,8,8,4]; the second
+     * half = "second" [?,16,16,2]. Input [?,8,8,4].
+     */
+    static Graph resizeSplitTile(long seed) {
+        TestGraphs t = new TestGraphs(seed);
+        String x = t.input("x", -1, 8, 8, 4);
+        String up = t.add(t.builder("up", "ResizeBilinear", x, t.ints("up/size", 16, 16))
+                .attr("align_corners", false).attr("half_pixel_centers", true));
+        String split = t.add(t.builder("split", "Split", t.constant("split/axis", Tensor.scalar(3)), up)
+                .attr("num_split", 2L));
+        String tiled = t.add(t.builder("tile", "Tile", split + ":0", t.ints("tile/multiples", 1, 1, 1, 2))
+                .attr("Tmultiples", DType.INT32));
+        String down = t.add(t.builder("down", "ResizeNearestNeighbor", tiled, t.ints("down/size", 8, 8))
+                .attr("align_corners", false).attr("half_pixel_centers", true));
+        t.output("tiled", down, -1, 8, 8, 4);
+        t.output("second", t.op("second", "Relu", split + ":1"), -1, 16, 16, 2);
+        return t.graph();
+    }
+
     String ints2(String name, int... v) {
         return constant(name, Tensor.ofInts(Shape.of(v.length / 2, 2), v));
     }

@@ -28,6 +28,11 @@ class TfliteOpCoverageTest {
     }
 
     @Test
+    void resizeSplitAndTileMatchTensorFlow() {
+        check(TestGraphs.resizeSplitTile(9), false);
+    }
+
+    @Test
     void smallCnnMatchesTensorFlowUnoptimizedAndOptimized() {
         check(TestGraphs.cnn(3), false);
         Graph optimized = TestGraphs.cnn(3);
