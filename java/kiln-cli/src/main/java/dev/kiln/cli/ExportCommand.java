@@ -25,21 +25,21 @@ import picocli.CommandLine.Parameters;
 /** {@code kiln export}: one model, one format, one precision, written atomically, optionally verified. */
 @Command(name = "export", mixinStandardHelpOptions = true,
         description = "Import, optimize for inference and write one output: ONNX (fp32, fp16, int8 QDQ, "
-                + "int8-weights), SavedModel or frozen GraphDef.")
+                + "int8-weights), TensorFlow Lite (fp32, fp16, dynamic, int8), SavedModel or frozen GraphDef.")
 final class ExportCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "MODEL", description = "SavedModel directory or frozen GraphDef .pb")
     Path model;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "PATH",
-            description = "output file (.onnx, .pb) or directory (savedmodel)")
+            description = "output file (.onnx, .tflite, .pb) or directory (savedmodel)")
     Path output;
 
-    @Option(names = "--format", description = "onnx, savedmodel or frozen (default: ${DEFAULT-VALUE})")
+    @Option(names = "--format", description = "onnx, tflite, savedmodel or frozen (default: ${DEFAULT-VALUE})")
     String format = "onnx";
 
-    @Option(names = "--precision", description = "ONNX precision: fp32, fp16, int8 (QDQ weights and activations), "
-            + "int8-weights (dynamic range) (default: ${DEFAULT-VALUE})")
+    @Option(names = "--precision", description = "ONNX or TFLite precision: fp32, fp16, int8 (weights and "
+            + "activations), dynamic or int8-weights (int8 weights, float activations) (default: ${DEFAULT-VALUE})")
     String precision = "fp32";
 
     @Option(names = "--opset", description = "ONNX opset, 13..23 (default: ${DEFAULT-VALUE})")
@@ -52,9 +52,10 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--half-io", description = "fp16: float16 graph inputs and outputs (default: float32 with casts)")
     boolean halfIO;
 
-    @Option(names = "--int8-io", description = "int8: integer graph inputs and outputs (uint8 for --int8-target "
-            + "onnxruntime, int8 for tensorrt) with their scale and zero point in the model metadata "
-            + "(kiln.io.NAME.scale, .zero_point); the outputs are calibrated too")
+    @Option(names = "--int8-io", description = "int8: integer graph inputs and outputs (ONNX: uint8 for "
+            + "--int8-target onnxruntime, int8 for tensorrt, scale and zero point in the model metadata "
+            + "kiln.io.NAME.scale, .zero_point; TFLite: int8 with the tensors' own quantization parameters); the "
+            + "outputs are calibrated too")
     boolean int8IO;
 
     @Option(names = "--no-optimize", description = "export the imported graph without optimize_for_inference")
@@ -76,16 +77,17 @@ final class ExportCommand implements Callable<Integer> {
             case "onnx" -> ExportJob.Format.ONNX;
             case "savedmodel" -> ExportJob.Format.SAVEDMODEL;
             case "frozen", "pb" -> ExportJob.Format.FROZEN;
+            case "tflite" -> ExportJob.Format.TFLITE;
             default -> throw new KilnArgumentException("--format: unknown format '" + format
-                    + "' (known: onnx, savedmodel, frozen)");
+                    + "' (known: onnx, tflite, savedmodel, frozen)");
         };
         Precision p = switch (precision.toLowerCase(Locale.ROOT)) {
             case "fp32" -> Precision.FP32;
             case "fp16" -> Precision.FP16;
             case "int8" -> Precision.INT8;
-            case "int8-weights" -> Precision.INT8_WEIGHTS_ONLY;
+            case "int8-weights", "dynamic" -> Precision.INT8_WEIGHTS_ONLY;
             default -> throw new KilnArgumentException("--precision: unknown precision '" + precision
-                    + "' (known: fp32, fp16, int8, int8-weights)");
+                    + "' (known: fp32, fp16, int8, dynamic, int8-weights)");
         };
         Set<Int8Target> targets = int8.targets(EnumSet.of(Int8Target.TENSORRT));
         KilnArgumentException.check(targets.size() == 1, "--int8-target: export writes one file; give one target "
@@ -115,6 +117,9 @@ final class ExportCommand implements Callable<Integer> {
         ExportJob job = b.build();
         List<ExportJob.Result> results = job.everySignature() ? job.runEverySignature() : List.of(job.run());
         for (ExportJob.Result r : results) {
+            if (r.tflite() != null) {
+                System.out.println(r.tflite());
+            }
             if (r.onnx() != null && (p == Precision.INT8 || p == Precision.INT8_WEIGHTS_ONLY)) {
                 System.out.println(r.onnx().saturation().summary());
             }

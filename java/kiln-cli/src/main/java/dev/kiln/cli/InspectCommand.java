@@ -15,6 +15,7 @@ import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.ModelDescription;
 import dev.kiln.tensorflow.TfImporter;
 import dev.kiln.tensorflow.TfOpSupport;
+import dev.kiln.tflite.Lowerings;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -66,8 +67,9 @@ final class InspectCommand implements Callable<Integer> {
                          String graphNote, boolean weightsLoaded, String weightsNote, int nodes, long parameters,
                          Map<String, Long> constantBytesByDtype, List<OpSupport> ops) { }
 
-    /** One op type: how many nodes, and whether SavedModel, ONNX and TensorRT (via ONNX) exports support it. */
-    record OpSupport(String op, int count, boolean savedModel, boolean onnx, String onnxMapping, boolean tensorrt) { }
+    /** One op type: how many nodes, and whether SavedModel, ONNX, TensorRT (via ONNX) and TFLite exports support it. */
+    record OpSupport(String op, int count, boolean savedModel, boolean onnx, String onnxMapping, boolean tensorrt,
+                     boolean tflite) { }
 
     /** What inspect reports for an ONNX file, also as JSON. */
     record OnnxInspectReport(String model, String format, OnnxModelSummary summary, Map<String, String> metadata,
@@ -108,7 +110,7 @@ final class InspectCommand implements Callable<Integer> {
             boolean onnx = m != null;
             boolean trt = onnx && TENSORRT_UNSUPPORTED_ONNX.stream().noneMatch(x -> m.onnxOps().contains(x));
             ops.add(new OpSupport(op, e.getValue(), TfOpSupport.canExportToSavedModel(op), onnx,
-                    onnx ? m.onnxOps() : "", trt));
+                    onnx ? m.onnxOps() : "", trt, Lowerings.isSupported(op)));
         }
         Map<String, Long> bytes = new LinkedHashMap<>();
         if (graph != null) {
@@ -208,11 +210,11 @@ final class InspectCommand implements Callable<Integer> {
             }
         }
         System.out.println();
-        System.out.printf(Locale.ROOT, "  %-28s %6s  %-10s %-5s %-8s  %s%n", "op", "count", "SavedModel", "ONNX",
-                "TensorRT", "ONNX mapping");
+        System.out.printf(Locale.ROOT, "  %-28s %6s  %-10s %-5s %-8s %-6s  %s%n", "op", "count", "SavedModel", "ONNX",
+                "TensorRT", "TFLite", "ONNX mapping");
         for (OpSupport o : r.ops()) {
-            System.out.printf(Locale.ROOT, "  %-28s %6d  %-10s %-5s %-8s  %s%n", o.op(), o.count(),
-                    yes(o.savedModel()), yes(o.onnx()), yes(o.tensorrt()), o.onnxMapping());
+            System.out.printf(Locale.ROOT, "  %-28s %6d  %-10s %-5s %-8s %-6s  %s%n", o.op(), o.count(),
+                    yes(o.savedModel()), yes(o.onnx()), yes(o.tensorrt()), yes(o.tflite()), o.onnxMapping());
         }
     }
 

@@ -38,7 +38,7 @@ final class OptimizeCommand implements Callable<Integer> {
     Path output;
 
     @Option(names = "--format", split = ",", paramLabel = "FORMAT",
-            description = "output formats: savedmodel, frozen, onnx (default: savedmodel,onnx)")
+            description = "output formats: savedmodel, frozen, onnx, tflite (default: savedmodel,onnx)")
     List<String> formats = List.of("savedmodel", "onnx");
 
     @Option(names = "--precision", split = ",", paramLabel = "PRECISION",
@@ -167,8 +167,9 @@ final class OptimizeCommand implements Callable<Integer> {
                 case "savedmodel" -> set.add(OptimizeJob.Format.SAVEDMODEL);
                 case "frozen", "pb" -> set.add(OptimizeJob.Format.FROZEN);
                 case "onnx" -> set.add(OptimizeJob.Format.ONNX);
+                case "tflite" -> set.add(OptimizeJob.Format.TFLITE);
                 default -> throw new dev.kiln.KilnArgumentException("--format: unknown format '" + f
-                        + "' (known: savedmodel, frozen, onnx)");
+                        + "' (known: savedmodel, frozen, onnx, tflite)");
             }
         }
         return set;

@@ -191,10 +191,12 @@ public final class BenchJob {
     /** Why {@code rt} cannot run a model whose own runtime is {@code own}, or null when it can. */
     static String unavailableReason(BenchRuntime rt, BenchRuntime own) {
         return switch (rt) {
-            case TFLITE -> "Kiln has no TensorFlow Lite interpreter yet";
+            case TFLITE -> own == BenchRuntime.TFLITE ? null
+                    : "the TFLite interpreter runs .tflite files: export the model first (kiln export --format tflite)";
             case TENSORRT -> "Kiln has no TensorRT runtime yet" + (hasNvidiaGpu() ? "" : " (and no NVIDIA GPU here)");
             case TENSORFLOW -> own == BenchRuntime.TENSORFLOW ? null
-                    : "TensorFlow cannot run an ONNX model (Kiln imports SavedModels and frozen graphs only)";
+                    : "TensorFlow cannot run " + (own == BenchRuntime.TFLITE ? "a TFLite" : "an ONNX")
+                    + " model (Kiln imports SavedModels and frozen graphs only)";
             case ONNXRUNTIME -> own == BenchRuntime.ONNXRUNTIME ? null
                     : "ONNX Runtime runs .onnx files: export the model first (kiln export --format onnx)";
         };

@@ -25,6 +25,9 @@ import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.TfExporter;
 import dev.kiln.tensorflow.TfImporter;
 import dev.kiln.tensorflow.TfRunner;
+import dev.kiln.tflite.TfliteExportResult;
+import dev.kiln.tflite.TfliteInt8Placement;
+import dev.kiln.tflite.TfliteRunner;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -48,14 +51,17 @@ import java.util.function.Consumer;
  */
 public final class ExportJob {
     /** What an export writes. */
-    public enum Format { ONNX, SAVEDMODEL, FROZEN }
+    public enum Format { ONNX, SAVEDMODEL, FROZEN, TFLITE }
 
     /**
-     * What was written: the file, the ONNX details (null for TensorFlow formats), the calibration summary when this
-     * job calibrated, and one verification row per output when asked.
+     * What was written: the file, the ONNX details (null for other formats), the calibration summary when this
+     * job calibrated, one verification row per output when asked, and the TFLite details (null for other formats).
      */
     public record Result(Path output, ExportResult onnx, CalibrateJob.Summary calibration,
-                         List<Verified> verification) {
+                         List<Verified> verification, TfliteExportResult tflite) {
+        public Result(Path output, ExportResult onnx, CalibrateJob.Summary calibration, List<Verified> verification) {
+            this(output, onnx, calibration, verification, null);
+        }
     }
 
     /** One output of the written model against TensorFlow on the original, on random inputs. */
@@ -102,11 +108,13 @@ public final class ExportJob {
         this.methods = Map.copyOf(b.methods);
         this.verify = b.verify;
         this.log = b.log;
-        KilnArgumentException.check(format == Format.ONNX || precision == Precision.FP32, "a " + format
-                + " is written in FP32; " + precision + " is for ONNX");
-        KilnArgumentException.check(!int8IO || precision == Precision.INT8 && format == Format.ONNX,
-                "--int8-io needs --precision int8 (ONNX), got --precision " + precision.name().toLowerCase()
-                        + (format == Format.ONNX ? "" : " --format " + format.name().toLowerCase()));
+        boolean quantizable = format == Format.ONNX || format == Format.TFLITE;
+        KilnArgumentException.check(quantizable || precision == Precision.FP32, "a " + format
+                + " is written in FP32; " + precision + " is for ONNX and TFLite");
+        KilnArgumentException.check(!int8IO || precision == Precision.INT8 && quantizable,
+                "--int8-io needs --precision int8 (ONNX or TFLite), got --precision "
+                        + precision.name().toLowerCase() + (quantizable ? "" : " --format "
+                        + format.name().toLowerCase()));
         KilnArgumentException.check(!(int8IO && verify), "--verify feeds float inputs, an --int8-io model takes "
                 + "integer ones: drop --verify (or verify the same export without --int8-io)");
         KilnArgumentException.check(precision != Precision.INT8 || table != null || data != null,
@@ -148,16 +156,17 @@ public final class ExportJob {
     }
 
     /**
-     * Exports every callable signature of the model: one ONNX per signature ({@code <output>_<signature>.onnx}), or
-     * one SavedModel holding all of them; one result per signature, in signature order.
+     * Exports every callable signature of the model: one ONNX or TFLite file per signature
+     * ({@code <output>_<signature>.onnx}), or one SavedModel holding all of them; one result per signature, in
+     * signature order.
      */
     public List<Result> runEverySignature() {
-        KilnArgumentException.check(format == Format.ONNX || format == Format.SAVEDMODEL, "--signature all writes "
-                + "ONNX (one file per signature) or a SavedModel (all signatures in one); a frozen graph has none");
+        KilnArgumentException.check(format != Format.FROZEN, "--signature all writes ONNX or TFLite (one file per "
+                + "signature) or a SavedModel (all signatures in one); a frozen graph has none");
         List<String> keys = TfImporter.callableSignatures(model, importOptions.tags());
         log.accept("signature  all: " + String.join(", ", keys));
         List<Result> results = new ArrayList<>();
-        if (format == Format.ONNX) {
+        if (format != Format.SAVEDMODEL) {
             for (String key : keys) {
                 results.add(new ExportJob(this, key, perSignatureFile(output, key)).run());
             }
@@ -203,6 +212,7 @@ public final class ExportJob {
         KilnArgumentException.check(!everySignature(), "--signature all: use runEverySignature()");
         Graph graph = prepare();
         ExportResult onnx = null;
+        TfliteExportResult tflite = null;
         CalibrateJob.Summary calibration = null;
         switch (format) {
             case ONNX -> {
@@ -225,9 +235,26 @@ public final class ExportJob {
                 TfExporter.writeFrozenGraph(graph, output);
                 log.accept("wrote frozen graph " + output);
             }
+            case TFLITE -> {
+                CalibrationTable t = null;
+                if (precision == Precision.INT8) {
+                    if (table != null) {
+                        TfliteInt8Placement.validate(table, graph);
+                        t = table;
+                    } else {
+                        t = TfliteExports.calibrate(graph, data, method, methods, ModelFingerprint.of(model), log);
+                        if (data.isRandom()) {
+                            log.accept("warning: INT8 ranges from RANDOM inputs (--calib-random): a smoke run, not "
+                                    + "a calibration");
+                        }
+                    }
+                }
+                tflite = TfliteExports.exporter(precision, t, int8IO).export(graph, output);
+                log.accept("wrote " + tflite);
+            }
             default -> throw new IllegalStateException(format.toString());
         }
-        return new Result(output, onnx, calibration, verify ? verify(graph) : List.of());
+        return new Result(output, onnx, calibration, verify ? verify(graph) : List.of(), tflite);
     }
 
     /**
@@ -271,6 +298,7 @@ public final class ExportJob {
         }
         Map<String, Tensor> actual;
         try (ModelRunner runner = format == Format.ONNX ? OnnxRunner.open(output, 1)
+                : format == Format.TFLITE ? TfliteRunner.open(output, 1)
                 : TfRunner.open(output, ImportOptions.builder().signature(format == Format.SAVEDMODEL
                 ? graph.metadata().get("signature") : null).build())) {
             actual = runner.run(inputs);

@@ -8,6 +8,7 @@ import dev.kiln.onnx.OnnxRunner;
 import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.TfImporter;
 import dev.kiln.tensorflow.TfRunner;
+import dev.kiln.tflite.TfliteRunner;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,7 +39,10 @@ final class ModelFiles {
         return g;
     }
 
-    /** The runtime that reads this model natively: TensorFlow for a SavedModel or .pb, ONNX Runtime for .onnx. */
+    /**
+     * The runtime that reads this model natively: TensorFlow for a SavedModel or .pb, ONNX Runtime for .onnx, the
+     * TFLite interpreter for .tflite.
+     */
     static BenchRuntime nativeRuntime(Path model) {
         if (!Files.exists(model)) {
             throw KilnException.invalidModel("model " + model + " does not exist");
@@ -56,12 +60,22 @@ final class ModelFiles {
         if (name.endsWith(".pb")) {
             return BenchRuntime.TENSORFLOW;
         }
+        if (name.endsWith(".tflite")) {
+            return BenchRuntime.TFLITE;
+        }
         throw KilnException.invalidModel(model + " is not a model Kiln can run: expected a SavedModel directory, a "
-                + "frozen GraphDef .pb or an .onnx file");
+                + "frozen GraphDef .pb, an .onnx or a .tflite file");
     }
 
-    /** Opens {@code model} on its native runtime; {@code threads} applies to ONNX Runtime (0: its default). */
+    /**
+     * Opens {@code model} on its native runtime; {@code threads} applies to ONNX Runtime (0: its default) and to the
+     * TFLite interpreter (0: one thread).
+     */
     static Opened open(Path model, ImportOptions options, int threads) {
+        if (nativeRuntime(model) == BenchRuntime.TFLITE) {
+            TfliteRunner r = TfliteRunner.open(model, Math.max(1, threads));
+            return new Opened(r, r.inputSignature());
+        }
         if (nativeRuntime(model) == BenchRuntime.ONNXRUNTIME) {
             OnnxRunner r = OnnxRunner.open(model, threads);
             return new Opened(r, r.inputSignature());

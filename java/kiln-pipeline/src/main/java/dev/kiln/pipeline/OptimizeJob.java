@@ -18,6 +18,8 @@ import dev.kiln.onnx.Int8WeightRange;
 import dev.kiln.onnx.OnnxExporter;
 import dev.kiln.onnx.OnnxRunner;
 import dev.kiln.onnx.Precision;
+import dev.kiln.tflite.TfliteInt8Placement;
+import dev.kiln.tflite.TfliteRunner;
 import dev.kiln.passes.PassResult;
 import dev.kiln.passes.Passes;
 import dev.kiln.quant.WeightRanges;
@@ -54,7 +56,7 @@ import java.util.function.Consumer;
 public final class OptimizeJob {
 
     /** Output formats of the optimize job. */
-    public enum Format { SAVEDMODEL, FROZEN, ONNX }
+    public enum Format { SAVEDMODEL, FROZEN, ONNX, TFLITE }
 
     /** Tolerances on max relative error against TensorFlow on the original (issue 3 and 4 targets). */
     static final double FP32_TOLERANCE = 1e-4;
@@ -182,6 +184,16 @@ public final class OptimizeJob {
                         r.saturation().summary()));
             }
         }
+        if (formats.contains(Format.TFLITE)) {
+            for (Precision p : precisions) {
+                if (p == Precision.INT8) {
+                    continue; // after calibration, below
+                }
+                Path file = output.resolve(TfliteExports.fileName(p));
+                TfliteExports.exporter(p, null, false).export(optimized, file);
+                artifacts.add(new OptimizeReport.Artifact("tflite", precisionName(p), file.toString(), sizeOf(file)));
+            }
+        }
         timings.put("export", millisSince(t2));
 
         CalibrateJob.Summary calibration = null;
@@ -236,6 +248,21 @@ public final class OptimizeJob {
                         int8WeightMethod, floatLayers, dir);
                 artifacts.add(new OptimizeReport.Artifact("savedmodel", "int8-fakequant-" + t.name()
                         .toLowerCase(Locale.ROOT), dir.toString(), sizeOf(dir)));
+            }
+            if (formats.contains(Format.TFLITE)) {
+                // TFLite quantizes every activation: its own table over the same data (or the given one, checked)
+                CalibrationTable t;
+                if (givenTable != null) {
+                    TfliteInt8Placement.validate(givenTable, optimized);
+                    t = givenTable;
+                } else {
+                    t = TfliteExports.calibrate(optimized, calibrationData, method, methods, ModelFingerprint.of(model),
+                            log);
+                    t.save(output.resolve("calibration").resolve("table_tflite.json"));
+                }
+                Path file = output.resolve(TfliteExports.fileName(Precision.INT8));
+                TfliteExports.exporter(Precision.INT8, t, false).export(optimized, file);
+                artifacts.add(new OptimizeReport.Artifact("tflite", "int8", file.toString(), sizeOf(file)));
             }
             timings.put("export-int8", millisSince(te));
         }
@@ -320,8 +347,8 @@ public final class OptimizeJob {
                 }
                 ModelRunner r = openRunner(a, Path.of(a.path()));
                 open.add(r);
-                cands.add(new Evaluation.Candidate(a.format() + " " + a.precision(), a.format().equals("onnx")
-                        ? "onnxruntime" : "tensorflow", a.path(), a.bytes(), r));
+                cands.add(new Evaluation.Candidate(a.format() + " " + a.precision(), runtimeName(a), a.path(),
+                        a.bytes(), r));
             }
             log.accept("evaluate   " + cands.size() + " models against the original on " + data.description());
             return Evaluation.run(ref, "original", cands, data, labels, null);
@@ -379,7 +406,7 @@ public final class OptimizeJob {
                 double maxAbs = 0;
                 double maxRel = 0;
                 List<Double> times = new ArrayList<>();
-                String runtime = a.format().equals("onnx") ? "onnxruntime" : "tensorflow";
+                String runtime = runtimeName(a);
                 try (ModelRunner r = openRunner(a, path)) {
                     for (int i = 0; i < samples; i++) {
                         long t = System.nanoTime();
@@ -405,10 +432,21 @@ public final class OptimizeJob {
         return out;
     }
 
-    /** The runtime that runs one artifact: ONNX Runtime for ONNX, TensorFlow for the rest. */
+    /** The runtime that runs one artifact: ONNX Runtime for ONNX, the TFLite interpreter for TFLite, else TF. */
     private ModelRunner openRunner(OptimizeReport.Artifact a, Path path) {
-        return a.format().equals("onnx") ? OnnxRunner.open(path, threads)
-                : TfRunner.open(path, ImportOptions.defaults());
+        return switch (a.format()) {
+            case "onnx" -> OnnxRunner.open(path, threads);
+            case "tflite" -> TfliteRunner.open(path, Math.max(1, threads));
+            default -> TfRunner.open(path, ImportOptions.defaults());
+        };
+    }
+
+    private static String runtimeName(OptimizeReport.Artifact a) {
+        return switch (a.format()) {
+            case "onnx" -> "onnxruntime";
+            case "tflite" -> "tflite";
+            default -> "tensorflow";
+        };
     }
 
     public static OptimizeReport.ModelSummary summarize(Graph g) {

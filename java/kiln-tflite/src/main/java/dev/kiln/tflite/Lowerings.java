@@ -1,0 +1,84 @@
+package dev.kiln.tflite;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * The table of lowerings by TensorFlow op name (the way tf2onnx registers a handler per op), and which of them TFLite
+ * runs on int8 tensors; any other op is computed in float32 between DEQUANTIZE and QUANTIZE under full INT8.
+ */
+public final class Lowerings {
+    private static final Map<String, Lowering> TABLE = new LinkedHashMap<>();
+    private static final Map<String, String> TARGETS = new LinkedHashMap<>();
+    private static final Set<String> IDENTITY = Set.of("Identity", "Snapshot", "StopGradient", "PreventGradient",
+            "CheckNumerics", "PlaceholderWithDefault", "EnsureShape");
+    private static final Set<String> FLOAT_ONLY = Set.of("Exp", "Log", "Sqrt", "Rsqrt", "Square", "Floor", "Elu",
+            "RealDiv", "LogSoftmax", "Cast", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "Sum", "RandomUniform", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3");
+
+    static {
+        put(new ConvLowering(), "CONV_2D / DEPTHWISE_CONV_2D (+ fused bias, Relu/Relu6)", "Conv2D",
+                "DepthwiseConv2dNative");
+        put(new MatMulLowering(), "FULLY_CONNECTED (+ fused bias, Relu/Relu6)", "MatMul");
+        put(new BiasAddLowering(), "ADD", "BiasAdd");
+        put(new BinaryLowering(), "ADD / SUB / MUL / DIV / MAXIMUM / MINIMUM", "Add", "AddV2", "Sub", "Mul",
+                "RealDiv", "Maximum", "Minimum");
+        put(new ActivationLowering(), "RELU / RELU6 / LOGISTIC / TANH / ELU / LEAKY_RELU", "Relu", "Relu6",
+                "Sigmoid", "Tanh", "Elu", "LeakyRelu");
+        put(new SoftmaxLowering(), "SOFTMAX / LOG_SOFTMAX", "Softmax", "LogSoftmax");
+        put(new PoolLowering(), "MAX_POOL_2D / AVERAGE_POOL_2D", "MaxPool", "AvgPool");
+        put(new ReduceLowering(), "MEAN / SUM / REDUCE_MAX / REDUCE_MIN", "Mean", "Sum", "Max", "Min");
+        put(new ReshapeLowering(), "RESHAPE / SQUEEZE / EXPAND_DIMS", "Reshape", "Squeeze", "ExpandDims");
+        put(new TransposeLowering(), "TRANSPOSE", "Transpose");
+        put(new ConcatLowering(), "CONCATENATION / PACK", "ConcatV2", "Pack");
+        put(new PadLowering(), "PAD / PADV2", "Pad", "PadV2");
+        put(new SliceLowering(), "STRIDED_SLICE / SLICE", "StridedSlice", "Slice");
+        put(new UnaryLowering(), "EXP / LOG / SQRT / RSQRT / NEG / ABS / SQUARE / FLOOR", "Exp", "Log", "Sqrt",
+                "Rsqrt", "Neg", "Abs", "Square", "Floor");
+        put(new CastLowering(), "CAST / SHAPE", "Cast", "Shape");
+        put(new BatchNormLowering(), "MUL + ADD (inference batch norm)", "FusedBatchNorm", "FusedBatchNormV2",
+                "FusedBatchNormV3");
+        put(new BatchMatMulLowering(), "BATCH_MATMUL", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3");
+        put(new RandomUniformLowering(), "RANDOM_UNIFORM", "RandomUniform");
+        put(new SplitLowering(), "SPLIT", "Split");
+        put(new TileLowering(), "TILE", "Tile");
+        put(new ResizeLowering(), "RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR", "ResizeBilinear",
+                "ResizeNearestNeighbor");
+        put(new IdentityLowering(), "(no operator: the input tensor)", IDENTITY.toArray(new String[0]));
+    }
+
+    private static void put(Lowering l, String target, String... ops) {
+        for (String op : ops) {
+            TABLE.put(op, l);
+            TARGETS.put(op, target);
+        }
+    }
+
+    private Lowerings() {
+    }
+
+    /** The lowering of {@code tfOp}, or null when TFLite export does not map it. */
+    static Lowering get(String tfOp) {
+        return TABLE.get(tfOp);
+    }
+
+    public static boolean isSupported(String tfOp) {
+        return TABLE.containsKey(tfOp) || tfOp.equals("Const") || tfOp.equals("Placeholder") || tfOp.equals("NoOp");
+    }
+
+    static boolean isIdentity(String tfOp) {
+        return IDENTITY.contains(tfOp);
+    }
+
+    /** Whether TFLite has an int8 kernel for what {@code tfOp} lowers to. */
+    static boolean int8Capable(String tfOp) {
+        return !FLOAT_ONLY.contains(tfOp);
+    }
+
+    /** Every mapped TF op with the TFLite operators it becomes, sorted by TF op (for docs and inspect). */
+    public static Map<String, String> supportedOps() {
+        return Collections.unmodifiableMap(new TreeMap<>(TARGETS));
+    }
+}
