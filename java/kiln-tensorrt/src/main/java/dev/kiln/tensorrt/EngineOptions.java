@@ -65,6 +65,15 @@ public final class EngineOptions {
         return new Builder();
     }
 
+    /** A builder holding these options, to change some of them. */
+    public Builder toBuilder() {
+        return builder().precision(precision).profiles(profiles).workspaceBytes(workspaceBytes)
+                .tacticSharedMemoryBytes(tacticSharedMemoryBytes).optimizationLevel(optimizationLevel)
+                .timingCache(timingCache).sparseWeights(sparseWeights).device(device)
+                .versionCompatible(versionCompatible).hardwareCompatibility(hardwareCompatibility)
+                .calibrationCache(calibrationCache);
+    }
+
     /** FP32, no profiles, TensorRT's defaults for everything else. */
     public static EngineOptions defaults() {
         return builder().build();

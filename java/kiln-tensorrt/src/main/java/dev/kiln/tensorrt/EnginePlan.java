@@ -57,10 +57,7 @@ public final class EnginePlan {
     }
 
     private static EngineOptions relativize(EngineOptions o, Path dir) {
-        EngineOptions.Builder b = EngineOptions.builder().precision(o.precision()).profiles(o.profiles())
-                .workspaceBytes(o.workspaceBytes()).tacticSharedMemoryBytes(o.tacticSharedMemoryBytes())
-                .optimizationLevel(o.optimizationLevel()).sparseWeights(o.sparseWeights()).device(o.device())
-                .versionCompatible(o.versionCompatible()).hardwareCompatibility(o.hardwareCompatibility());
+        EngineOptions.Builder b = o.toBuilder();
         if (o.timingCache() != null) {
             b.timingCache(relative(o.timingCache(), dir));
         }
