@@ -24,7 +24,8 @@ import picocli.CommandLine.Parameters;
 /** {@code kiln export}: one model, one format, one precision, written atomically, optionally verified. */
 @Command(name = "export", mixinStandardHelpOptions = true,
         description = "Import, optimize for inference and write one output: ONNX (fp32, fp16, int8 QDQ, "
-                + "int8-weights), SavedModel or frozen GraphDef.")
+                + "int8-weights), SavedModel, frozen GraphDef, or a TensorRT engine (its ONNX beside it; without "
+                + "TensorRT and a GPU the engine's manifest and a trtexec script).")
 final class ExportCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "MODEL", description = "SavedModel directory or frozen GraphDef .pb")
@@ -34,7 +35,7 @@ final class ExportCommand implements Callable<Integer> {
             description = "output file (.onnx, .pb) or directory (savedmodel)")
     Path output;
 
-    @Option(names = "--format", description = "onnx, savedmodel or frozen (default: ${DEFAULT-VALUE})")
+    @Option(names = "--format", description = "onnx, savedmodel, frozen or tensorrt (default: ${DEFAULT-VALUE})")
     String format = "onnx";
 
     @Option(names = "--precision", description = "ONNX precision: fp32, fp16, int8 (QDQ weights and activations), "
@@ -69,14 +70,18 @@ final class ExportCommand implements Callable<Integer> {
     @Mixin
     Int8Options int8 = new Int8Options();
 
+    @Mixin
+    EngineOptionsMixin engine = new EngineOptionsMixin();
+
     @Override
     public Integer call() {
         ExportJob.Format f = switch (format.toLowerCase(Locale.ROOT)) {
             case "onnx" -> ExportJob.Format.ONNX;
             case "savedmodel" -> ExportJob.Format.SAVEDMODEL;
             case "frozen", "pb" -> ExportJob.Format.FROZEN;
+            case "tensorrt", "trt", "engine" -> ExportJob.Format.TENSORRT;
             default -> throw new KilnArgumentException("--format: unknown format '" + format
-                    + "' (known: onnx, savedmodel, frozen)");
+                    + "' (known: onnx, savedmodel, frozen, tensorrt)");
         };
         Precision p = switch (precision.toLowerCase(Locale.ROOT)) {
             case "fp32" -> Precision.FP32;
@@ -95,6 +100,7 @@ final class ExportCommand implements Callable<Integer> {
                 .int8Target(targets.iterator().next()).int8WeightRange(int8.weightRange())
                 .int8WeightMethod(weightMethod).keepFloat(keepFloat32.isEmpty() ? int8.keepFloat : keepFloat32)
                 .halfIO(halfIO).int8IO(int8IO).verify(verify)
+                .engineOptions(engine.toOptions(dev.kiln.tensorrt.EnginePrecision.FP32))
                 .calibrationMethod(int8.defaultMethod(), int8.perTensorMethods())
                 .log(s -> System.err.println("kiln: " + s));
         // (--int8-io with --verify is refused by the job before anything is read)

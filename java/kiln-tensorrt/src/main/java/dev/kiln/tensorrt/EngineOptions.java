@@ -53,9 +53,6 @@ public final class EngineOptions {
         KilnArgumentException.check(tacticSharedMemoryBytes >= 0, "tactic shared memory must be >= 0 bytes, got "
                 + tacticSharedMemoryBytes);
         KilnArgumentException.check(device >= 0, "device index must be >= 0, got " + device);
-        KilnArgumentException.check(precision != EnginePrecision.INT8_LEGACY || calibrationCache != null,
-                "int8-legacy needs a TensorRT calibration cache (--calibration-cache calibration_tensorrt.cache, "
-                        + "from kiln calibrate); or use int8, built strongly typed from Kiln's QDQ ONNX");
         KilnArgumentException.check(calibrationCache == null || precision == EnginePrecision.INT8_LEGACY,
                 "a calibration cache is read only for int8-legacy; " + precision.cliName()
                         + " takes its precision from the ONNX");
@@ -137,9 +134,14 @@ public final class EngineOptions {
             case INT8 -> KilnArgumentException.check(model.hasQdq(), onnx + " has no QuantizeLinear/"
                     + "DequantizeLinear: an int8 engine is built strongly typed from Kiln's QDQ ONNX (export it with "
                     + "--precision int8 --int8-target tensorrt), or use int8-legacy with a calibration cache");
-            case INT8_LEGACY -> KilnArgumentException.check(!model.hasQdq(), onnx + " already has "
-                    + model.qdqNodes() + " Q/DQ nodes: build it with int8 (strongly typed); int8-legacy is for a "
-                    + "float32 ONNX and a calibration cache");
+            case INT8_LEGACY -> {
+                KilnArgumentException.check(calibrationCache != null, "int8-legacy needs a TensorRT calibration "
+                        + "cache (--calibration-cache calibration_tensorrt.cache, from kiln calibrate); or use int8, "
+                        + "built strongly typed from Kiln's QDQ ONNX");
+                KilnArgumentException.check(!model.hasQdq(), onnx + " already has " + model.qdqNodes() + " Q/DQ "
+                        + "nodes: build it with int8 (strongly typed); int8-legacy is for a float32 ONNX and a "
+                        + "calibration cache");
+            }
             case FP16 -> KilnArgumentException.check(model.hasFloat16(), onnx + " has no float16 tensors: an fp16 "
                     + "engine is built strongly typed from Kiln's FP16 ONNX (export it with --precision fp16)");
             case FP32 -> { }
