@@ -64,7 +64,7 @@ class BuildEngineCliTest {
             assertTrue(r.out().contains("no engine built: TensorRT is not usable here: "), r.out());
             assertTrue(r.out().contains("trtexec   trtexec --onnx=" + out.resolve("cnn.onnx")), r.out());
             String script = Files.readString(out.resolve("build_cnn.sh"));
-            assertTrue(script.contains("--memPoolSize=workspace:536870912B") && script.contains("--stronglyTyped")
+            assertTrue(script.contains("--memPoolSize=workspace:512M") && script.contains("--stronglyTyped")
                     && script.contains("--timingCacheFile=timing.cache"), script);
         }
         // the ONNX Kiln wrote is itself a valid build-engine input

@@ -65,7 +65,7 @@ class TensorRtExportTest {
             String script = Files.readString(out.resolve("build_model_int8.sh"));
             assertTrue(script.contains("--onnx=model_int8.onnx") && script.contains("--saveEngine=model_int8.engine")
                     && script.contains("--stronglyTyped") && script.contains("--minShapes=image:1x28x28x1")
-                    && script.contains("--memPoolSize=workspace:1073741824B"), script);
+                    && script.contains("--memPoolSize=workspace:1G"), script);
             assertTrue(r.tensorRt().summary().contains("no TensorRT engine built"), r.tensorRt().summary());
         }
         // verified on random inputs (the engine here, else the ONNX it is built from): INT8 differs from the float

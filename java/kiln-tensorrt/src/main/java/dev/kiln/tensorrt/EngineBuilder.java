@@ -158,7 +158,8 @@ public final class EngineBuilder {
                     calibration == null ? null : EngineManifest.FileRef.of(options.calibrationCache()),
                     options.timingCache() == null ? null : new EngineManifest.FileRef(
                             options.timingCache().toString(), timingCacheHash, -1),
-                    Instant.now().toString(), seconds, null);
+                    Instant.now().toString(), seconds,
+                    dev.kiln.calib.CalibrationTable.Metadata.currentKilnVersion());
             Path manifestFile = EngineManifest.pathFor(engine);
             try {
                 manifest.write(manifestFile);

@@ -50,7 +50,8 @@ public final class EnginePlan {
                 options.calibrationCache() == null ? null : EngineManifest.FileRef.of(options.calibrationCache()),
                 options.timingCache() == null ? null : new EngineManifest.FileRef(options.timingCache().toString(),
                         Files.isRegularFile(options.timingCache()) ? Sha256.of(options.timingCache()) : null, -1),
-                Instant.now().toString(), 0, null);
+                Instant.now().toString(), 0,
+                dev.kiln.calib.CalibrationTable.Metadata.currentKilnVersion());
         Path manifestFile = EngineManifest.pathFor(engine);
         m.write(manifestFile);
         return new Result(script, manifestFile, m, Trtexec.commandLine(onnx, engine, options));

@@ -37,10 +37,10 @@ public final class Trtexec {
         }
         List<String> pools = new ArrayList<>();
         if (o.workspaceBytes() > 0) {
-            pools.add("workspace:" + o.workspaceBytes() + "B");
+            pools.add("workspace:" + size(o.workspaceBytes()));
         }
         if (o.tacticSharedMemoryBytes() > 0) {
-            pools.add("tacticSharedMem:" + o.tacticSharedMemoryBytes() + "B");
+            pools.add("tacticSharedMem:" + size(o.tacticSharedMemoryBytes()));
         }
         if (!pools.isEmpty()) {
             a.add("--memPoolSize=" + String.join(",", pools));
@@ -60,6 +60,17 @@ public final class Trtexec {
             a.add("--hardwareCompatibilityLevel=" + o.hardwareCompatibility().trtexecName());
         }
         return a;
+    }
+
+    /** A byte count in trtexec's base-2 units, the largest that is exact: 1G, 512M, 48K, 100B. */
+    static String size(long bytes) {
+        for (String[] u : new String[][] {{"G", "30"}, {"M", "20"}, {"K", "10"}}) {
+            long unit = 1L << Integer.parseInt(u[1]);
+            if (bytes % unit == 0) {
+                return bytes / unit + u[0];
+            }
+        }
+        return bytes + "B";
     }
 
     /** The arguments as one POSIX shell command line, each quoted where needed. */

@@ -31,9 +31,17 @@ class TrtexecTest {
         assertEquals(List.of("trtexec", "--onnx=m.onnx", "--saveEngine=m.engine", "--stronglyTyped",
                 "--minShapes=x:1x4", "--optShapes=x:8x4", "--maxShapes=x:16x4",
                 "--minShapes=x:32x4", "--optShapes=x:48x4", "--maxShapes=x:64x4",
-                "--memPoolSize=workspace:1073741824B,tacticSharedMem:49152B", "--builderOptimizationLevel=5",
+                "--memPoolSize=workspace:1G,tacticSharedMem:48K", "--builderOptimizationLevel=5",
                 "--timingCacheFile=timing.cache", "--sparsity=enable", "--device=1", "--versionCompatible",
                 "--hardwareCompatibilityLevel=ampere+"), a);
+    }
+
+    @Test
+    void sizesUseTheLargestExactUnit() {
+        assertEquals("1G", Trtexec.size(1L << 30));
+        assertEquals("1536M", Trtexec.size(3L << 29));
+        assertEquals("48K", Trtexec.size(48 << 10));
+        assertEquals("1000B", Trtexec.size(1000));
     }
 
     @Test
