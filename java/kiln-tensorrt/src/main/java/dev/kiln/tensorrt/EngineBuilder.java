@@ -1,7 +1,9 @@
 package dev.kiln.tensorrt;
 
 import dev.kiln.AtomicFiles;
+import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
+import dev.kiln.data.RepresentativeData;
 import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
@@ -24,7 +26,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 
 /**
@@ -48,13 +52,51 @@ public final class EngineBuilder {
     }
 
     /**
+     * What {@link #build} checks and reads before it needs TensorRT: the model, Kiln's calibration cache
+     * (int8-legacy, else null), and the calibration shapes where TensorRT calibrates on data instead (else null).
+     */
+    record Prepared(OnnxModelInfo model, CalibrationSource cache, Map<String, long[]> calibrationShapes) {
+    }
+
+    /**
      * Checks {@code options} against {@code onnx} and reads the calibration cache; what {@link #build} does before
      * it needs TensorRT. Returns the cache (int8-legacy) or null.
      */
     public static CalibrationSource prepare(Path onnx, EngineOptions options) {
+        return prepare(onnx, options, false).cache();
+    }
+
+    static Prepared prepare(Path onnx, EngineOptions options, boolean calibrationData) {
         OnnxModelInfo info = OnnxModelInfo.read(onnx);
         options.checkAgainst(info, onnx);
-        return options.calibrationCache() == null ? null : CalibrationSource.read(options.calibrationCache());
+        boolean legacy = options.precision() == EnginePrecision.INT8_LEGACY;
+        KilnArgumentException.check(!legacy || options.calibrationCache() != null || calibrationData,
+                "int8-legacy needs a TensorRT calibration cache (--calibration-cache calibration_tensorrt.cache, "
+                        + "from kiln calibrate) or calibration data; or use int8, built strongly typed from Kiln's "
+                        + "QDQ ONNX");
+        CalibrationSource cache = options.calibrationCache() == null ? null
+                : CalibrationSource.read(options.calibrationCache());
+        Map<String, long[]> shapes = legacy && cache == null ? calibrationShapes(info, options, onnx) : null;
+        return new Prepared(info, cache, shapes);
+    }
+
+    /**
+     * The shape of each input that TensorRT calibrates with: the first profile's opt shape, or the ONNX's own shape
+     * where it is fixed. A dynamic input without a profile is an error naming it.
+     */
+    static Map<String, long[]> calibrationShapes(OnnxModelInfo model, EngineOptions options, Object onnx) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (OnnxModelInfo.Input in : model.inputs()) {
+            ShapeRange r = options.profiles().isEmpty() ? null : options.profiles().get(0).ranges().get(in.name());
+            if (r != null) {
+                shapes.put(in.name(), r.opt());
+            } else {
+                KilnArgumentException.check(!in.isDynamic(), onnx + ": input '" + in.name() + "' (" + in.shapeText()
+                        + ") needs a profile to calibrate with: its opt shape is the calibration batch");
+                shapes.put(in.name(), in.dims());
+            }
+        }
+        return shapes;
     }
 
     /**
@@ -62,7 +104,18 @@ public final class EngineBuilder {
      * the manifest; {@code log} receives TensorRT's warnings and errors as they come.
      */
     public static Result build(Path onnx, Path engine, EngineOptions options, Path sourceModel, Consumer<String> log) {
-        CalibrationSource calibration = prepare(onnx, options);
+        return build(onnx, engine, options, null, sourceModel, log);
+    }
+
+    /**
+     * As {@link #build(Path, Path, EngineOptions, Path, Consumer)}; for int8-legacy without a calibration cache,
+     * TensorRT calibrates on {@code calibrationData} (batches of the first profile's opt shape) through Kiln's
+     * calibrator. Kiln's own calibration (a cache from kiln calibrate) is the recommended path.
+     */
+    public static Result build(Path onnx, Path engine, EngineOptions options, RepresentativeData calibrationData,
+                               Path sourceModel, Consumer<String> log) {
+        Prepared prepared = prepare(onnx, options, calibrationData != null);
+        CalibrationSource calibration = prepared.cache();
         TensorRtProbe.Result probe = TensorRtProbe.probe();
         probe.require();
         checkDevice(options.device());
@@ -77,6 +130,7 @@ public final class EngineBuilder {
         IParser parser = null;
         IBuilderConfig config = null;
         IInt8Calibrator calibrator = null;
+        CalibrationFeed feed = null;
         ITimingCache timingCache = null;
         IHostMemory plan = null;
         BytePointer model = null;
@@ -113,12 +167,19 @@ public final class EngineBuilder {
                     throw new dev.kiln.KilnArgumentException(messages.failure("TensorRT refused optimization "
                             + "profile " + i, List.of()));
                 }
-                if (i == 0 && calibration != null) {
+                if (i == 0 && options.precision() == EnginePrecision.INT8_LEGACY) {
                     config.setCalibrationProfile(p);
                 }
             }
             if (calibration != null) {
                 calibrator = LegacyCalibrators.create(calibration, nvinfer.getInferLibVersion());
+            } else if (prepared.calibrationShapes() != null) {
+                feed = new CalibrationFeed(calibrationData, prepared.calibrationShapes());
+                calibrator = LegacyCalibrators.fromData(feed);
+                log.accept("tensorrt   calibrating on " + calibrationData.description() + " in batches of "
+                        + feed.batchSamples());
+            }
+            if (calibrator != null) {
                 config.setFlag(nvinfer.BuilderFlag.kINT8);
                 config.setInt8Calibrator(calibrator);
             }
@@ -170,6 +231,9 @@ public final class EngineBuilder {
             }
             return new Result(engine, manifestFile, manifest, messages);
         } finally {
+            if (feed != null) {
+                feed.close();
+            }
             for (Pointer p : new Pointer[] {plan, timingCache, calibrator, config, parser, network, builder, model}) {
                 if (p != null) {
                     p.close();
@@ -187,6 +251,10 @@ public final class EngineBuilder {
             config.setMemoryPoolLimit(nvinfer.MemoryPoolType.kTACTIC_SHARED_MEMORY, o.tacticSharedMemoryBytes());
         }
         config.setBuilderOptimizationLevel(o.optimizationLevel());
+        if (o.precision() == EnginePrecision.FP32) {
+            // TF32 matmuls/convolutions (on by default from Ampere) would not be the float32 Kiln verifies against
+            config.clearFlag(nvinfer.BuilderFlag.kTF32);
+        }
         if (o.sparseWeights()) {
             config.setFlag(nvinfer.BuilderFlag.kSPARSE_WEIGHTS);
         }

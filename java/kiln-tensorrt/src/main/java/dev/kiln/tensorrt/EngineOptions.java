@@ -134,14 +134,9 @@ public final class EngineOptions {
             case INT8 -> KilnArgumentException.check(model.hasQdq(), onnx + " has no QuantizeLinear/"
                     + "DequantizeLinear: an int8 engine is built strongly typed from Kiln's QDQ ONNX (export it with "
                     + "--precision int8 --int8-target tensorrt), or use int8-legacy with a calibration cache");
-            case INT8_LEGACY -> {
-                KilnArgumentException.check(calibrationCache != null, "int8-legacy needs a TensorRT calibration "
-                        + "cache (--calibration-cache calibration_tensorrt.cache, from kiln calibrate); or use int8, "
-                        + "built strongly typed from Kiln's QDQ ONNX");
-                KilnArgumentException.check(!model.hasQdq(), onnx + " already has " + model.qdqNodes() + " Q/DQ "
-                        + "nodes: build it with int8 (strongly typed); int8-legacy is for a float32 ONNX and a "
-                        + "calibration cache");
-            }
+            case INT8_LEGACY -> KilnArgumentException.check(!model.hasQdq(), onnx + " already has "
+                    + model.qdqNodes() + " Q/DQ nodes: build it with int8 (strongly typed); int8-legacy is for a "
+                    + "float32 ONNX and a calibration cache");
             case FP16 -> KilnArgumentException.check(model.hasFloat16(), onnx + " has no float16 tensors: an fp16 "
                     + "engine is built strongly typed from Kiln's FP16 ONNX (export it with --precision fp16)");
             case FP32 -> { }

@@ -12,7 +12,7 @@ import java.util.stream.Collectors;
  * (implicit quantization through a calibrator, deprecated since TensorRT 10.1, gone in 11) is for older TensorRT.
  */
 public enum EnginePrecision {
-    /** Float32 ONNX, no precision flags. */
+    /** Float32 ONNX, TF32 off: float32 arithmetic, as verified against TensorFlow. */
     FP32(false, "fp32"),
     /** Kiln's FP16 ONNX (float16 tensors), built strongly typed. */
     FP16(true, "fp16"),

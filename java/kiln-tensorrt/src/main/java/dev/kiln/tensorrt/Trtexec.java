@@ -21,7 +21,7 @@ public final class Trtexec {
         a.add("--onnx=" + onnx);
         a.add("--saveEngine=" + engine);
         switch (o.precision()) {
-            case FP32 -> { }
+            case FP32 -> a.add("--noTF32"); // exact float32, as verified against TensorFlow
             case FP16, INT8 -> a.add("--stronglyTyped");
             case INT8_LEGACY -> {
                 a.add("--int8");

@@ -46,8 +46,8 @@ class TrtexecTest {
 
     @Test
     void defaultsAndLegacyInt8() {
-        assertEquals(List.of("trtexec", "--onnx=m.onnx", "--saveEngine=m.engine", "--builderOptimizationLevel=3",
-                "--device=0"), Trtexec.arguments(Path.of("m.onnx"), Path.of("m.engine"), EngineOptions.defaults()));
+        assertEquals(List.of("trtexec", "--onnx=m.onnx", "--saveEngine=m.engine", "--noTF32",
+                "--builderOptimizationLevel=3", "--device=0"), Trtexec.arguments(Path.of("m.onnx"), Path.of("m.engine"), EngineOptions.defaults()));
         List<String> legacy = Trtexec.arguments(Path.of("m.onnx"), Path.of("m.engine"), EngineOptions.builder()
                 .precision(EnginePrecision.INT8_LEGACY).calibrationCache(Path.of("calibration_tensorrt.cache"))
                 .build());
