@@ -1,7 +1,6 @@
 package dev.kiln.pipeline;
 
 import dev.kiln.tensorrt.EngineBuilder;
-import dev.kiln.tensorrt.EngineManifest;
 import dev.kiln.tensorrt.EngineOptions;
 import dev.kiln.tensorrt.EnginePlan;
 import dev.kiln.tensorrt.TensorRtProbe;
@@ -56,10 +55,5 @@ public final class TensorRtEngines {
         log.accept("tensorrt   " + o.summary());
         log.accept("tensorrt   " + p.commandLine());
         return o;
-    }
-
-    /** The manifest of an outcome, read back. */
-    public static EngineManifest manifest(Outcome o) {
-        return EngineManifest.read(o.manifest());
     }
 }
