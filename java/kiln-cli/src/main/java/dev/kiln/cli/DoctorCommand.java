@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
 
 /** {@code kiln doctor}: what this machine offers Kiln — every backend probe and its reason, and runtime versions. */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
-        description = "Print every kernel backend probe and why it was or wasn't chosen, and the runtimes found.")
+        description = "Print every kernel backend probe and why it was or wasn't chosen, the runtimes found, and "
+                + "what TensorRT engines need that is missing here.")
 final class DoctorCommand implements Callable<Integer> {
 
     @Override
@@ -30,6 +31,10 @@ final class DoctorCommand implements Callable<Integer> {
         System.out.println("kernel backends (selection order cuda > cpu > java; force one with -Dkiln.backend=NAME"
                 + " or KILN_BACKEND=NAME)");
         System.out.println(KernelBackends.report());
+        System.out.println();
+        System.out.println("tensorrt (engines through the JavaCPP presets " + dev.kiln.tensorrt.TensorRtProbe
+                .PRESET_TENSORRT_VERSION + " / CUDA " + dev.kiln.tensorrt.TensorRtProbe.PRESET_CUDA_VERSION + ")");
+        System.out.println("  " + dev.kiln.tensorrt.TensorRtProbe.report());
         return 0;
     }
 }

@@ -25,7 +25,8 @@ import picocli.CommandLine.Parameters;
 /** {@code kiln export}: one model, one format, one precision, written atomically, optionally verified. */
 @Command(name = "export", mixinStandardHelpOptions = true,
         description = "Import, optimize for inference and write one output: ONNX (fp32, fp16, int8 QDQ, "
-                + "int8-weights), TensorFlow Lite (fp32, fp16, dynamic, int8), SavedModel or frozen GraphDef.")
+                + "int8-weights), TensorFlow Lite (fp32, fp16, dynamic, int8), SavedModel, frozen GraphDef, or a TensorRT "
+                + "engine (its ONNX beside it; without TensorRT and a GPU the engine's manifest and a trtexec script).")
 final class ExportCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "MODEL", description = "SavedModel directory or frozen GraphDef .pb")
@@ -35,7 +36,7 @@ final class ExportCommand implements Callable<Integer> {
             description = "output file (.onnx, .tflite, .pb) or directory (savedmodel)")
     Path output;
 
-    @Option(names = "--format", description = "onnx, tflite, savedmodel or frozen (default: ${DEFAULT-VALUE})")
+    @Option(names = "--format", description = "onnx, tflite, savedmodel, frozen or tensorrt (default: ${DEFAULT-VALUE})")
     String format = "onnx";
 
     @Option(names = "--precision", description = "ONNX or TFLite precision: fp32, fp16, int8 (weights and "
@@ -71,6 +72,9 @@ final class ExportCommand implements Callable<Integer> {
     @Mixin
     Int8Options int8 = new Int8Options();
 
+    @Mixin
+    EngineOptionsMixin engine = new EngineOptionsMixin();
+
     @Override
     public Integer call() {
         ExportJob.Format f = switch (format.toLowerCase(Locale.ROOT)) {
@@ -78,8 +82,9 @@ final class ExportCommand implements Callable<Integer> {
             case "savedmodel" -> ExportJob.Format.SAVEDMODEL;
             case "frozen", "pb" -> ExportJob.Format.FROZEN;
             case "tflite" -> ExportJob.Format.TFLITE;
+            case "tensorrt", "trt", "engine" -> ExportJob.Format.TENSORRT;
             default -> throw new KilnArgumentException("--format: unknown format '" + format
-                    + "' (known: onnx, tflite, savedmodel, frozen)");
+                    + "' (known: onnx, tflite, savedmodel, frozen, tensorrt)");
         };
         Precision p = switch (precision.toLowerCase(Locale.ROOT)) {
             case "fp32" -> Precision.FP32;
@@ -98,6 +103,7 @@ final class ExportCommand implements Callable<Integer> {
                 .int8Target(targets.iterator().next()).int8WeightRange(int8.weightRange())
                 .int8WeightMethod(weightMethod).keepFloat(keepFloat32.isEmpty() ? int8.keepFloat : keepFloat32)
                 .halfIO(halfIO).int8IO(int8IO).verify(verify)
+                .engineOptions(engine.toOptions(dev.kiln.tensorrt.EnginePrecision.FP32))
                 .calibrationMethod(int8.defaultMethod(), int8.perTensorMethods())
                 .log(s -> System.err.println("kiln: " + s));
         // (--int8-io with --verify is refused by the job before anything is read)

@@ -38,7 +38,8 @@ final class OptimizeCommand implements Callable<Integer> {
     Path output;
 
     @Option(names = "--format", split = ",", paramLabel = "FORMAT",
-            description = "output formats: savedmodel, frozen, onnx, tflite (default: savedmodel,onnx)")
+            description = "output formats: savedmodel, frozen, onnx, tflite, tensorrt (an engine per precision from "
+                    + "Kiln's ONNX; without TensorRT and a GPU its manifest and a trtexec script) (default: savedmodel,onnx)")
     List<String> formats = List.of("savedmodel", "onnx");
 
     @Option(names = "--precision", split = ",", paramLabel = "PRECISION",
@@ -83,6 +84,9 @@ final class OptimizeCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
+    @Mixin
+    EngineOptionsMixin engine = new EngineOptionsMixin();
+
     @Override
     public Integer call() {
         String note = "";
@@ -107,6 +111,7 @@ final class OptimizeCommand implements Callable<Integer> {
                 .int8Targets(int8.targets(EnumSet.allOf(Int8Target.class))).int8WeightRange(int8.weightRange())
                 .int8WeightMethod(int8.weightMethod())
                 .calibrationMethod(int8.defaultMethod(), int8.perTensorMethods()).keepFloat(int8.keepFloat)
+                .engineOptions(engine.toOptions(dev.kiln.tensorrt.EnginePrecision.FP32))
                 .log(json ? s -> { } : s -> System.err.println("kiln: " + s));
         if (example && int8.data == null && !int8.calibRandom && int8.table == null) {
             b.calibrationData(ExampleData.data(ExampleData.CALIBRATION, inputs.get(0).name(), 64))
@@ -168,8 +173,9 @@ final class OptimizeCommand implements Callable<Integer> {
                 case "frozen", "pb" -> set.add(OptimizeJob.Format.FROZEN);
                 case "onnx" -> set.add(OptimizeJob.Format.ONNX);
                 case "tflite" -> set.add(OptimizeJob.Format.TFLITE);
+                case "tensorrt", "trt", "engine" -> set.add(OptimizeJob.Format.TENSORRT);
                 default -> throw new dev.kiln.KilnArgumentException("--format: unknown format '" + f
-                        + "' (known: savedmodel, frozen, onnx, tflite)");
+                        + "' (known: savedmodel, frozen, onnx, tflite, tensorrt)");
             }
         }
         return set;

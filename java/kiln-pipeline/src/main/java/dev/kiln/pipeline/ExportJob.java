@@ -51,16 +51,17 @@ import java.util.function.Consumer;
  */
 public final class ExportJob {
     /** What an export writes. */
-    public enum Format { ONNX, SAVEDMODEL, FROZEN, TFLITE }
+    public enum Format { ONNX, SAVEDMODEL, FROZEN, TFLITE, TENSORRT }
 
     /**
      * What was written: the file, the ONNX details (null for other formats), the calibration summary when this
-     * job calibrated, one verification row per output when asked, and the TFLite details (null for other formats).
+     * job calibrated, one verification row per output when asked, the TFLite details (null for other formats), and
+     * for TensorRT the engine or its plan (else null).
      */
     public record Result(Path output, ExportResult onnx, CalibrateJob.Summary calibration,
-                         List<Verified> verification, TfliteExportResult tflite) {
+                         List<Verified> verification, TfliteExportResult tflite, TensorRtEngines.Outcome tensorRt) {
         public Result(Path output, ExportResult onnx, CalibrateJob.Summary calibration, List<Verified> verification) {
-            this(output, onnx, calibration, verification, null);
+            this(output, onnx, calibration, verification, null, null);
         }
     }
 
@@ -87,6 +88,7 @@ public final class ExportJob {
     private final Map<String, ThresholdMethod> methods;
     private final boolean verify;
     private final Consumer<String> log;
+    private final dev.kiln.tensorrt.EngineOptions engineOptions;
 
     private ExportJob(Builder b) {
         this.model = b.model;
@@ -108,9 +110,21 @@ public final class ExportJob {
         this.methods = Map.copyOf(b.methods);
         this.verify = b.verify;
         this.log = b.log;
+        this.engineOptions = b.engineOptions;
         boolean quantizable = format == Format.ONNX || format == Format.TFLITE;
-        KilnArgumentException.check(quantizable || precision == Precision.FP32, "a " + format
-                + " is written in FP32; " + precision + " is for ONNX and TFLite");
+        KilnArgumentException.check(quantizable || format == Format.TENSORRT || precision == Precision.FP32, "a "
+                + format + " is written in FP32; " + precision + " is for ONNX, TFLite and TensorRT");
+        KilnArgumentException.check(format != Format.TENSORRT || precision != Precision.INT8_WEIGHTS_ONLY,
+                "TensorRT builds INT8 from Q/DQ on weights and activations: use --precision int8 (calibrated), not "
+                        + "int8-weights");
+        KilnArgumentException.check(format != Format.TENSORRT || precision != Precision.INT8
+                || target == Int8Target.TENSORRT, "a TensorRT engine is built from the TensorRT INT8 layout: "
+                + "--int8-target tensorrt, not " + target.name().toLowerCase());
+        KilnArgumentException.check(format != Format.TENSORRT || !int8IO, "--int8-io is for ONNX and TFLite; a "
+                + "TensorRT engine takes float inputs");
+        KilnArgumentException.check(engineOptions.precision() != dev.kiln.tensorrt.EnginePrecision.INT8_LEGACY
+                || format == Format.TENSORRT && precision == Precision.INT8, "int8-legacy is a TensorRT INT8 mode: "
+                + "it needs --format tensorrt and INT8 activation ranges");
         KilnArgumentException.check(!int8IO || precision == Precision.INT8 && quantizable,
                 "--int8-io needs --precision int8 (ONNX or TFLite), got --precision "
                         + precision.name().toLowerCase() + (quantizable ? "" : " --format "
@@ -144,6 +158,7 @@ public final class ExportJob {
         this.methods = base.methods;
         this.verify = base.verify;
         this.log = base.log;
+        this.engineOptions = base.engineOptions;
     }
 
     public static Builder builder(Path model, Path output) {
@@ -182,7 +197,7 @@ public final class ExportJob {
         TfExporter.writeSavedModel(graphs, output);
         log.accept("wrote SavedModel " + output + " with signatures " + keys);
         for (int i = 0; i < keys.size(); i++) {
-            results.add(new Result(output, null, null, verify ? jobs.get(i).verify(graphs.get(i)) : List.of()));
+            results.add(new Result(output, null, null, verify ? jobs.get(i).verify(graphs.get(i), null) : List.of()));
         }
         return results;
     }
@@ -214,6 +229,7 @@ public final class ExportJob {
         ExportResult onnx = null;
         TfliteExportResult tflite = null;
         CalibrateJob.Summary calibration = null;
+        TensorRtEngines.Outcome engine = null;
         switch (format) {
             case ONNX -> {
                 if (precision == Precision.INT8) {
@@ -252,9 +268,64 @@ public final class ExportJob {
                 tflite = TfliteExports.exporter(precision, t, int8IO).export(graph, output);
                 log.accept("wrote " + tflite);
             }
+            case TENSORRT -> {
+                CalibrationTable t = null;
+                if (precision == Precision.INT8) {
+                    calibration = applyRanges(graph);
+                    t = appliedTable;
+                }
+                engine = writeTensorRt(graph, t);
+            }
             default -> throw new IllegalStateException(format.toString());
         }
-        return new Result(output, onnx, calibration, verify ? verify(graph) : List.of(), tflite);
+        return new Result(output, onnx, calibration, verify ? verify(graph, engine) : List.of(), tflite, engine);
+    }
+
+    /**
+     * The ONNX a TensorRT engine is built from (beside the engine: {@code <name>.onnx}), for INT8 Kiln's TensorRT
+     * calibration cache ({@code <name>_calibration_tensorrt.cache}), then the engine, or its plan without TensorRT.
+     * int8-legacy: a float32 ONNX and the cache, which the legacy calibrator hands to TensorRT.
+     */
+    private TensorRtEngines.Outcome writeTensorRt(Graph graph, CalibrationTable table) {
+        String stem = stem(output);
+        Path onnxPath = output.resolveSibling(stem + ".onnx");
+        try {
+            // several files go beside the engine: its directory is made like the engine file would be
+            java.nio.file.Files.createDirectories(output.toAbsolutePath().getParent());
+        } catch (java.io.IOException e) {
+            throw KilnException.io("cannot create the directory of " + output + ": " + e.getMessage(), e);
+        }
+        boolean legacy = engineOptions.precision() == dev.kiln.tensorrt.EnginePrecision.INT8_LEGACY;
+        OnnxExporter.Builder b = OnnxExporter.builder().opset(opset).precision(legacy ? Precision.FP32 : precision)
+                .int8Target(Int8Target.TENSORRT).keepFloat32(keepFloat).halfIO(halfIO).int8WeightMethod(weightMethod);
+        if (weightRange != null) {
+            b.int8WeightRange(weightRange);
+        }
+        ExportResult onnx = b.build().export(graph, onnxPath);
+        log.accept("wrote " + onnx);
+        dev.kiln.tensorrt.EngineOptions.Builder eo = engineOptions.toBuilder();
+        if (table != null) {
+            Path cache = output.resolveSibling(stem + "_calibration_tensorrt.cache");
+            dev.kiln.calib.TensorRtCalibrationCache.of(table).write(cache);
+            log.accept("wrote TensorRT calibration cache " + cache);
+            if (legacy) {
+                eo.calibrationCache(cache);
+            }
+        }
+        if (!legacy) {
+            eo.precision(switch (precision) {
+                case FP16 -> dev.kiln.tensorrt.EnginePrecision.FP16;
+                case INT8 -> dev.kiln.tensorrt.EnginePrecision.INT8;
+                default -> dev.kiln.tensorrt.EnginePrecision.FP32;
+            });
+        }
+        return TensorRtEngines.buildOrPlan(model, onnxPath, output, eo.build(), log);
+    }
+
+    private static String stem(Path p) {
+        String name = p.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        return dot > 0 ? name.substring(0, dot) : name;
     }
 
     /**
@@ -286,21 +357,42 @@ public final class ExportJob {
             }
         }
         Int8Placement.apply(t, graph, target, tensors);
+        appliedTable = t;
         return summary;
     }
 
-    /** Runs the written output on its runtime and TensorFlow on the original with the same random inputs. */
-    private List<Verified> verify(Graph graph) {
+    /** The table whose ranges {@link #applyRanges} applied: what the TensorRT calibration cache is written from. */
+    private CalibrationTable appliedTable;
+
+    /**
+     * Runs the written output on its runtime and TensorFlow on the original with the same random inputs; for
+     * TensorRT without an engine here, the ONNX it will be built from, on ONNX Runtime (and says so).
+     */
+    private List<Verified> verify(Graph graph, TensorRtEngines.Outcome engine) {
         Map<String, Tensor> inputs = RandomInputs.forSignature(graph.inputs(), 42, 2);
         Map<String, Tensor> expected;
         try (TfRunner tf = TfRunner.open(model, importOptions)) {
             expected = tf.run(inputs);
         }
         Map<String, Tensor> actual;
-        try (ModelRunner runner = format == Format.ONNX ? OnnxRunner.open(output, 1)
-                : format == Format.TFLITE ? TfliteRunner.open(output, 1)
-                : TfRunner.open(output, ImportOptions.builder().signature(format == Format.SAVEDMODEL
-                ? graph.metadata().get("signature") : null).build())) {
+        ModelRunner opened;
+        if (format == Format.TENSORRT) {
+            if (engine.built()) {
+                opened = dev.kiln.tensorrt.EngineRunner.open(output, log);
+            } else {
+                log.accept("verify     no engine here: verifying " + engine.onnx() + " (what it is built from) on ONNX "
+                        + "Runtime");
+                opened = OnnxRunner.open(engine.onnx(), 1);
+            }
+        } else if (format == Format.ONNX) {
+            opened = OnnxRunner.open(output, 1);
+        } else if (format == Format.TFLITE) {
+            opened = TfliteRunner.open(output, 1);
+        } else {
+            opened = TfRunner.open(output, ImportOptions.builder().signature(format == Format.SAVEDMODEL
+                    ? graph.metadata().get("signature") : null).build());
+        }
+        try (ModelRunner runner = opened) {
             actual = runner.run(inputs);
         }
         List<Verified> rows = new ArrayList<>();
@@ -337,6 +429,7 @@ public final class ExportJob {
         private Map<String, ThresholdMethod> methods = Map.of();
         private boolean verify;
         private Consumer<String> log = s -> { };
+        private dev.kiln.tensorrt.EngineOptions engineOptions = dev.kiln.tensorrt.EngineOptions.defaults();
 
         private Builder(Path model, Path output) {
             this.model = Objects.requireNonNull(model, "model");
@@ -426,6 +519,15 @@ public final class ExportJob {
 
         public Builder log(Consumer<String> l) {
             this.log = Objects.requireNonNull(l);
+            return this;
+        }
+
+        /**
+         * TensorRT: how the engine is built (profiles, memory, optimization level, timing cache ...). The engine's
+         * precision follows {@link #precision} unless these options ask for int8-legacy.
+         */
+        public Builder engineOptions(dev.kiln.tensorrt.EngineOptions o) {
+            this.engineOptions = Objects.requireNonNull(o);
             return this;
         }
 

@@ -56,7 +56,7 @@ import java.util.function.Consumer;
 public final class OptimizeJob {
 
     /** Output formats of the optimize job. */
-    public enum Format { SAVEDMODEL, FROZEN, ONNX, TFLITE }
+    public enum Format { SAVEDMODEL, FROZEN, ONNX, TFLITE, TENSORRT }
 
     /** Tolerances on max relative error against TensorFlow on the original (issue 3 and 4 targets). */
     static final double FP32_TOLERANCE = 1e-4;
@@ -87,6 +87,7 @@ public final class OptimizeJob {
     private final CalibrationTable givenTable;
     private final dev.kiln.sparse.PruningPlan prune;
     private final dev.kiln.lowrank.LowRankFactorization lowRank;
+    private final dev.kiln.tensorrt.EngineOptions engineOptions;
 
     private OptimizeJob(Builder b) {
         this.model = b.model;
@@ -114,6 +115,12 @@ public final class OptimizeJob {
         this.givenTable = b.givenTable;
         this.prune = b.prune;
         this.lowRank = b.lowRank;
+        this.engineOptions = b.engineOptions;
+        KilnArgumentException.check(!formats.contains(Format.TENSORRT) || !precisions.contains(Precision.INT8)
+                || int8Targets.contains(Int8Target.TENSORRT), "--format tensorrt with int8 builds the engine from the "
+                + "TensorRT INT8 layout: add tensorrt to --int8-target");
+        KilnArgumentException.check(engineOptions.precision() != dev.kiln.tensorrt.EnginePrecision.INT8_LEGACY,
+                "int8-legacy engines are built by kiln export/build-engine; optimize builds int8 strongly typed");
         KilnArgumentException.check(!precisions.contains(Precision.INT8) || calibrationData != null
                 || givenTable != null, "INT8 needs calibration data (--data), a calibration table (--table), or "
                 + "--calib-random for a smoke run");
@@ -172,7 +179,9 @@ public final class OptimizeJob {
             TfExporter.writeFrozenGraph(optimized, pb);
             artifacts.add(new OptimizeReport.Artifact("frozen", "fp32", pb.toString(), sizeOf(pb)));
         }
-        if (formats.contains(Format.ONNX)) {
+        // a TensorRT engine is built from Kiln's ONNX, so --format tensorrt writes it too
+        boolean writeOnnx = formats.contains(Format.ONNX) || formats.contains(Format.TENSORRT);
+        if (writeOnnx) {
             for (Precision p : precisions) {
                 if (p == Precision.INT8) {
                     continue; // after calibration, below
@@ -230,7 +239,7 @@ public final class OptimizeJob {
                         List.of(), "");
             }
             long te = System.nanoTime();
-            if (formats.contains(Format.ONNX)) {
+            if (writeOnnx) {
                 Map<Int8Target, ExportResult> written = Int8Exports.writeOnnx(optimized, tables, int8WeightRange,
                         int8WeightMethod, floatLayers, opset, output);
                 for (Map.Entry<Int8Target, ExportResult> e : written.entrySet()) {
@@ -266,6 +275,12 @@ public final class OptimizeJob {
             }
             timings.put("export-int8", millisSince(te));
         }
+        List<String> engineNotes = new ArrayList<>();
+        if (formats.contains(Format.TENSORRT)) {
+            long tt = System.nanoTime();
+            engineNotes.addAll(writeEngines(artifacts));
+            timings.put("tensorrt", millisSince(tt));
+        }
         for (OptimizeReport.Artifact a : artifacts) {
             log.accept(String.format("export     %-10s %-22s %s (%s)", a.format(), a.precision(), a.path(),
                     Reports.humanBytes(a.bytes())));
@@ -279,7 +294,7 @@ public final class OptimizeJob {
 
         Evaluation evaluation = null;
         List<OptimizeReport.LayerError> layers = List.of();
-        List<String> warnings = new ArrayList<>();
+        List<String> warnings = new ArrayList<>(engineNotes);
         RepresentativeData evalData = evaluationData;
         if (evalData == null && (precisions.contains(Precision.INT8) || lossyReference != null)) {
             evalData = RepresentativeData.random(original.inputs(), seed + 1000, 64).withBatchSize(batch);
@@ -307,6 +322,59 @@ public final class OptimizeJob {
                 output.toString(), summarize(original), summarize(optimized), passResults, artifacts, verifications,
                 calibration, precisions.contains(Precision.INT8) ? int8WeightMethod.toString() : null, evaluation,
                 layers, mixed, pruningReport, lowRankReport, warnings, timings);
+    }
+
+    /**
+     * One TensorRT engine per precision from the ONNX just written (fp32: model.onnx, fp16: model_fp16.onnx, int8:
+     * the TensorRT layout), added to the artifacts where built; elsewhere its plan (manifest and trtexec script).
+     * Returns what the report must say about engines that were not built.
+     */
+    private List<String> writeEngines(List<OptimizeReport.Artifact> artifacts) {
+        List<String> notes = new ArrayList<>();
+        for (Precision p : precisions) {
+            dev.kiln.tensorrt.EnginePrecision ep;
+            Path onnxFile;
+            switch (p) {
+                case FP32 -> {
+                    ep = dev.kiln.tensorrt.EnginePrecision.FP32;
+                    onnxFile = output.resolve("model.onnx");
+                }
+                case FP16 -> {
+                    ep = dev.kiln.tensorrt.EnginePrecision.FP16;
+                    onnxFile = output.resolve("model_fp16.onnx");
+                }
+                case INT8 -> {
+                    ep = dev.kiln.tensorrt.EnginePrecision.INT8;
+                    onnxFile = output.resolve(Int8Exports.fileName(Int8Target.TENSORRT));
+                }
+                default -> {
+                    log.accept("tensorrt   no engine for " + precisionName(p) + ": TensorRT builds INT8 from "
+                            + "calibrated Q/DQ (int8)");
+                    continue;
+                }
+            }
+            Path engine = output.resolve(p == Precision.FP32 ? "model.engine" : "model_" + precisionName(p)
+                    + ".engine");
+            TensorRtEngines.Outcome o = TensorRtEngines.buildOrPlan(model, onnxFile, engine,
+                    engineOptions.toBuilder().precision(ep).build(), log);
+            if (o.built()) {
+                artifacts.add(new OptimizeReport.Artifact("tensorrt", precisionName(p), engine.toString(),
+                        sizeOf(engine)));
+            } else {
+                notes.add(o.summary());
+            }
+        }
+        return notes;
+    }
+
+    /** The runtime an artifact runs on, by its format. */
+    private static String runtimeOf(OptimizeReport.Artifact a) {
+        return switch (a.format()) {
+            case "onnx" -> "onnxruntime";
+            case "tflite" -> "tflite";
+            case "tensorrt" -> "tensorrt";
+            default -> "tensorflow";
+        };
     }
 
     /** The graph after the lossy steps (low rank, pruning) that the exports are verified against; null without. */
@@ -347,7 +415,7 @@ public final class OptimizeJob {
                 }
                 ModelRunner r = openRunner(a, Path.of(a.path()));
                 open.add(r);
-                cands.add(new Evaluation.Candidate(a.format() + " " + a.precision(), runtimeName(a), a.path(),
+                cands.add(new Evaluation.Candidate(a.format() + " " + a.precision(), runtimeOf(a), a.path(),
                         a.bytes(), r));
             }
             log.accept("evaluate   " + cands.size() + " models against the original on " + data.description());
@@ -406,7 +474,7 @@ public final class OptimizeJob {
                 double maxAbs = 0;
                 double maxRel = 0;
                 List<Double> times = new ArrayList<>();
-                String runtime = runtimeName(a);
+                String runtime = runtimeOf(a);
                 try (ModelRunner r = openRunner(a, path)) {
                     for (int i = 0; i < samples; i++) {
                         long t = System.nanoTime();
@@ -432,20 +500,14 @@ public final class OptimizeJob {
         return out;
     }
 
-    /** The runtime that runs one artifact: ONNX Runtime for ONNX, the TFLite interpreter for TFLite, else TF. */
+    /** The runtime that runs one artifact: ONNX Runtime for ONNX, the TFLite interpreter for TFLite, TensorRT for
+     * engines, TensorFlow for the rest. */
     private ModelRunner openRunner(OptimizeReport.Artifact a, Path path) {
         return switch (a.format()) {
             case "onnx" -> OnnxRunner.open(path, threads);
             case "tflite" -> TfliteRunner.open(path, Math.max(1, threads));
+            case "tensorrt" -> dev.kiln.tensorrt.EngineRunner.open(path, log);
             default -> TfRunner.open(path, ImportOptions.defaults());
-        };
-    }
-
-    private static String runtimeName(OptimizeReport.Artifact a) {
-        return switch (a.format()) {
-            case "onnx" -> "onnxruntime";
-            case "tflite" -> "tflite";
-            default -> "tensorflow";
         };
     }
 
@@ -519,6 +581,7 @@ public final class OptimizeJob {
         private CalibrationTable givenTable;
         private dev.kiln.sparse.PruningPlan prune;
         private dev.kiln.lowrank.LowRankFactorization lowRank;
+        private dev.kiln.tensorrt.EngineOptions engineOptions = dev.kiln.tensorrt.EngineOptions.defaults();
 
         private Builder(Path model) {
             this.model = Objects.requireNonNull(model, "model");
@@ -667,6 +730,15 @@ public final class OptimizeJob {
         /** INT8: keep the most sensitive layers in float until every output's cosine is at least {@code c}. */
         public Builder minCosine(double c) {
             this.budget = MixedPrecisionSearch.Budget.cosine(c);
+            return this;
+        }
+
+        /**
+         * --format tensorrt: how the engines are built (profiles, memory, optimization level, timing cache ...); the
+         * precision of each engine follows {@link #precisions}.
+         */
+        public Builder engineOptions(dev.kiln.tensorrt.EngineOptions o) {
+            this.engineOptions = Objects.requireNonNull(o, "engineOptions");
             return this;
         }
 
