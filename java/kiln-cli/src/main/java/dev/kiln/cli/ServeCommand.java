@@ -1,0 +1,70 @@
+package dev.kiln.cli;
+
+import dev.kiln.KilnException;
+import dev.kiln.server.KilnServer;
+import dev.kiln.server.ServerConfig;
+import dev.kiln.server.Tokens;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code kiln serve}: starts the conversion service (kiln-server) and runs until stopped (Ctrl-C, SIGTERM). */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Run Kiln as an HTTP service: POST /v1/jobs a SavedModel archive, poll, fetch the outputs. "
+                + "API at /openapi.json, a page at /.")
+final class ServeCommand implements Callable<Integer> {
+
+    @Option(names = "--port", description = "port to listen on (default: ${DEFAULT-VALUE}; 0: any free port)")
+    int port = 8080;
+
+    @Option(names = "--host", description = "address to bind (default: ${DEFAULT-VALUE}; put a TLS proxy in front "
+            + "to serve other machines)")
+    String host = "127.0.0.1";
+
+    @Option(names = "--data", required = true, paramLabel = "DIR", description = "where jobs, their uploads and "
+            + "outputs, and the job database (jobs.db) live")
+    Path data;
+
+    @Option(names = "--tokens", paramLabel = "FILE", description = "'token tenant' lines; without it, the "
+            + Tokens.ENV + " environment variable")
+    Path tokens;
+
+    @Option(names = "--workers", paramLabel = "N", description = "jobs run at once (default: one per two cores)")
+    Integer workers;
+
+    @Option(names = "--queue", paramLabel = "N", description = "queued jobs beyond which submissions get 429 "
+            + "(default: ${DEFAULT-VALUE})")
+    int queue = 64;
+
+    @Option(names = "--max-upload-mb", paramLabel = "N", description = "largest upload in MiB (default: "
+            + "${DEFAULT-VALUE})")
+    long maxUploadMb = 512;
+
+    /** The server this command started, so that tests can stop it. */
+    static volatile KilnServer running;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        Tokens t = tokens != null ? Tokens.fromFile(tokens) : Tokens.fromEnvironment();
+        ServerConfig.Builder b = ServerConfig.builder(data, t).host(host).port(port).queueCapacity(queue)
+                .maxUploadMiB(maxUploadMb);
+        if (workers != null) {
+            b.workers(workers);
+        }
+        KilnServer server;
+        try {
+            server = KilnServer.start(b.build());
+        } catch (UncheckedIOException | IllegalStateException e) {
+            throw KilnException.io(e.getMessage(), e);
+        }
+        running = server;
+        Runtime.getRuntime().addShutdownHook(new Thread(server::close, "kiln-serve-shutdown"));
+        System.err.println("kiln: serving " + server.url() + " (" + server.config().workers() + " worker(s), data "
+                + data.toAbsolutePath() + ", API " + server.url() + "/openapi.json)");
+        server.awaitStop();
+        return 0;
+    }
+}
