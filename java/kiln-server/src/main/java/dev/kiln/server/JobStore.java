@@ -105,9 +105,10 @@ final class JobStore implements AutoCloseable {
     /** Ends a job (from queued or running); false when it had already ended. */
     synchronized boolean finish(String id, JobState state, String resultDir, String summary, String error, long now) {
         return update("UPDATE jobs SET state = ?, result_dir = ?, summary = ?, error = ?, finished_ms = ?, "
-                + "percent = CASE WHEN ? = 'done' THEN 100 ELSE percent END "
+                + "percent = CASE WHEN ? = 'done' THEN 100 ELSE percent END, "
+                + "step = CASE WHEN ? = 'done' THEN 'done' ELSE step END "
                 + "WHERE id = ? AND state IN ('queued', 'running')", state.wire(), resultDir, summary, error, now,
-                state.wire(), id) == 1;
+                state.wire(), state.wire(), id) == 1;
     }
 
     /** running → queued: the server stopped it mid-way, to be rerun from the beginning at the next start. */

@@ -124,6 +124,30 @@ class ServerEndToEndTest {
     }
 
     @Test
+    void int8IsCalibratedOnTheUploadedNpyData() throws Exception {
+        float[] samples = new float[32 * 8];
+        java.util.Random random = new java.util.Random(3);
+        for (int i = 0; i < samples.length; i++) {
+            samples[i] = (float) random.nextGaussian();
+        }
+        Path npy = work.resolve("calib.npy");
+        dev.kiln.data.NpyWriter.write(npy, samples, 32, 8);
+        Map<String, ServerClient.Part> parts = new java.util.LinkedHashMap<>(ServerClient.model("two_outputs.tar",
+                TestArchives.tarOf(model, "two_outputs"), "{\"formats\": [\"onnx\"], \"precisions\": [\"int8\"]}"));
+        parts.put("data", new ServerClient.Part("calib.npy", Files.readAllBytes(npy)));
+        HttpResponse<String> r = client.submit(TOKEN, parts);
+        assertEquals(202, r.statusCode(), r.body());
+        String id = ServerClient.json(r).get("id").asText();
+        JsonNode job = client.awaitFinished(id, TOKEN, 180);
+        assertEquals("done", job.get("state").asText(), job.toString());
+        JsonNode report = ServerClient.json(client.get("/v1/jobs/" + id + "/artifacts/report.json", TOKEN));
+        assertEquals(32, report.get("calibration").get("samples").asInt(), report.get("calibration").toString());
+        assertTrue(!report.get("calibration").get("random").asBoolean());
+        assertEquals(200, client.getBytes("/v1/jobs/" + id + "/artifacts/model_int8_onnxruntime.onnx", TOKEN)
+                .statusCode());
+    }
+
+    @Test
     void openRoutesAnswerWithoutAToken() throws Exception {
         assertEquals(200, client.get("/healthz", null).statusCode());
         HttpResponse<String> ready = client.get("/readyz", null);

@@ -159,4 +159,23 @@ class ServerQueueTest {
             assertEquals(null, job.resultDir());
         }
     }
+
+    @Test
+    void aJobStoppedByShutdownGoesBackToTheQueueWithItsUpload() throws Exception {
+        Path data = work.resolve("shutdown");
+        String id;
+        try (KilnServer s = KilnServer.start(config(data).workers(0).build())) {
+            id = submit(new ServerClient(s.url()), null);
+        }
+        DataDir dirs = new DataDir(data);
+        try (JobStore store = JobStore.open(dirs.database())) {
+            new JobRunner(store, dirs, new Metrics()).run(id, () -> false,
+                    () -> "import".equals(store.get(id).orElseThrow().step()));
+            Job job = store.get(id).orElseThrow();
+            assertEquals(JobState.QUEUED, job.state(), job.toString());
+            assertEquals(0, job.attempts(), "a shutdown is not a failed attempt");
+            assertFalse(Files.exists(dirs.work(id)));
+            assertTrue(Files.isRegularFile(dirs.model(id).resolve("m/saved_model.pb")), "kept for the next start");
+        }
+    }
 }

@@ -149,6 +149,13 @@ class ServerRefusalsTest {
         assertRefused(client.submit(ALICE, extra), 400, "unknown form field 'script'");
         assertRefused(client.submit(ALICE, Map.of("options", new ServerClient.Part(null, "{}".getBytes(
                 StandardCharsets.UTF_8)))), 400, "'model' part is missing");
+        Map<String, ServerClient.Part> withData = new java.util.LinkedHashMap<>(
+                ServerClient.model("m.tar", goodTar, null));
+        withData.put("data", new ServerClient.Part("d.npy", "not numpy".getBytes(StandardCharsets.UTF_8)));
+        assertRefused(client.submit(ALICE, withData), 400, "a 'data' part calibrates INT8");
+        withData.put("options", new ServerClient.Part(null, "{\"precisions\": [\"int8\"]}".getBytes(
+                StandardCharsets.UTF_8)));
+        assertRefused(client.submit(ALICE, withData), 400, "neither .npy nor .npz");
         assertRefused(client.get("/v1/jobs?state=sleeping", ALICE), 400, "unknown job state 'sleeping'");
         assertRefused(client.get("/v1/jobs?limit=0", ALICE), 400, "'limit' must be in [1, 200]");
     }
