@@ -64,6 +64,12 @@ public final class KilnServer implements AutoCloseable {
                     + e.getMessage(), e);
         }
         JobStore store = JobStore.open(dirs.database());
+        try {
+            removeOrphans(dirs, store);
+        } catch (IOException e) {
+            store.close();
+            throw new UncheckedIOException("cannot clean the data directory " + dirs.root() + ": " + e.getMessage(), e);
+        }
         Metrics metrics = new Metrics();
         Workers workers = new Workers(config.workers(), new JobRunner(store, dirs, metrics));
         List<String> requeued = store.recover(config.maxAttempts(), System.currentTimeMillis());
@@ -102,6 +108,21 @@ public final class KilnServer implements AutoCloseable {
         try (Stream<Path> s = Files.list(dirs.jobs())) {
             for (Path p : s.filter(p -> p.getFileName().toString().endsWith(".incoming")).toList()) {
                 DataDir.deleteRecursively(p);
+            }
+        }
+    }
+
+    /**
+     * A job directory without a row: the server stopped between moving an accepted upload into place and committing
+     * its row, so the client never got its 202. Nothing refers to it.
+     */
+    private static void removeOrphans(DataDir dirs, JobStore store) throws IOException {
+        try (Stream<Path> s = Files.list(dirs.jobs())) {
+            for (Path p : s.toList()) {
+                if (Files.isDirectory(p) && store.get(p.getFileName().toString()).isEmpty()) {
+                    LOG.info("removing " + p + ": no job has that id");
+                    DataDir.deleteRecursively(p);
+                }
             }
         }
     }

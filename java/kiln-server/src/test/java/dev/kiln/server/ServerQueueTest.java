@@ -115,6 +115,8 @@ class ServerQueueTest {
         Path work = data.resolve("jobs").resolve(interrupted).resolve("work");
         Files.createDirectories(work);
         Files.writeString(work.resolve("model.onnx"), "half a model");
+        // an upload moved into place whose row never committed
+        Path orphan = Files.createDirectories(data.resolve("jobs/0000-orphan/model"));
 
         try (KilnServer s = KilnServer.start(config(data).workers(1).build())) {
             ServerClient c = new ServerClient(s.url());
@@ -126,6 +128,7 @@ class ServerQueueTest {
             byte[] onnx = c.getBytes("/v1/jobs/" + interrupted + "/artifacts/model.onnx", TOKEN).body();
             assertTrue(onnx.length > 100 && !new String(onnx, 0, 12).equals("half a model"));
             assertFalse(Files.exists(work), "no staging directory is left");
+            assertFalse(Files.exists(orphan.getParent()), "a directory without a job is removed at start");
             assertFalse(Files.exists(data.resolve("jobs").resolve(interrupted).resolve("model")),
                     "the upload is removed once the job is done");
         }
