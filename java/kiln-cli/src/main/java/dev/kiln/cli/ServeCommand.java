@@ -43,6 +43,14 @@ final class ServeCommand implements Callable<Integer> {
             + "${DEFAULT-VALUE})")
     long maxUploadMb = 512;
 
+    @Option(names = "--retention-days", paramLabel = "N", description = "remove done jobs' outputs older than N "
+            + "days (default: keep)")
+    Double retentionDays;
+
+    @Option(names = "--retention-gb", paramLabel = "N", description = "remove the oldest done jobs' outputs until "
+            + "the rest take at most N GiB (default: no limit)")
+    Double retentionGb;
+
     /** The server this command started, so that tests can stop it. */
     static volatile KilnServer running;
 
@@ -53,6 +61,15 @@ final class ServeCommand implements Callable<Integer> {
                 .maxUploadMiB(maxUploadMb);
         if (workers != null) {
             b.workers(workers);
+        }
+        if (retentionDays != null) {
+            dev.kiln.KilnArgumentException.check(retentionDays > 0, "--retention-days must be > 0, got "
+                    + retentionDays);
+            b.retentionMaxAge(java.time.Duration.ofSeconds((long) (retentionDays * 86_400)));
+        }
+        if (retentionGb != null) {
+            dev.kiln.KilnArgumentException.check(retentionGb > 0, "--retention-gb must be > 0, got " + retentionGb);
+            b.retentionMaxBytes((long) (retentionGb * (1L << 30)));
         }
         KilnServer server;
         try {

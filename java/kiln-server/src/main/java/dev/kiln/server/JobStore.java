@@ -21,7 +21,7 @@ import java.util.Optional;
 final class JobStore implements AutoCloseable {
     private static final String COLUMNS = "id, tenant, state, created_ms, started_ms, finished_ms, step, percent, "
             + "options, model_name, model_bytes, cache_key, result_dir, reused_from, error, summary, attempts, "
-            + "cancel_requested";
+            + "cancel_requested, expired_ms";
 
     private final Connection c;
 
@@ -45,10 +45,10 @@ final class JobStore implements AutoCloseable {
     }
 
     synchronized void insert(Job j) {
-        update("INSERT INTO jobs(" + COLUMNS + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", j.id(), j.tenant(),
+        update("INSERT INTO jobs(" + COLUMNS + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", j.id(), j.tenant(),
                 j.state().wire(), j.createdMs(), j.startedMs(), j.finishedMs(), j.step(), j.percent(), j.options(),
                 j.modelName(), j.modelBytes(), j.cacheKey(), j.resultDir(), j.reusedFrom(), j.error(), j.summary(),
-                j.attempts(), j.cancelRequested() ? 1 : 0);
+                j.attempts(), j.cancelRequested() ? 1 : 0, j.expiredMs());
     }
 
     synchronized Optional<Job> get(String id) {
@@ -130,7 +130,7 @@ final class JobStore implements AutoCloseable {
     /** A finished job of this tenant with the same cache key, whose result can be reused. */
     synchronized Optional<Job> findDone(String tenant, String cacheKey) {
         List<Job> l = query("SELECT " + COLUMNS + " FROM jobs WHERE tenant = ? AND cache_key = ? AND state = 'done' "
-                + "AND reused_from IS NULL ORDER BY finished_ms DESC LIMIT 1", tenant, cacheKey);
+                + "AND reused_from IS NULL AND expired_ms IS NULL ORDER BY finished_ms DESC LIMIT 1", tenant, cacheKey);
         return l.isEmpty() ? Optional.empty() : Optional.of(l.get(0));
     }
 
@@ -154,6 +154,17 @@ final class JobStore implements AutoCloseable {
             }
         }
         return requeued;
+    }
+
+    /** Done jobs that own their outputs (not reusing another's) and still have them, oldest first. */
+    synchronized List<Job> withOutputs() {
+        return query("SELECT " + COLUMNS + " FROM jobs WHERE state = 'done' AND reused_from IS NULL "
+                + "AND expired_ms IS NULL AND result_dir IS NOT NULL ORDER BY finished_ms, id");
+    }
+
+    /** Marks every job served from {@code resultDir} (its owner and those reusing it) as expired. */
+    synchronized void expire(String resultDir, long now) {
+        update("UPDATE jobs SET expired_ms = ? WHERE result_dir = ? AND expired_ms IS NULL", now, resultDir);
     }
 
     /** SQLite's own consistency check: "ok" when the file is sound. */
@@ -197,7 +208,8 @@ final class JobStore implements AutoCloseable {
                 out.add(new Job(r.getString(1), r.getString(2), JobState.parse(r.getString(3)), r.getLong(4),
                         nullableLong(r, 5), nullableLong(r, 6), r.getString(7),
                         r.getInt(8), r.getString(9), r.getString(10), r.getLong(11), r.getString(12), r.getString(13),
-                        r.getString(14), r.getString(15), r.getString(16), r.getInt(17), r.getInt(18) != 0));
+                        r.getString(14), r.getString(15), r.getString(16), r.getInt(17), r.getInt(18) != 0,
+                        nullableLong(r, 19)));
             }
             return out;
         } catch (SQLException e) {

@@ -132,7 +132,8 @@ final class JobsApi {
             Job earlier = store.findDone(tenant, cacheKey).orElse(null);
             if (earlier != null && Files.isDirectory(dirs.resolve(earlier.resultDir()))) {
                 Job job = new Job(id, tenant, JobState.DONE, now, now, now, "reused", 100, canonical, modelName,
-                        model.size(), cacheKey, earlier.resultDir(), earlier.id(), null, earlier.summary(), 0, false);
+                        model.size(), cacheKey, earlier.resultDir(), earlier.id(), null, earlier.summary(), 0, false,
+                        null);
                 store.insert(job);
                 metrics.submitted(true);
                 return job;
@@ -140,7 +141,7 @@ final class JobsApi {
             checkQueue();
             Files.move(incoming, dirs.job(id), StandardCopyOption.ATOMIC_MOVE);
             Job job = new Job(id, tenant, JobState.QUEUED, now, null, null, null, 0, canonical, modelName,
-                    model.size(), cacheKey, null, null, null, null, 0, false);
+                    model.size(), cacheKey, null, null, null, null, 0, false, null);
             try {
                 store.insert(job);
             } catch (RuntimeException e) {
@@ -267,6 +268,10 @@ final class JobsApi {
             throw new ApiException(409, "job " + job.id() + " is " + job.state().wire() + ": artifacts exist once it "
                     + "is done");
         }
+        if (job.expiredMs() != null) {
+            throw new ApiException(410, "the outputs of job " + job.id() + " were removed by the retention limit at "
+                    + Instant.ofEpochMilli(job.expiredMs()) + ": submit the model again");
+        }
         String name = q.param("name");
         if (name.contains("..") || name.contains("\\") || name.contains("\0") || name.startsWith("/")) {
             throw ApiException.badRequest("artifact names are paths inside the job's output, without '..': " + name);
@@ -282,7 +287,7 @@ final class JobsApi {
     }
 
     private List<String> artifactNames(Job job) throws IOException {
-        if (job.state() != JobState.DONE || job.resultDir() == null) {
+        if (job.state() != JobState.DONE || job.resultDir() == null || job.expiredMs() != null) {
             return List.of();
         }
         Path root = dirs.resolve(job.resultDir());
@@ -332,6 +337,9 @@ final class JobsApi {
         m.put("attempts", j.attempts());
         if (j.cancelRequested() && !j.state().finished()) {
             m.put("cancelRequested", true);
+        }
+        if (j.expiredMs() != null) {
+            m.put("expired", Instant.ofEpochMilli(j.expiredMs()).toString());
         }
         if (j.reusedFrom() != null) {
             m.put("reusedFrom", j.reusedFrom());

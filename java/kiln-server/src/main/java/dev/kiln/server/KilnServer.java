@@ -38,16 +38,21 @@ public final class KilnServer implements AutoCloseable {
     private final Metrics metrics;
     private final HttpServer http;
     private final ExecutorService httpThreads;
+    private final java.util.concurrent.ScheduledExecutorService sweeper;
     private volatile boolean closed;
 
+    /** How often the retention limit is applied. */
+    static final long SWEEP_SECONDS = 60;
+
     private KilnServer(ServerConfig config, JobStore store, Workers workers, Metrics metrics, HttpServer http,
-                       ExecutorService httpThreads) {
+                       ExecutorService httpThreads, java.util.concurrent.ScheduledExecutorService sweeper) {
         this.config = config;
         this.store = store;
         this.workers = workers;
         this.metrics = metrics;
         this.http = http;
         this.httpThreads = httpThreads;
+        this.sweeper = sweeper;
     }
 
     /**
@@ -92,7 +97,23 @@ public final class KilnServer implements AutoCloseable {
             throw new UncheckedIOException("cannot listen on " + config.host() + ":" + config.port() + ": "
                     + e.getMessage(), e);
         }
-        KilnServer server = new KilnServer(config, store, workers, metrics, http, pool);
+        Retention retention = new Retention(store, dirs, config.retentionMaxAge(), config.retentionMaxBytes());
+        java.util.concurrent.ScheduledExecutorService sweeper = null;
+        if (retention.enabled()) {
+            sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "kiln-retention");
+                t.setDaemon(true);
+                return t;
+            });
+            sweeper.scheduleWithFixedDelay(() -> {
+                try {
+                    retention.sweep(System.currentTimeMillis());
+                } catch (RuntimeException e) {
+                    LOG.warning("retention sweep failed: " + e);
+                }
+            }, 0, SWEEP_SECONDS, TimeUnit.SECONDS);
+        }
+        KilnServer server = new KilnServer(config, store, workers, metrics, http, pool, sweeper);
         Router router = new Router(metrics.bytesOut::add);
         new JobsApi(config, dirs, store, workers, metrics).register(router);
         server.registerOpenRoutes(router);
@@ -195,6 +216,9 @@ public final class KilnServer implements AutoCloseable {
             notifyAll();
         }
         http.stop(1);
+        if (sweeper != null) {
+            sweeper.shutdownNow();
+        }
         workers.stop(60_000);
         httpThreads.shutdown();
         try {

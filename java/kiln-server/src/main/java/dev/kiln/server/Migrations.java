@@ -39,7 +39,9 @@ final class Migrations {
                     )""",
                     "CREATE INDEX jobs_state ON jobs(state, created_ms)",
                     "CREATE INDEX jobs_tenant ON jobs(tenant, created_ms)",
-                    "CREATE INDEX jobs_cache ON jobs(tenant, cache_key, state)")));
+                    "CREATE INDEX jobs_cache ON jobs(tenant, cache_key, state)")),
+            new Migration(2, "retention: when a job's outputs were removed", List.of(
+                    "ALTER TABLE jobs ADD COLUMN expired_ms INTEGER")));
 
     private Migrations() {
     }

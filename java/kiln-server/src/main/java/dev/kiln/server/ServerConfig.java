@@ -11,7 +11,8 @@ import java.util.Objects;
  */
 public record ServerConfig(String host, int port, Path dataDir, Tokens tokens, int workers, int queueCapacity,
                            long maxUploadBytes, long maxUnpackedBytes, long maxArchiveEntries, double maxArchiveRatio,
-                           int maxAttempts, int httpThreads) {
+                           int maxAttempts, int httpThreads, java.time.Duration retentionMaxAge,
+                           long retentionMaxBytes) {
 
     /** Workers by default: one per two cores (a job uses a core or more itself), at least one. */
     public static int defaultWorkers() {
@@ -36,6 +37,8 @@ public record ServerConfig(String host, int port, Path dataDir, Tokens tokens, i
         private double maxArchiveRatio = 100;
         private int maxAttempts = 3;
         private int httpThreads = 8;
+        private java.time.Duration retentionMaxAge;
+        private long retentionMaxBytes;
 
         private Builder(Path dataDir, Tokens tokens) {
             this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
@@ -109,9 +112,25 @@ public record ServerConfig(String host, int port, Path dataDir, Tokens tokens, i
             return this;
         }
 
+        /** Done jobs' outputs older than this are removed (null: kept however old). */
+        public Builder retentionMaxAge(java.time.Duration age) {
+            KilnArgumentException.check(age == null || !age.isNegative(), "retention age must not be negative, got "
+                    + age);
+            this.retentionMaxAge = age;
+            return this;
+        }
+
+        /** The oldest done jobs' outputs are removed until the rest take at most this many bytes (0: no limit). */
+        public Builder retentionMaxBytes(long bytes) {
+            KilnArgumentException.check(bytes >= 0, "retention size must be >= 0, got " + bytes);
+            this.retentionMaxBytes = bytes;
+            return this;
+        }
+
         public ServerConfig build() {
             return new ServerConfig(host, port, dataDir, tokens, workers, queueCapacity, maxUploadBytes,
-                    maxUnpackedBytes, maxArchiveEntries, maxArchiveRatio, maxAttempts, httpThreads);
+                    maxUnpackedBytes, maxArchiveEntries, maxArchiveRatio, maxAttempts, httpThreads, retentionMaxAge,
+                    retentionMaxBytes);
         }
     }
 }

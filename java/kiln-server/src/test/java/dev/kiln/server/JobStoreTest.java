@@ -20,7 +20,7 @@ class JobStoreTest {
 
     private static Job queued(String id) {
         return new Job(id, "t", JobState.QUEUED, System.currentTimeMillis(), null, null, null, 0, "{}", "m", 10, "k",
-                null, null, null, null, 0, false);
+                null, null, null, null, 0, false, null);
     }
 
     @Test
