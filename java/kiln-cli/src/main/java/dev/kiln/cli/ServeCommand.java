@@ -20,8 +20,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--port", description = "port to listen on (default: ${DEFAULT-VALUE}; 0: any free port)")
     int port = 8080;
 
-    @Option(names = "--host", description = "address to bind (default: ${DEFAULT-VALUE}; put a TLS proxy in front "
-            + "to serve other machines)")
+    @Option(names = "--host", description = "address to bind (default: ${DEFAULT-VALUE}; to serve other machines, "
+            + "give --tls-keystore or put a TLS proxy in front)")
     String host = "127.0.0.1";
 
     @Option(names = "--data", required = true, paramLabel = "DIR", description = "where jobs, their uploads and "
@@ -51,6 +51,10 @@ final class ServeCommand implements Callable<Integer> {
             + "the rest take at most N GiB (default: no limit)")
     Double retentionGb;
 
+    @Option(names = "--tls-keystore", paramLabel = "FILE", description = "serve HTTPS with the certificate and key "
+            + "in this PKCS#12 file; its password in the KILN_TLS_PASSWORD environment variable (empty if unset)")
+    Path tlsKeystore;
+
     /** The server this command started, so that tests can stop it. */
     static volatile KilnServer running;
 
@@ -61,6 +65,10 @@ final class ServeCommand implements Callable<Integer> {
                 .maxUploadMiB(maxUploadMb);
         if (workers != null) {
             b.workers(workers);
+        }
+        if (tlsKeystore != null) {
+            String pw = System.getenv("KILN_TLS_PASSWORD");
+            b.tls(tlsKeystore, (pw == null ? "" : pw).toCharArray());
         }
         if (retentionDays != null) {
             dev.kiln.KilnArgumentException.check(retentionDays > 0, "--retention-days must be > 0, got "

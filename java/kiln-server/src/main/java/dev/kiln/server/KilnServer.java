@@ -90,12 +90,23 @@ public final class KilnServer implements AutoCloseable {
         });
         HttpServer http;
         try {
-            http = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 64);
-        } catch (IOException e) {
+            InetSocketAddress address = new InetSocketAddress(config.host(), config.port());
+            if (config.tlsKeystore() != null) {
+                com.sun.net.httpserver.HttpsServer https = com.sun.net.httpserver.HttpsServer.create(address, 64);
+                https.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(
+                        Tls.context(config.tlsKeystore(), config.tlsPassword())));
+                http = https;
+            } else {
+                http = HttpServer.create(address, 64);
+            }
+        } catch (IOException | RuntimeException e) {
             store.close();
             pool.shutdownNow();
+            if (e instanceof RuntimeException r) {
+                throw r;
+            }
             throw new UncheckedIOException("cannot listen on " + config.host() + ":" + config.port() + ": "
-                    + e.getMessage(), e);
+                    + e.getMessage(), (IOException) e);
         }
         Retention retention = new Retention(store, dirs, config.retentionMaxAge(), config.retentionMaxBytes());
         java.util.concurrent.ScheduledExecutorService sweeper = null;
@@ -184,9 +195,9 @@ public final class KilnServer implements AutoCloseable {
         return http.getAddress().getPort();
     }
 
-    /** The base URL, e.g. {@code http://127.0.0.1:8080}. */
+    /** The base URL, e.g. {@code http://127.0.0.1:8080} ({@code https} with TLS). */
     public String url() {
-        return "http://" + config.host() + ":" + port();
+        return (config.tlsKeystore() != null ? "https://" : "http://") + config.host() + ":" + port();
     }
 
     public ServerConfig config() {

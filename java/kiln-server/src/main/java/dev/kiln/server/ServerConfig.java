@@ -12,7 +12,7 @@ import java.util.Objects;
 public record ServerConfig(String host, int port, Path dataDir, Tokens tokens, int workers, int queueCapacity,
                            long maxUploadBytes, long maxUnpackedBytes, long maxArchiveEntries, double maxArchiveRatio,
                            int maxAttempts, int httpThreads, java.time.Duration retentionMaxAge,
-                           long retentionMaxBytes) {
+                           long retentionMaxBytes, Path tlsKeystore, char[] tlsPassword) {
 
     /** Workers by default: one per two cores (a job uses a core or more itself), at least one. */
     public static int defaultWorkers() {
@@ -39,13 +39,15 @@ public record ServerConfig(String host, int port, Path dataDir, Tokens tokens, i
         private int httpThreads = 8;
         private java.time.Duration retentionMaxAge;
         private long retentionMaxBytes;
+        private Path tlsKeystore;
+        private char[] tlsPassword;
 
         private Builder(Path dataDir, Tokens tokens) {
             this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
             this.tokens = Objects.requireNonNull(tokens, "tokens");
         }
 
-        /** The address to bind (default 127.0.0.1: put a TLS-terminating proxy in front to serve others). */
+        /** The address to bind (default 127.0.0.1; to serve other machines, give {@link #tls} or use a TLS proxy). */
         public Builder host(String h) {
             this.host = Objects.requireNonNull(h);
             return this;
@@ -127,10 +129,17 @@ public record ServerConfig(String host, int port, Path dataDir, Tokens tokens, i
             return this;
         }
 
+        /** Serve HTTPS with the certificate and key in this PKCS#12 keystore (null: plain HTTP). */
+        public Builder tls(Path keystore, char[] password) {
+            this.tlsKeystore = keystore;
+            this.tlsPassword = password == null ? null : password.clone();
+            return this;
+        }
+
         public ServerConfig build() {
             return new ServerConfig(host, port, dataDir, tokens, workers, queueCapacity, maxUploadBytes,
                     maxUnpackedBytes, maxArchiveEntries, maxArchiveRatio, maxAttempts, httpThreads, retentionMaxAge,
-                    retentionMaxBytes);
+                    retentionMaxBytes, tlsKeystore, tlsPassword);
         }
     }
 }
