@@ -55,6 +55,10 @@ final class ServeCommand implements Callable<Integer> {
             + "in this PKCS#12 file; its password in the KILN_TLS_PASSWORD environment variable (empty if unset)")
     Path tlsKeystore;
 
+    @Option(names = "--allow-root", paramLabel = "DIR", description = "a directory under which jobs may name their "
+            + "model by path (form field model_path) instead of uploading it; repeatable")
+    java.util.List<Path> allowRoots = new java.util.ArrayList<>();
+
     /** The server this command started, so that tests can stop it. */
     static volatile KilnServer running;
 
@@ -66,6 +70,7 @@ final class ServeCommand implements Callable<Integer> {
         if (workers != null) {
             b.workers(workers);
         }
+        b.allowedRoots(allowRoots);
         if (tlsKeystore != null) {
             String pw = System.getenv("KILN_TLS_PASSWORD");
             b.tls(tlsKeystore, (pw == null ? "" : pw).toCharArray());

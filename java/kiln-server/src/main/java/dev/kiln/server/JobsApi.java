@@ -27,7 +27,7 @@ import java.util.stream.Stream;
  * request's bearer token and sees only that tenant's jobs (another tenant's job is a 403).
  */
 final class JobsApi {
-    private static final Set<String> PARTS = Set.of("model", "options", "data");
+    private static final Set<String> PARTS = Set.of("model", "model_path", "options", "data");
     /** Seconds a client is asked to wait after a 429: about one small job's run. */
     static final int RETRY_AFTER_SECONDS = 30;
 
@@ -37,6 +37,7 @@ final class JobsApi {
     private final Workers workers;
     private final Metrics metrics;
     private final SafeExtractor extractor;
+    private final AllowedRoots allowedRoots;
     private final Object admission = new Object();
 
     JobsApi(ServerConfig config, DataDir dirs, JobStore store, Workers workers, Metrics metrics) {
@@ -47,6 +48,7 @@ final class JobsApi {
         this.metrics = metrics;
         this.extractor = new SafeExtractor(config.maxUnpackedBytes(), config.maxArchiveEntries(),
                 config.maxArchiveRatio());
+        this.allowedRoots = new AllowedRoots(config.allowedRoots(), config.maxUnpackedBytes());
     }
 
     void register(Router r) {
@@ -103,11 +105,16 @@ final class JobsApi {
     private Job accept(String id, String tenant, Map<String, Multipart.Part> parts, Path incoming) throws IOException {
         for (String name : parts.keySet()) {
             if (!PARTS.contains(name)) {
-                throw ApiException.badRequest("unknown form field '" + name + "' (known: model, options, data)");
+                throw ApiException.badRequest("unknown form field '" + name + "' (known: model, model_path, options, "
+                        + "data)");
             }
         }
         Multipart.Part model = parts.get("model");
-        if (model == null || model.size() == 0) {
+        Multipart.Part modelPath = parts.get("model_path");
+        if (model != null && modelPath != null) {
+            throw ApiException.badRequest("give the model once: a 'model' archive or a 'model_path', not both");
+        }
+        if ((model == null || model.size() == 0) && modelPath == null) {
             throw ApiException.badRequest("the 'model' part is missing or empty: send the SavedModel as a .tar, "
                     + ".tar.gz or .zip in a form field named 'model'");
         }
@@ -120,19 +127,32 @@ final class JobsApi {
             dataName = dataFileName(data.file());
             Files.move(data.file(), incoming.resolve(dataName));
         }
-        extractor.extract(model.file(), incoming.resolve("model"));
+        String modelHash;
+        String modelName;
+        long modelBytes;
+        if (model != null) {
+            extractor.extract(model.file(), incoming.resolve("model"));
+            modelHash = sha256(model.file());
+            modelName = modelName(model.filename());
+            modelBytes = model.size();
+        } else {
+            String path = Files.readString(modelPath.file());
+            Path dest = incoming.resolve("model").resolve("saved_model");
+            modelHash = "path:" + allowedRoots.copy(path, dest);
+            modelName = modelName(Path.of(path.strip()).getFileName().toString());
+            modelBytes = dev.kiln.pipeline.OptimizeJob.sizeOf(dest);
+        }
         String canonical = options.canonicalJson();
-        String cacheKey = Tokens.sha256((sha256(model.file()) + "\n" + canonical + "\n"
+        String cacheKey = Tokens.sha256((modelHash + "\n" + canonical + "\n"
                 + (dataName == null ? "" : sha256(incoming.resolve(dataName)))).getBytes(
                 java.nio.charset.StandardCharsets.UTF_8));
         DataDir.deleteRecursively(incoming.resolve("upload"));
-        String modelName = modelName(model.filename());
         long now = System.currentTimeMillis();
         synchronized (admission) {
             Job earlier = store.findDone(tenant, cacheKey).orElse(null);
             if (earlier != null && Files.isDirectory(dirs.resolve(earlier.resultDir()))) {
                 Job job = new Job(id, tenant, JobState.DONE, now, now, now, "reused", 100, canonical, modelName,
-                        model.size(), cacheKey, earlier.resultDir(), earlier.id(), null, earlier.summary(), 0, false,
+                        modelBytes, cacheKey, earlier.resultDir(), earlier.id(), null, earlier.summary(), 0, false,
                         null);
                 store.insert(job);
                 metrics.submitted(true);
@@ -141,7 +161,7 @@ final class JobsApi {
             checkQueue();
             Files.move(incoming, dirs.job(id), StandardCopyOption.ATOMIC_MOVE);
             Job job = new Job(id, tenant, JobState.QUEUED, now, null, null, null, 0, canonical, modelName,
-                    model.size(), cacheKey, null, null, null, null, 0, false, null);
+                    modelBytes, cacheKey, null, null, null, null, 0, false, null);
             try {
                 store.insert(job);
             } catch (RuntimeException e) {

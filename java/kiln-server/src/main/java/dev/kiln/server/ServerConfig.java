@@ -12,7 +12,8 @@ import java.util.Objects;
 public record ServerConfig(String host, int port, Path dataDir, Tokens tokens, int workers, int queueCapacity,
                            long maxUploadBytes, long maxUnpackedBytes, long maxArchiveEntries, double maxArchiveRatio,
                            int maxAttempts, int httpThreads, java.time.Duration retentionMaxAge,
-                           long retentionMaxBytes, Path tlsKeystore, char[] tlsPassword) {
+                           long retentionMaxBytes, Path tlsKeystore, char[] tlsPassword,
+                           java.util.List<Path> allowedRoots) {
 
     /** Workers by default: one per two cores (a job uses a core or more itself), at least one. */
     public static int defaultWorkers() {
@@ -41,6 +42,7 @@ public record ServerConfig(String host, int port, Path dataDir, Tokens tokens, i
         private long retentionMaxBytes;
         private Path tlsKeystore;
         private char[] tlsPassword;
+        private java.util.List<Path> allowedRoots = java.util.List.of();
 
         private Builder(Path dataDir, Tokens tokens) {
             this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
@@ -136,10 +138,20 @@ public record ServerConfig(String host, int port, Path dataDir, Tokens tokens, i
             return this;
         }
 
+        /** Directories under which a job may name its model by path ({@code model_path}); none by default. */
+        public Builder allowedRoots(java.util.List<Path> roots) {
+            for (Path r : roots) {
+                KilnArgumentException.check(java.nio.file.Files.isDirectory(r), "allowed root " + r
+                        + " is not a directory");
+            }
+            this.allowedRoots = java.util.List.copyOf(roots);
+            return this;
+        }
+
         public ServerConfig build() {
             return new ServerConfig(host, port, dataDir, tokens, workers, queueCapacity, maxUploadBytes,
                     maxUnpackedBytes, maxArchiveEntries, maxArchiveRatio, maxAttempts, httpThreads, retentionMaxAge,
-                    retentionMaxBytes, tlsKeystore, tlsPassword);
+                    retentionMaxBytes, tlsKeystore, tlsPassword, allowedRoots);
         }
     }
 }
