@@ -139,7 +139,8 @@ final class JobsApi {
             String path = Files.readString(modelPath.file());
             Path dest = incoming.resolve("model").resolve("saved_model");
             modelHash = "path:" + allowedRoots.copy(path, dest);
-            modelName = modelName(Path.of(path.strip()).getFileName().toString());
+            Path fileName = Path.of(path.strip()).getFileName();
+            modelName = modelName(fileName == null ? null : fileName.toString());
             modelBytes = dev.kiln.pipeline.OptimizeJob.sizeOf(dest);
         }
         String canonical = options.canonicalJson();
