@@ -5,12 +5,12 @@ import dev.kiln.KilnException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code kiln} command: optimize, calibrate, export, bench, compare, inspect, build-engine, doctor. */
+/** The {@code kiln} command: optimize, calibrate, export, bench, compare, inspect, build-engine, doctor, serve. */
 @Command(name = "kiln", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Makes TensorFlow models ready to deploy and fast.",
         subcommands = {OptimizeCommand.class, CalibrateCommand.class, ExportCommand.class, PruneCommand.class,
-                FactorizeCommand.class, BenchCommand.class, CompareCommand.class, InspectCommand.class, BuildEngineCommand.class,
-                DoctorCommand.class,
+                FactorizeCommand.class, BenchCommand.class, CompareCommand.class, InspectCommand.class,
+                BuildEngineCommand.class, DoctorCommand.class, ServeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
