@@ -124,8 +124,10 @@ record JobOptions(Set<OptimizeJob.Format> formats, Set<Precision> precisions, bo
                 case "savedmodel" -> set.add(OptimizeJob.Format.SAVEDMODEL);
                 case "frozen" -> set.add(OptimizeJob.Format.FROZEN);
                 case "onnx" -> set.add(OptimizeJob.Format.ONNX);
+                case "tflite" -> set.add(OptimizeJob.Format.TFLITE);
+                case "tensorrt" -> set.add(OptimizeJob.Format.TENSORRT);
                 default -> throw ApiException.badRequest("option 'formats': unknown format '" + s
-                        + "' (known: savedmodel, frozen, onnx)");
+                        + "' (known: savedmodel, frozen, onnx, tflite, tensorrt)");
             }
         }
         return set;

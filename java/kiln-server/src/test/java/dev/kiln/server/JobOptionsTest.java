@@ -18,6 +18,9 @@ class JobOptionsTest {
         assertEquals(a, JobOptions.parse(a).canonicalJson(), "the stored form parses back to itself");
         assertNotEquals(a, JobOptions.parse("{\"seed\": 1}").canonicalJson());
         assertNotEquals(a, JobOptions.parse("{\"precisions\": [\"fp16\", \"fp32\"]}").canonicalJson());
+        assertEquals(java.util.EnumSet.of(dev.kiln.pipeline.OptimizeJob.Format.TFLITE,
+                dev.kiln.pipeline.OptimizeJob.Format.TENSORRT), JobOptions.parse("{\"formats\": [\"tensorrt\", "
+                + "\"tflite\"]}").formats());
     }
 
     @Test
