@@ -45,6 +45,11 @@ public final class KilnTemporaries {
                 + "-" + nonce);
     }
 
+    /** True when {@code name} is of the naming of {@link #nameFor} (whether its writer is alive or not). */
+    public static boolean isTemporaryName(String name) {
+        return OURS.matcher(name).matches();
+    }
+
     /**
      * Removes the stale Kiln temporaries in {@code dir} (see the class comment) and returns what it removed. Errors
      * are ignored: a temporary that cannot be removed is harmless, and another run may be removing it too.
