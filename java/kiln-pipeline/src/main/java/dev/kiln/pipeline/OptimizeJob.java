@@ -186,6 +186,7 @@ public final class OptimizeJob {
         timings.put("export", millisSince(t2));
 
         CalibrateJob.Summary calibration = null;
+        List<Path> calibrationFiles = List.of();
         OptimizeReport.MixedPrecision mixed = null;
         Graph fakeQuant = null;
         Set<String> floatLayers = keepFloat;
@@ -198,7 +199,7 @@ public final class OptimizeJob {
                 CalibrateJob.Result cr = CalibrateJob.builder(model).data(calibrationData).targets(int8Targets)
                         .method(method).methods(methods).log(log).build()
                         .calibrate(optimized, ModelFingerprint.of(model));
-                cr.write(output.resolve("calibration"));
+                calibrationFiles = cr.write(output.resolve("calibration"));
                 tables = cr.tables();
                 calibration = cr.summary();
             }
@@ -277,10 +278,13 @@ public final class OptimizeJob {
                     + "real inputs");
         }
 
+        List<Path> written = new ArrayList<>();
+        artifacts.forEach(a -> written.add(Path.of(a.path())));
+        written.addAll(calibrationFiles);
         return new OptimizeReport(Versions.kiln(), Environments.current(), model.toString(), modelNote,
                 output.toString(), summarize(original), summarize(optimized), passResults, artifacts, verifications,
                 calibration, precisions.contains(Precision.INT8) ? int8WeightMethod.toString() : null, evaluation,
-                layers, mixed, pruningReport, lowRankReport, warnings, timings);
+                layers, mixed, pruningReport, lowRankReport, warnings, timings, OutputDigests.of(output, written));
     }
 
     /** The graph after the lossy steps (low rank, pruning) that the exports are verified against; null without. */
