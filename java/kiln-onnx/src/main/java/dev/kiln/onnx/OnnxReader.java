@@ -81,12 +81,28 @@ public final class OnnxReader {
         return out;
     }
 
+    /** Every initializer of the model in {@code onnx} as a Kiln tensor; errors name the file and the tensor. */
+    public static Map<String, Tensor> initializers(Path onnx) {
+        ModelProto m = read(onnx);
+        try {
+            return initializers(m);
+        } catch (KilnException e) {
+            throw new KilnException(e.code(), onnx + ": " + e.getMessage(), e);
+        }
+    }
+
     /** A single serialized TensorProto, as in ONNX's test_data_set_N/input_K.pb files. */
     public static Tensor readTensor(Path pb) {
+        TensorProto p;
         try (InputStream in = Files.newInputStream(pb)) {
-            return OnnxTensors.fromProto(TensorProto.parseFrom(in));
+            p = TensorProto.parseFrom(in);
         } catch (IOException e) {
             throw KilnException.invalidModel("cannot read tensor " + pb + ": " + e.getMessage(), e);
+        }
+        try {
+            return OnnxTensors.fromProto(p);
+        } catch (KilnException e) {
+            throw new KilnException(e.code(), pb + ": " + e.getMessage(), e);
         }
     }
 
