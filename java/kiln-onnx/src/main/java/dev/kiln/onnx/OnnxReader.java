@@ -1,6 +1,7 @@
 package dev.kiln.onnx;
 
 import dev.kiln.KilnException;
+import dev.kiln.Limits;
 import dev.kiln.graph.Tensor;
 import dev.kiln.onnx.proto.Onnx.GraphProto;
 import dev.kiln.onnx.proto.Onnx.ModelProto;
@@ -32,6 +33,7 @@ public final class OnnxReader {
             if (!m.hasGraph() || m.getOpsetImportCount() == 0) {
                 throw KilnException.invalidModel(onnx + " is not an ONNX model (no graph or no opset_import)");
             }
+            Limits.checkNodes(onnx.toString(), m.getGraph().getNodeCount());
             return m;
         } catch (java.nio.file.NoSuchFileException e) {
             throw KilnException.invalidModel("ONNX model " + onnx + " does not exist", e);

@@ -2,6 +2,7 @@ package dev.kiln.tensorflow;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.kiln.KilnException;
+import dev.kiln.Limits;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Graph;
 import dev.kiln.graph.Node;
@@ -166,6 +167,7 @@ public final class TfImporter {
             throw KilnException.invalidModel(pb + " holds no meta graph (truncated, or not a SavedModel)");
         }
         for (MetaGraphDef mg : sm.getMetaGraphsList()) {
+            Limits.checkNodes(pb.toString(), nodeCount(mg.getGraphDef()));
             if (mg.getGraphDef().getNodeCount() == 0) {
                 throw KilnException.invalidModel(pb + ": meta graph " + mg.getMetaInfoDef().getTagsList()
                         + " has an empty graph (truncated or corrupt file)");
@@ -296,6 +298,15 @@ public final class TfImporter {
         return f;
     }
 
+    /** Nodes of the graph and of every function in its library (all of them may be inlined into the IR). */
+    private static long nodeCount(GraphDef gd) {
+        long n = gd.getNodeCount();
+        for (var f : gd.getLibrary().getFunctionList()) {
+            n += f.getNodeDefCount();
+        }
+        return n;
+    }
+
     // ---- frozen GraphDef ----
 
     private static Graph loadFrozen(Path file, ImportOptions o) {
@@ -311,6 +322,7 @@ public final class TfImporter {
         } catch (IOException e) {
             throw KilnException.io("cannot read " + file + ": " + e.getMessage(), e);
         }
+        Limits.checkNodes(file.toString(), nodeCount(gd));
         if (gd.getNodeCount() == 0) {
             throw KilnException.invalidModel(file + " holds no graph nodes: not a frozen GraphDef");
         }
