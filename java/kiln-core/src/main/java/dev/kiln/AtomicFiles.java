@@ -5,7 +5,11 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -67,37 +71,55 @@ public final class AtomicFiles {
     /**
      * Writes a directory {@code target} atomically, replacing a previous one: {@code content} fills a temporary
      * directory that is renamed into place. Replacing takes two renames (the old directory aside, the new one in);
-     * a kill between them leaves no directory at {@code target}, never a mixed one.
+     * a kill between them leaves no directory at {@code target}, never a mixed one. When another writer puts its
+     * directory at {@code target} between the two renames, that one is moved aside in turn: the last writer wins
+     * and each reader sees one writer's complete directory.
      */
     public static void writeDirectory(Path target, DirectoryContent content) {
         Path abs = target.toAbsolutePath();
         Path tmp = null;
-        Path old = null;
         try {
             Files.createDirectories(abs.getParent());
             KilnTemporaries.removeStale(abs.getParent());
             tmp = KilnTemporaries.nameFor(abs);
             Files.createDirectory(tmp);
             content.writeInto(tmp);
-            if (Files.exists(abs)) {
-                old = KilnTemporaries.nameFor(abs);
-                Files.move(abs, old, StandardCopyOption.ATOMIC_MOVE);
-            }
-            Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
-            tmp = null;
-        } catch (IOException e) {
-            if (old != null && !Files.exists(abs)) {
+            for (int attempt = 1; ; attempt++) {
+                Path old = null;
+                if (Files.exists(abs, LinkOption.NOFOLLOW_LINKS)) {
+                    old = KilnTemporaries.nameFor(abs);
+                    try {
+                        Files.move(abs, old, StandardCopyOption.ATOMIC_MOVE);
+                    } catch (NoSuchFileException gone) {
+                        old = null;   // another writer moved it aside first
+                    }
+                }
                 try {
-                    Files.move(old, abs, StandardCopyOption.ATOMIC_MOVE);
-                    old = null;
-                } catch (IOException ignored) {
-                    // the backup stays, and is removed as stale by a later run
+                    Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
+                    tmp = null;
+                    return;
+                } catch (FileAlreadyExistsException | DirectoryNotEmptyException raced) {
+                    if (attempt == 10) {
+                        throw raced;
+                    }
+                } catch (IOException e) {
+                    if (old != null && !Files.exists(abs, LinkOption.NOFOLLOW_LINKS)) {
+                        try {
+                            Files.move(old, abs, StandardCopyOption.ATOMIC_MOVE);   // the previous output back
+                            old = null;
+                        } catch (IOException ignored) {
+                            // it stays aside and is removed as stale by a later run
+                        }
+                    }
+                    throw e;
+                } finally {
+                    deleteQuietly(old);
                 }
             }
+        } catch (IOException e) {
             throw KilnException.io("cannot write " + target + ": " + e.getMessage(), e);
         } finally {
             deleteQuietly(tmp);
-            deleteQuietly(old);
         }
     }
 

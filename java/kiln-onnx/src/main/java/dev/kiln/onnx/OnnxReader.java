@@ -39,7 +39,20 @@ public final class OnnxReader {
             throw KilnException.invalidModel("ONNX model " + onnx + " does not exist", e);
         } catch (IOException e) {
             throw KilnException.invalidModel("cannot read ONNX model " + onnx + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw corrupt(onnx, e);
         }
+    }
+
+    /**
+     * protobuf-java's stream parser throws unchecked exceptions (e.g. ArrayIndexOutOfBoundsException in a packed
+     * varint) on some corrupt input instead of InvalidProtocolBufferException: the same clear error for both.
+     */
+    private static KilnException corrupt(Path file, RuntimeException e) {
+        if (e instanceof KilnException k) {
+            return k;
+        }
+        return KilnException.invalidModel(file + " is not a valid ONNX protobuf (truncated or corrupt): " + e, e);
     }
 
     public static OnnxModelSummary summarize(Path onnx) {
@@ -100,6 +113,8 @@ public final class OnnxReader {
             p = TensorProto.parseFrom(in);
         } catch (IOException e) {
             throw KilnException.invalidModel("cannot read tensor " + pb + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw corrupt(pb, e);
         }
         try {
             return OnnxTensors.fromProto(p);
@@ -114,6 +129,8 @@ public final class OnnxReader {
             return TensorProto.parseFrom(in).getName();
         } catch (IOException e) {
             throw KilnException.invalidModel("cannot read tensor " + pb + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw corrupt(pb, e);
         }
     }
 

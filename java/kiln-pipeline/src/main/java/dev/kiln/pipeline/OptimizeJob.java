@@ -51,6 +51,10 @@ import java.util.function.Consumer;
  *         .formats(EnumSet.of(Format.SAVEDMODEL, Format.ONNX)).precisions(EnumSet.of(Precision.FP32, Precision.FP16))
  *         .build().run();
  * }</pre>
+ *
+ * <p>Thread safety: a built job is immutable, and {@link #run()} may be called from several threads at once, on one
+ * job or many (ConcurrentConversionsTest). Runs into the same output directory replace each other's files atomically,
+ * file by file: each file is whole and from one run, the last to finish.
  */
 public final class OptimizeJob {
 
@@ -156,7 +160,7 @@ public final class OptimizeJob {
             log.accept(String.format(Locale.ROOT, "prune      %d layers, global sparsity %.1f%%",
                     pruningReport.layers().size(), 100 * pruningReport.globalSparsity()));
         }
-        lossyReference = lowRank != null || prune != null ? optimized.copy() : null;
+        Graph lossyReference = lowRank != null || prune != null ? optimized.copy() : null;
 
         createOutputDir();
         List<OptimizeReport.Artifact> artifacts = new ArrayList<>();
@@ -249,7 +253,7 @@ public final class OptimizeJob {
         long t3 = System.nanoTime();
         List<OptimizeReport.Artifact> exact = artifacts.stream().filter(a -> !a.precision().startsWith("int8"))
                 .toList();
-        List<OptimizeReport.Verification> verifications = verify(original, exact);
+        List<OptimizeReport.Verification> verifications = verify(original, exact, lossyReference);
         timings.put("verify", millisSince(t3));
 
         Evaluation evaluation = null;
@@ -287,8 +291,6 @@ public final class OptimizeJob {
                 layers, mixed, pruningReport, lowRankReport, warnings, timings, OutputDigests.of(output, written));
     }
 
-    /** The graph after the lossy steps (low rank, pruning) that the exports are verified against; null without. */
-    private Graph lossyReference;
 
     private static String precisionName(Precision p) {
         return switch (p) {
@@ -359,7 +361,8 @@ public final class OptimizeJob {
     }
 
     /** Runs TF on the original and every artifact on its runtime with the same random inputs, and compares. */
-    private List<OptimizeReport.Verification> verify(Graph original, List<OptimizeReport.Artifact> artifacts) {
+    private List<OptimizeReport.Verification> verify(Graph original, List<OptimizeReport.Artifact> artifacts,
+            Graph lossyReference) {
         List<Map<String, Tensor>> inputs = new ArrayList<>();
         for (int i = 0; i < samples; i++) {
             inputs.add(RandomInputs.forSignature(original.inputs(), seed + i, batch));

@@ -160,6 +160,9 @@ public final class TfImporter {
         } catch (InvalidProtocolBufferException e) {
             throw KilnException.invalidModel(pb + " is not a valid SavedModel protobuf (truncated or corrupt): "
                     + firstLine(e.getMessage()));
+        } catch (RuntimeException e) {   // protobuf-java's stream parser throws some of these on corrupt input
+            throw KilnException.invalidModel(pb + " is not a valid SavedModel protobuf (truncated or corrupt): " + e,
+                    e);
         } catch (IOException e) {
             throw KilnException.io("cannot read " + pb + ": " + e.getMessage(), e);
         }
@@ -319,6 +322,9 @@ public final class TfImporter {
         } catch (InvalidProtocolBufferException e) {
             throw KilnException.invalidModel(file + " is neither a SavedModel directory nor a valid GraphDef .pb "
                     + "(truncated or corrupt): " + firstLine(e.getMessage()));
+        } catch (RuntimeException e) {   // protobuf-java's stream parser throws some of these on corrupt input
+            throw KilnException.invalidModel(file + " is neither a SavedModel directory nor a valid GraphDef .pb "
+                    + "(truncated or corrupt): " + e, e);
         } catch (IOException e) {
             throw KilnException.io("cannot read " + file + ": " + e.getMessage(), e);
         }

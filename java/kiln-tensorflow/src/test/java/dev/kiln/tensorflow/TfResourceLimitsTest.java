@@ -62,7 +62,9 @@ class TfResourceLimitsTest {
     void aConstantWithANegativeDimensionIsRefused() throws Exception {
         Path f = write(addConstant(4, -3));
         KilnException e = assertThrows(KilnException.class, () -> TfImporter.load(f));
-        assertTrue(e.getMessage().contains("'c'"), e.getMessage());
+        assertEquals(ErrorCode.INVALID_MODEL, e.code());
+        assertTrue(e.getMessage().contains("absurd.pb") && e.getMessage().contains("node c")
+                && e.getMessage().contains("-3"), e.getMessage());
     }
 
     @Test
