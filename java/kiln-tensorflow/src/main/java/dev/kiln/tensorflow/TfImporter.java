@@ -84,7 +84,9 @@ public final class TfImporter {
             }
             return loadFrozen(model, options);
         } catch (KilnException e) {
-            throw e;
+            // every error names the model: some checks (flattening, inlining) do not know the file
+            String m = e.getMessage();
+            throw m != null && m.contains(model.toString()) ? e : new KilnException(e.code(), model + ": " + m, e);
         } catch (TensorFlowException | IllegalArgumentException | IllegalStateException e) {
             throw KilnException.invalidModel(model + ": " + firstLine(e.getMessage()), e);
         }
