@@ -16,6 +16,8 @@ public enum ErrorCode {
     NATIVE(7),
     /** A result failed verification against the oracle. */
     VERIFICATION_FAILED(8),
+    /** A declared size is over one of Kiln's limits ({@link Limits}) or the Java heap: refused before allocating. */
+    RESOURCE_LIMIT(9),
     /** A bug in Kiln. */
     INTERNAL(70);
 

@@ -32,7 +32,23 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler(Main::handle);
         cl.setParameterExceptionHandler(Main::badArguments);
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            return outOfMemory(e, cl);
+        }
+    }
+
+    /**
+     * The heap ran out: one line saying how large it was and how to give Kiln more, not a stack trace. The
+     * launcher passes KILN_JAVA_OPTS to the JVM (default -Xmx4g).
+     */
+    private static int outOfMemory(OutOfMemoryError e, CommandLine cl) {
+        long max = Runtime.getRuntime().maxMemory() >> 20;
+        cl.getErr().println("kiln: error: out of memory (" + e.getMessage() + ", Java heap limit " + max + " MB): "
+                + "give Kiln more with KILN_JAVA_OPTS=-Xmx<size> (e.g. -Xmx16g) for the kiln launcher, or java "
+                + "-Xmx<size>");
+        return ErrorCode.RESOURCE_LIMIT.exitStatus();
     }
 
     /** A bad command line: one line saying what is wrong and where help is, exit 2 (not the whole usage text). */
@@ -48,6 +64,9 @@ public final class Main implements Runnable {
 
     /** Kiln's own errors are one clear line; anything else is a bug, shown with its stack trace. */
     private static int handle(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
+        if (e.getCause() instanceof OutOfMemoryError oom) {   // picocli wraps an Error thrown by a command
+            return outOfMemory(oom, cl);
+        }
         boolean verbose = Boolean.getBoolean("kiln.verbose") || System.getenv("KILN_VERBOSE") != null;
         if (e instanceof KilnException k) {
             cl.getErr().println("kiln: error: " + k.getMessage());

@@ -1,6 +1,7 @@
 package dev.kiln.data;
 
 import dev.kiln.KilnException;
+import dev.kiln.Limits;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Shape;
 
@@ -105,7 +106,22 @@ public record NpyHeader(DType dtype, Shape shape, int majorVersion, long dataOff
         if (dims.length == 0) {
             throw bad(source, "is a 0-d array (shape ()); representative data needs samples along axis 0");
         }
-        return new NpyHeader(dtype, Shape.of(dims), major, dataOffset);
+        Shape declared = Shape.of(dims);
+        // sizes are checked before anything is allocated: the whole array may be larger than memory (it is
+        // streamed), but its byte count must not overflow, and one sample must fit one tensor
+        long total = 1;
+        for (long d : dims) {
+            total = Math.multiplyHigh(total, d) == 0 && total * d >= 0 ? total * d : -1;
+            if (total < 0) {
+                throw bad(source, "shape " + declared + " has more than 2^63 elements");
+            }
+        }
+        if (Math.multiplyHigh(total, dtype.byteSize()) != 0 || total * dtype.byteSize() < 0) {
+            throw bad(source, "shape " + declared + " of " + dtype + " is more than 2^63 bytes");
+        }
+        Limits.tensorBytes(source + ": one sample", Shape.of(Arrays.copyOfRange(dims, 1, dims.length)),
+                dtype.byteSize());
+        return new NpyHeader(dtype, declared, major, dataOffset);
     }
 
     private static long parseDim(String s, String source) {

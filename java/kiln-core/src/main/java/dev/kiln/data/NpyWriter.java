@@ -1,19 +1,17 @@
 package dev.kiln.data;
 
+import dev.kiln.AtomicFiles;
 import dev.kiln.KilnArgumentException;
-import dev.kiln.KilnException;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Shape;
 import dev.kiln.graph.Tensor;
 
-import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -36,11 +34,7 @@ public final class NpyWriter {
 
     /** Writes a tensor of any dtype that .npy files can hold here (see {@link NpyHeader}). */
     public static void write(Path path, Tensor t) {
-        try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(path))) {
-            write(out, t);
-        } catch (IOException e) {
-            throw KilnException.io("cannot write " + path + ": " + e, e);
-        }
+        AtomicFiles.write(path, out -> write(out, t));
     }
 
     /** Writes {@code t} as .npy bytes to {@code out} (e.g. an entry of a .npz zip); does not close it. */

@@ -3,6 +3,7 @@ package dev.kiln.sparse;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.AtomicFiles;
 import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
 import dev.kiln.graph.Graph;
@@ -19,12 +20,11 @@ import dev.kiln.kernels.Packed24;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.Channels;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -256,9 +256,8 @@ public final class PackedWeights {
             throw KilnException.internal("cannot write the table of contents of " + file + ": " + e.getMessage(), e);
         }
         int tocLen = (int) align8(HEADER_BYTES + toc.length) - HEADER_BYTES;
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (var ch = Files.newByteChannel(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
+        AtomicFiles.write(file, out -> {
+            WritableByteChannel ch = Channels.newChannel(out);
             ByteBuffer head = ByteBuffer.allocate(HEADER_BYTES + tocLen).order(ByteOrder.LITTLE_ENDIAN);
             head.put(MAGIC).putInt(VERSION).putInt(tocLen).put(toc);
             while (head.hasRemaining()) {
@@ -267,20 +266,11 @@ public final class PackedWeights {
             writeFully(ch, head.flip());
             long pos = 0;
             for (ByteBuffer b : data) {
-                pos += writeFully(ch, b);
+                pos += writeFully(ch, b.duplicate());
                 long pad = align8(pos) - pos;
                 pos += writeFully(ch, ByteBuffer.allocate((int) pad));
             }
-            ch.close();
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            try {
-                Files.deleteIfExists(tmp);
-            } catch (IOException ignored) {
-                // the original error matters more
-            }
-            throw KilnException.io("cannot write " + file + ": " + e.getMessage(), e);
-        }
+        });
     }
 
     private static long writeFully(WritableByteChannel ch, ByteBuffer b) throws IOException {

@@ -66,7 +66,11 @@ class PackedWeightsTest {
                 assertTrue(l.packedBytes() < l.denseBytes(), l.name() + " packs smaller");
             }
         }
-        assertTrue(Files.notExists(tmp.resolve(PackedWeights.FILE_NAME + ".tmp")));
+        try (var left = Files.list(tmp)) {   // no temporary left beside the file
+            assertEquals(List.of(f), left.toList());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private static int[] toArray(float[] a) {

@@ -1,6 +1,7 @@
 package dev.kiln.onnx;
 
 import com.google.protobuf.CodedOutputStream;
+import dev.kiln.AtomicFiles;
 import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
 import dev.kiln.calib.ThresholdMethod;
@@ -10,10 +11,8 @@ import dev.kiln.onnx.proto.Onnx.NodeProto;
 import dev.kiln.quant.WeightRanges;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -115,21 +114,13 @@ public final class OnnxExporter {
         if (Files.isDirectory(abs)) {
             throw KilnException.io("cannot write ONNX to " + out + ": it is a directory", null);
         }
-        Path tmp = null;
+        // a 1 MB buffer: the weights stream out in large writes (writeTo(OutputStream) buffers 4 KB)
+        AtomicFiles.write(abs, os -> {
+            CodedOutputStream c = CodedOutputStream.newInstance(os, 1 << 20);
+            m.writeTo(c);
+            c.flush();
+        });
         try {
-            tmp = Files.createTempFile(dir, "." + abs.getFileName(), ".tmp");
-            try (OutputStream os = Files.newOutputStream(tmp)) {
-                // a 1 MB buffer: the weights stream out in large writes (writeTo(OutputStream) buffers 4 KB)
-                CodedOutputStream c = CodedOutputStream.newInstance(os, 1 << 20);
-                m.writeTo(c);
-                c.flush();
-            }
-            try {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (java.nio.file.AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
-            tmp = null;
             Map<String, Integer> ops = new TreeMap<>();
             int transposes = 0;
             for (NodeProto n : m.getGraph().getNodeList()) {
@@ -143,14 +134,6 @@ public final class OnnxExporter {
                     (System.nanoTime() - t0) / 1_000_000, Int8Saturation.check(m));
         } catch (IOException e) {
             throw KilnException.io("cannot write ONNX to " + out + ": " + e.getMessage(), e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // the original error is what matters
-                }
-            }
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.kiln.onnx;
 
 import dev.kiln.KilnException;
+import dev.kiln.Limits;
 import dev.kiln.graph.Tensor;
 import dev.kiln.onnx.proto.Onnx.GraphProto;
 import dev.kiln.onnx.proto.Onnx.ModelProto;
@@ -32,12 +33,26 @@ public final class OnnxReader {
             if (!m.hasGraph() || m.getOpsetImportCount() == 0) {
                 throw KilnException.invalidModel(onnx + " is not an ONNX model (no graph or no opset_import)");
             }
+            Limits.checkNodes(onnx.toString(), m.getGraph().getNodeCount());
             return m;
         } catch (java.nio.file.NoSuchFileException e) {
             throw KilnException.invalidModel("ONNX model " + onnx + " does not exist", e);
         } catch (IOException e) {
             throw KilnException.invalidModel("cannot read ONNX model " + onnx + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw corrupt(onnx, e);
         }
+    }
+
+    /**
+     * protobuf-java's stream parser throws unchecked exceptions (e.g. ArrayIndexOutOfBoundsException in a packed
+     * varint) on some corrupt input instead of InvalidProtocolBufferException: the same clear error for both.
+     */
+    private static KilnException corrupt(Path file, RuntimeException e) {
+        if (e instanceof KilnException k) {
+            return k;
+        }
+        return KilnException.invalidModel(file + " is not a valid ONNX protobuf (truncated or corrupt): " + e, e);
     }
 
     public static OnnxModelSummary summarize(Path onnx) {
@@ -81,12 +96,30 @@ public final class OnnxReader {
         return out;
     }
 
+    /** Every initializer of the model in {@code onnx} as a Kiln tensor; errors name the file and the tensor. */
+    public static Map<String, Tensor> initializers(Path onnx) {
+        ModelProto m = read(onnx);
+        try {
+            return initializers(m);
+        } catch (KilnException e) {
+            throw new KilnException(e.code(), onnx + ": " + e.getMessage(), e);
+        }
+    }
+
     /** A single serialized TensorProto, as in ONNX's test_data_set_N/input_K.pb files. */
     public static Tensor readTensor(Path pb) {
+        TensorProto p;
         try (InputStream in = Files.newInputStream(pb)) {
-            return OnnxTensors.fromProto(TensorProto.parseFrom(in));
+            p = TensorProto.parseFrom(in);
         } catch (IOException e) {
             throw KilnException.invalidModel("cannot read tensor " + pb + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw corrupt(pb, e);
+        }
+        try {
+            return OnnxTensors.fromProto(p);
+        } catch (KilnException e) {
+            throw new KilnException(e.code(), pb + ": " + e.getMessage(), e);
         }
     }
 
@@ -96,6 +129,8 @@ public final class OnnxReader {
             return TensorProto.parseFrom(in).getName();
         } catch (IOException e) {
             throw KilnException.invalidModel("cannot read tensor " + pb + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw corrupt(pb, e);
         }
     }
 

@@ -3,6 +3,7 @@ package dev.kiln.onnx;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import dev.kiln.KilnException;
+import dev.kiln.Limits;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Shape;
 import dev.kiln.graph.Tensor;
@@ -92,26 +93,37 @@ public final class OnnxTensors {
         long[] dims = new long[p.getDimsCount()];
         for (int i = 0; i < dims.length; i++) {
             dims[i] = p.getDims(i);
+            if (dims[i] < 0) {
+                throw KilnException.invalidModel("tensor '" + p.getName() + "': negative dimension " + dims[i]
+                        + " in dims " + java.util.Arrays.toString(dims));
+            }
         }
         Shape shape = Shape.of(dims);
-        long n = shape.numElements();
+        String what = "tensor '" + p.getName() + "'";
+        // the declared size is checked before anything is allocated for it (dims may declare [2^40])
+        long n = Limits.tensorBytes(what, shape, 1);
         if (p.getDataLocation() == TensorProto.DataLocation.EXTERNAL || p.getExternalDataCount() > 0) {
             throw KilnException.invalidModel("tensor '" + p.getName() + "' keeps its data in an external file, "
                     + "which Kiln does not read");
         }
         if (dt == DType.STRING) {
+            if (p.getStringDataCount() != n) {
+                throw KilnException.invalidModel(what + " string" + shape + " has " + p.getStringDataCount()
+                        + " of " + n + " strings");
+            }
             List<byte[]> s = new ArrayList<>();
             p.getStringDataList().forEach(bs -> s.add(bs.toByteArray()));
             return Tensor.ofStrings(shape, s);
         }
         int es = dt.byteSize();
-        ByteBuffer out = ByteBuffer.allocate(Math.toIntExact(n * es)).order(ByteOrder.LITTLE_ENDIAN);
+        long bytes = Limits.tensorBytes(what + " " + dt, shape, es);
+        // the data present must match the declared size before the buffer is allocated: a few bytes of file must
+        // not make Kiln allocate gigabytes
         if (p.hasRawData()) {
-            if (p.getRawData().size() != n * es) {
-                throw KilnException.invalidModel("tensor '" + p.getName() + "' " + dt + shape + " needs " + n * es
+            if (p.getRawData().size() != bytes) {
+                throw KilnException.invalidModel("tensor '" + p.getName() + "' " + dt + shape + " needs " + bytes
                         + " bytes of raw_data, has " + p.getRawData().size() + " (weights stripped?)");
             }
-            out.put(p.getRawData().asReadOnlyByteBuffer());
         } else {
             long have = switch (dt) {
                 case FLOAT -> p.getFloatDataCount();
@@ -124,6 +136,11 @@ public final class OnnxTensors {
                 throw KilnException.invalidModel("tensor '" + p.getName() + "' " + dt + shape + " has no data ("
                         + have + " of " + n + " elements present; weights stripped?)");
             }
+        }
+        ByteBuffer out = ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
+        if (p.hasRawData()) {
+            out.put(p.getRawData().asReadOnlyByteBuffer());
+        } else {
             for (int i = 0; i < n; i++) {
                 switch (dt) {
                     case FLOAT -> out.putFloat(p.getFloatData(i));

@@ -52,6 +52,10 @@ import java.util.function.Consumer;
  *         .formats(EnumSet.of(Format.SAVEDMODEL, Format.ONNX)).precisions(EnumSet.of(Precision.FP32, Precision.FP16))
  *         .build().run();
  * }</pre>
+ *
+ * <p>Thread safety: a built job is immutable, and {@link #run()} may be called from several threads at once, on one
+ * job or many (ConcurrentConversionsTest). Runs into the same output directory replace each other's files atomically,
+ * file by file: each file is whole and from one run, the last to finish.
  */
 public final class OptimizeJob {
 
@@ -164,7 +168,7 @@ public final class OptimizeJob {
             log.accept(String.format(Locale.ROOT, "prune      %d layers, global sparsity %.1f%%",
                     pruningReport.layers().size(), 100 * pruningReport.globalSparsity()));
         }
-        lossyReference = lowRank != null || prune != null ? optimized.copy() : null;
+        Graph lossyReference = lowRank != null || prune != null ? optimized.copy() : null;
 
         createOutputDir();
         List<OptimizeReport.Artifact> artifacts = new ArrayList<>();
@@ -206,6 +210,7 @@ public final class OptimizeJob {
         timings.put("export", millisSince(t2));
 
         CalibrateJob.Summary calibration = null;
+        List<Path> calibrationFiles = List.of();
         OptimizeReport.MixedPrecision mixed = null;
         Graph fakeQuant = null;
         Set<String> floatLayers = keepFloat;
@@ -218,7 +223,7 @@ public final class OptimizeJob {
                 CalibrateJob.Result cr = CalibrateJob.builder(model).data(calibrationData).targets(int8Targets)
                         .method(method).methods(methods).log(log).build()
                         .calibrate(optimized, ModelFingerprint.of(model));
-                cr.write(output.resolve("calibration"));
+                calibrationFiles = cr.write(output.resolve("calibration"));
                 tables = cr.tables();
                 calibration = cr.summary();
             }
@@ -289,7 +294,7 @@ public final class OptimizeJob {
         long t3 = System.nanoTime();
         List<OptimizeReport.Artifact> exact = artifacts.stream().filter(a -> !a.precision().startsWith("int8"))
                 .toList();
-        List<OptimizeReport.Verification> verifications = verify(original, exact);
+        List<OptimizeReport.Verification> verifications = verify(original, exact, lossyReference);
         timings.put("verify", millisSince(t3));
 
         Evaluation evaluation = null;
@@ -318,10 +323,13 @@ public final class OptimizeJob {
                     + "real inputs");
         }
 
+        List<Path> written = new ArrayList<>();
+        artifacts.forEach(a -> written.add(Path.of(a.path())));
+        written.addAll(calibrationFiles);
         return new OptimizeReport(Versions.kiln(), Environments.current(), model.toString(), modelNote,
                 output.toString(), summarize(original), summarize(optimized), passResults, artifacts, verifications,
                 calibration, precisions.contains(Precision.INT8) ? int8WeightMethod.toString() : null, evaluation,
-                layers, mixed, pruningReport, lowRankReport, warnings, timings);
+                layers, mixed, pruningReport, lowRankReport, warnings, timings, OutputDigests.of(output, written));
     }
 
     /**
@@ -376,9 +384,6 @@ public final class OptimizeJob {
             default -> "tensorflow";
         };
     }
-
-    /** The graph after the lossy steps (low rank, pruning) that the exports are verified against; null without. */
-    private Graph lossyReference;
 
     private static String precisionName(Precision p) {
         return switch (p) {
@@ -449,7 +454,8 @@ public final class OptimizeJob {
     }
 
     /** Runs TF on the original and every artifact on its runtime with the same random inputs, and compares. */
-    private List<OptimizeReport.Verification> verify(Graph original, List<OptimizeReport.Artifact> artifacts) {
+    private List<OptimizeReport.Verification> verify(Graph original, List<OptimizeReport.Artifact> artifacts,
+            Graph lossyReference) {
         List<Map<String, Tensor>> inputs = new ArrayList<>();
         for (int i = 0; i < samples; i++) {
             inputs.add(RandomInputs.forSignature(original.inputs(), seed + i, batch));

@@ -29,7 +29,15 @@ public record OptimizeReport(
         dev.kiln.sparse.PruningReport pruning,
         dev.kiln.lowrank.LowRankReport lowRank,
         List<String> warnings,
-        Map<String, Long> timingsMillis) {
+        Map<String, Long> timingsMillis,
+        List<OutputFile> files) {
+
+    /**
+     * A file this run wrote (each file of the SavedModel directories, ONNX models, calibration tables and caches):
+     * its path relative to the output directory, size and SHA-256 (lower-case hex). The same input and options give
+     * the same digests across runs, thread counts and kernel backends. report.json and report.html are not listed.
+     */
+    public record OutputFile(String path, long bytes, String sha256) { }
 
     /** The runtimes and machine this run used. */
     public record Environment(String java, String os, String cpu, int cores, String tensorflow, String onnxRuntime,

@@ -28,9 +28,13 @@ final class ServiceReport {
             verifications.add(new OptimizeReport.Verification(relative(v.artifact(), outDir), v.runtime(), v.samples(),
                     v.maxAbsError(), v.maxRelError(), v.tolerance(), v.passed(), v.medianLatencyMillis()));
         }
+        List<OptimizeReport.OutputFile> files = new ArrayList<>();
+        for (OptimizeReport.OutputFile f : r.files()) {
+            files.add(new OptimizeReport.OutputFile(relative(f.path(), outDir), f.bytes(), f.sha256()));
+        }
         return new OptimizeReport(r.kilnVersion(), r.environment(), modelName, r.modelNote(), ".", r.original(),
                 r.optimized(), r.passes(), artifacts, verifications, r.calibration(), r.weightMethod(), r.evaluation(),
-                r.layers(), r.mixedPrecision(), r.pruning(), r.lowRank(), r.warnings(), r.timingsMillis());
+                r.layers(), r.mixedPrecision(), r.pruning(), r.lowRank(), r.warnings(), r.timingsMillis(), files);
     }
 
     private static String relative(String path, Path outDir) {

@@ -3,6 +3,7 @@ package dev.kiln.tensorflow;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import dev.kiln.KilnException;
+import dev.kiln.Limits;
 import dev.kiln.graph.AttrValue;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Graph;
@@ -295,8 +296,10 @@ public final class GraphDefs {
         if (!shape.isFullyDefined()) {
             throw KilnException.invalidModel("node '" + where + "': constant tensor has shape " + shape);
         }
-        long n = shape.numElements();
+        // the declared size is checked before anything is allocated for it (a constant may declare [2^40])
+        long n = Limits.tensorBytes("node '" + where + "': constant", shape, 1);
         if (dt == DType.STRING) {
+            Limits.tensorBytes("node '" + where + "': string constant", shape, 16);
             List<byte[]> v = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 ByteString s = p.getStringValCount() == 0 ? ByteString.EMPTY
@@ -308,7 +311,7 @@ public final class GraphDefs {
         if (dt.byteSize() < 0) {
             throw KilnException.unsupported("node '" + where + "': constant of type " + dt + " is not supported");
         }
-        long bytes = n * dt.byteSize();
+        long bytes = Limits.tensorBytes("node '" + where + "': constant", shape, dt.byteSize());
         if (!p.getTensorContent().isEmpty()) {
             if (p.getTensorContent().size() != bytes) {
                 throw KilnException.invalidModel("node '" + where + "': tensor " + dt + shape + " needs " + bytes
@@ -316,7 +319,7 @@ public final class GraphDefs {
             }
             return Tensor.wrap(dt, shape, p.getTensorContent().asReadOnlyByteBuffer());
         }
-        ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(bytes)).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
         int count = switch (dt) {
             case FLOAT -> p.getFloatValCount();
             case DOUBLE -> p.getDoubleValCount();

@@ -2,6 +2,7 @@ package dev.kiln.tensorflow;
 
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.MessageLite;
+import dev.kiln.AtomicFiles;
 import dev.kiln.KilnException;
 import dev.kiln.graph.Graph;
 import dev.kiln.graph.Node;
@@ -22,14 +23,11 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /**
  * Writes an IR graph back as TensorFlow: a frozen GraphDef {@code .pb} or a SavedModel directory (tag {@code serve},
@@ -44,19 +42,7 @@ public final class TfExporter {
     /** Writes {@code g} as a frozen GraphDef to {@code pbFile} (replacing it). */
     public static void writeFrozenGraph(Graph g, Path pbFile) {
         GraphDef gd = checkedGraphDef(g);
-        Path target = pbFile.toAbsolutePath();
-        Path tmp = null;
-        try {
-            Files.createDirectories(target.getParent());
-            tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
-            write(gd, tmp);
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            tmp = null;
-        } catch (IOException e) {
-            throw KilnException.io("cannot write " + target + ": " + e.getMessage(), e);
-        } finally {
-            deleteQuietly(tmp);
-        }
+        AtomicFiles.write(pbFile, out -> write(gd, out));
     }
 
     /**
@@ -77,33 +63,12 @@ public final class TfExporter {
      */
     public static void writeSavedModel(List<Graph> graphs, Path dir) {
         SavedModel sm = savedModel(graphs);
-        Path target = dir.toAbsolutePath();
-        Path tmp = null;
-        Path old = null;
-        try {
-            Files.createDirectories(target.getParent());
-            tmp = Files.createTempDirectory(target.getParent(), "." + target.getFileName() + ".tmp");
-            Path staged = tmp.resolve("model");
+        AtomicFiles.writeDirectory(dir, staged -> {
             Files.createDirectories(staged.resolve("variables"));
-            write(sm, staged.resolve("saved_model.pb"));
-            if (Files.exists(target)) {
-                old = target.resolveSibling("." + target.getFileName() + ".old" + System.nanoTime());
-                Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
+            try (OutputStream out = Files.newOutputStream(staged.resolve("saved_model.pb"))) {
+                write(sm, out);
             }
-            Files.move(staged, target, StandardCopyOption.ATOMIC_MOVE);
-            deleteQuietly(old);
-        } catch (IOException e) {
-            if (old != null && !Files.exists(target)) {
-                try {
-                    Files.move(old, target, StandardCopyOption.ATOMIC_MOVE);
-                } catch (IOException ignored) {
-                    // keep the backup where it is
-                }
-            }
-            throw KilnException.io("cannot write SavedModel " + target + ": " + e.getMessage(), e);
-        } finally {
-            deleteQuietly(tmp);
-        }
+        });
     }
 
     private static SavedModel savedModel(List<Graph> graphs) {
@@ -210,13 +175,11 @@ public final class TfExporter {
                 .setDtypeValue(t.type().dtype().tfCode()).setTensorShape(GraphDefs.toProto(t.type().shape())).build();
     }
 
-    /** Streams {@code m} to {@code file}: the weights go from the IR's buffers to the file with no whole-file array. */
-    private static void write(MessageLite m, Path file) throws IOException {
-        try (OutputStream out = Files.newOutputStream(file)) {
-            CodedOutputStream c = CodedOutputStream.newInstance(out, 1 << 20);
-            m.writeTo(c);
-            c.flush();
-        }
+    /** Streams {@code m} out: the weights go from the IR's buffers to the file with no whole-file array. */
+    private static void write(MessageLite m, OutputStream out) throws IOException {
+        CodedOutputStream c = CodedOutputStream.newInstance(out, 1 << 20);
+        m.writeTo(c);
+        c.flush();
     }
 
     private static org.tensorflow.Output<?> output(org.tensorflow.Graph tfg, TensorRef r) {
@@ -260,23 +223,6 @@ public final class TfExporter {
             tfg.importGraphDef(gd);
         } catch (IllegalArgumentException | TensorFlowException e) {
             throw KilnException.invalidModel("TensorFlow rejects the graph: " + TfImporter.firstLine(e.getMessage()));
-        }
-    }
-
-    private static void deleteQuietly(Path p) {
-        if (p == null || !Files.exists(p)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(p)) {
-            s.sorted(Comparator.reverseOrder()).forEach(x -> {
-                try {
-                    Files.deleteIfExists(x);
-                } catch (IOException ignored) {
-                    // best effort
-                }
-            });
-        } catch (IOException ignored) {
-            // best effort
         }
     }
 }

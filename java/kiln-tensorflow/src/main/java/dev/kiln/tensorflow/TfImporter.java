@@ -2,6 +2,7 @@ package dev.kiln.tensorflow;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.kiln.KilnException;
+import dev.kiln.Limits;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Graph;
 import dev.kiln.graph.Node;
@@ -83,7 +84,9 @@ public final class TfImporter {
             }
             return loadFrozen(model, options);
         } catch (KilnException e) {
-            throw e;
+            // every error names the model: some checks (flattening, inlining) do not know the file
+            String m = e.getMessage();
+            throw m != null && m.contains(model.toString()) ? e : new KilnException(e.code(), model + ": " + m, e);
         } catch (TensorFlowException | IllegalArgumentException | IllegalStateException e) {
             throw KilnException.invalidModel(model + ": " + firstLine(e.getMessage()), e);
         }
@@ -210,6 +213,9 @@ public final class TfImporter {
         } catch (InvalidProtocolBufferException e) {
             throw KilnException.invalidModel(pb + " is not a valid SavedModel protobuf (truncated or corrupt): "
                     + firstLine(e.getMessage()));
+        } catch (RuntimeException e) {   // protobuf-java's stream parser throws some of these on corrupt input
+            throw KilnException.invalidModel(pb + " is not a valid SavedModel protobuf (truncated or corrupt): " + e,
+                    e);
         } catch (IOException e) {
             throw KilnException.io("cannot read " + pb + ": " + e.getMessage(), e);
         }
@@ -217,6 +223,7 @@ public final class TfImporter {
             throw KilnException.invalidModel(pb + " holds no meta graph (truncated, or not a SavedModel)");
         }
         for (MetaGraphDef mg : sm.getMetaGraphsList()) {
+            Limits.checkNodes(pb.toString(), nodeCount(mg.getGraphDef()));
             if (mg.getGraphDef().getNodeCount() == 0) {
                 throw KilnException.invalidModel(pb + ": meta graph " + mg.getMetaInfoDef().getTagsList()
                         + " has an empty graph (truncated or corrupt file)");
@@ -399,6 +406,15 @@ public final class TfImporter {
         return f;
     }
 
+    /** Nodes of the graph and of every function in its library (all of them may be inlined into the IR). */
+    private static long nodeCount(GraphDef gd) {
+        long n = gd.getNodeCount();
+        for (var f : gd.getLibrary().getFunctionList()) {
+            n += f.getNodeDefCount();
+        }
+        return n;
+    }
+
     // ---- frozen GraphDef ----
 
     /** The GraphDef of a frozen .pb, or a clear error saying why it is not one. */
@@ -412,9 +428,13 @@ public final class TfImporter {
         } catch (InvalidProtocolBufferException e) {
             throw KilnException.invalidModel(file + " is neither a SavedModel directory nor a valid GraphDef .pb "
                     + "(truncated or corrupt): " + firstLine(e.getMessage()));
+        } catch (RuntimeException e) {   // protobuf-java's stream parser throws some of these on corrupt input
+            throw KilnException.invalidModel(file + " is neither a SavedModel directory nor a valid GraphDef .pb "
+                    + "(truncated or corrupt): " + e, e);
         } catch (IOException e) {
             throw KilnException.io("cannot read " + file + ": " + e.getMessage(), e);
         }
+        Limits.checkNodes(file.toString(), nodeCount(gd));
         if (gd.getNodeCount() == 0) {
             throw KilnException.invalidModel(file + " holds no graph nodes: not a frozen GraphDef");
         }
