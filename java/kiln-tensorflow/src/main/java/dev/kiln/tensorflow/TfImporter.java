@@ -86,7 +86,11 @@ public final class TfImporter {
         } catch (KilnException e) {
             // every error names the model: some checks (flattening, inlining) do not know the file
             String m = e.getMessage();
-            throw m != null && m.contains(model.toString()) ? e : new KilnException(e.code(), model + ": " + m, e);
+            if (m != null && m.contains(model.toString())) {
+                throw e;
+            }
+            throw e instanceof dev.kiln.KilnArgumentException ? new dev.kiln.KilnArgumentException(model + ": " + m)
+                    : new KilnException(e.code(), model + ": " + m, e);
         } catch (TensorFlowException | IllegalArgumentException | IllegalStateException e) {
             throw KilnException.invalidModel(model + ": " + firstLine(e.getMessage()), e);
         }
