@@ -57,7 +57,7 @@ final class PruneCommand implements Callable<Integer> {
             + "(default: an error naming it)")
     boolean skipIndivisible;
 
-    @Option(names = "--sensitivity", description = "first prune each layer alone at 50/70/90% and print what each "
+    @Option(names = "--sensitivity", description = "first prune each layer alone at 50/70/90%% and print what each "
             + "costs on --eval-data (top-1 points with --labels, else 1 - cosine)")
     boolean sensitivity;
 
