@@ -98,11 +98,15 @@ public final class AtomicFiles {
                     Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
                     tmp = null;
                     return;
-                } catch (FileAlreadyExistsException | DirectoryNotEmptyException raced) {
-                    if (attempt == 10) {
-                        throw raced;
-                    }
                 } catch (IOException e) {
+                    // another writer put its directory at target between our two renames: rename(2) then fails
+                    // with ENOTEMPTY, which Java reports as a plain FileSystemException; move it aside in turn
+                    boolean raced = e instanceof FileAlreadyExistsException || e instanceof DirectoryNotEmptyException
+                            || e instanceof java.nio.file.FileSystemException
+                            && Files.exists(abs, LinkOption.NOFOLLOW_LINKS);
+                    if (raced && attempt < 10) {
+                        continue;
+                    }
                     if (old != null && !Files.exists(abs, LinkOption.NOFOLLOW_LINKS)) {
                         try {
                             Files.move(old, abs, StandardCopyOption.ATOMIC_MOVE);   // the previous output back
