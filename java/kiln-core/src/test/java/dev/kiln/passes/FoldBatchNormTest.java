@@ -45,8 +45,8 @@ class FoldBatchNormTest {
         }
     }
 
-    @Test
-    void fusedBatchNormAfterConvAndBiasAddFoldsIntoWeightsAndBias() {
+    /** x [2,5,5,3] → Conv2D 3×3 3→4 → BiasAdd → FusedBatchNormV3 → Relu ("relu"); no signature yet. */
+    private Graph convBiasBatchNormRelu() {
         Graph g = new Graph();
         placeholder(g, "x", 2, 5, 5, 3);
         constant(g, "w", random(rnd, 3, 3, 3, 4));
@@ -56,6 +56,12 @@ class FoldBatchNormTest {
         op(g, "bias", "BiasAdd", "conv", "b");
         fusedBn(g, "bn", "bias", 4, false);
         op(g, "relu", "Relu", "bn");
+        return g;
+    }
+
+    @Test
+    void fusedBatchNormAfterConvAndBiasAddFoldsIntoWeightsAndBias() {
+        Graph g = convBiasBatchNormRelu();
         TestGraphs.signature(g, "x", "relu");
         Graph original = g.copy();
 
@@ -73,15 +79,7 @@ class FoldBatchNormTest {
 
     @Test
     void thePassTableAddsUpForEveryPassOfThePipeline() {
-        Graph g = new Graph();
-        placeholder(g, "x", 2, 5, 5, 3);
-        constant(g, "w", random(rnd, 3, 3, 3, 4));
-        constant(g, "b", random(rnd, 4));
-        g.add(Node.builder("conv", "Conv2D").input("x").input("w").attr("T", DType.FLOAT)
-                .attr("strides", AttrValue.ofInts(1, 1, 1, 1)).attr("padding", "VALID").build());
-        op(g, "bias", "BiasAdd", "conv", "b");
-        fusedBn(g, "bn", "bias", 4, false);
-        op(g, "relu", "Relu", "bn");
+        Graph g = convBiasBatchNormRelu();
         op(g, "out", "Identity", "relu");
         TestGraphs.signature(g, "x", "out");
 

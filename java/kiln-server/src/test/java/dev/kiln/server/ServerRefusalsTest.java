@@ -135,8 +135,8 @@ class ServerRefusalsTest {
     void badOptionsAndFormsAreRefusedByName() {
         assertRefused(client.submit(ALICE, ServerClient.model("m.tar", goodTar, "{\"precision\": [\"fp16\"]}")),
                 400, "unknown option 'precision'");
-        assertRefused(client.submit(ALICE, ServerClient.model("m.tar", goodTar, "{\"formats\": [\"tflite\"]}")),
-                400, "unknown format 'tflite'");
+        assertRefused(client.submit(ALICE, ServerClient.model("m.tar", goodTar, "{\"formats\": [\"coreml\"]}")),
+                400, "unknown format 'coreml'");
         assertRefused(client.submit(ALICE, ServerClient.model("m.tar", goodTar, "{\"opset\": \"17\"}")), 400,
                 "'opset' must be a whole number");
         assertRefused(client.submit(ALICE, ServerClient.model("m.tar", goodTar, "{not json")), 400,
