@@ -810,11 +810,12 @@ public final class TfImporter {
                 for (String input : nd.getInputList()) {
                     TensorRef r = TensorRef.parse(input);
                     NodeDef src = nodes.get(r.node());
+                    boolean gatherParams = op.equals("ResourceGather") && input.equals(nd.getInput(0));
                     if (!r.control() && src != null && src.getOp().equals("VarHandleOp")
-                            && !op.equals("ReadVariableOp")) {
+                            && !op.equals("ReadVariableOp") && !gatherParams) {
                         throw KilnException.unsupported("op " + op + " (node '" + nd.getName() + "' in " + in + " of "
                                 + source + ") uses variable '" + src.getName() + "' directly; Kiln freezes variables "
-                                + "read by ReadVariableOp only; nodes that depend on it: "
+                                + "read by ReadVariableOp or ResourceGather only; nodes that depend on it: "
                                 + dependents(nodes, nd.getName()));
                     }
                 }
@@ -846,7 +847,10 @@ public final class TfImporter {
                 + " more" : "");
     }
 
-    /** Replaces VariableV2 nodes and ReadVariableOp(VarHandleOp) reads by Consts holding the checkpoint values. */
+    /**
+     * Replaces VariableV2 nodes and ReadVariableOp(VarHandleOp) reads by Consts holding the checkpoint values, and a
+     * ResourceGather of a variable (Keras' Embedding in a TF2 SavedModel) by a GatherV2 of that Const.
+     */
     private static Map<String, NodeDef> freeze(Map<String, NodeDef> nodes, Flattener f, Freezer freezer,
                                                String source) {
         Map<String, NodeDef> vars = new LinkedHashMap<>();
@@ -874,6 +878,22 @@ public final class TfImporter {
                 if (vars.containsKey(h)) {
                     repl = constNode(nd.getName(), values.get(h));
                 }
+            } else if (nd.getOp().equals("ResourceGather") && vars.containsKey(TensorRef.parse(nd.getInput(0)).node())) {
+                // the same gather on the frozen value: GatherV2(params, indices, axis 0), batch_dims kept
+                Tensor params = values.get(TensorRef.parse(nd.getInput(0)).node());
+                NodeDef value = constNode(nd.getName() + "/kiln_frozen_params", params);
+                NodeDef axis = constNode(nd.getName() + "/kiln_axis", Tensor.scalar(0));
+                out.put(value.getName(), value);
+                out.put(axis.getName(), axis);
+                NodeDef.Builder g = NodeDef.newBuilder().setName(nd.getName()).setOp("GatherV2")
+                        .addInput(value.getName()).addInput(nd.getInput(1)).addInput(axis.getName())
+                        .putAttr("Tparams", AttrValue.newBuilder().setTypeValue(params.dtype().tfCode()).build())
+                        .putAttr("Tindices", nd.getAttrOrThrow("Tindices"))
+                        .putAttr("Taxis", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+                        .putAttr("batch_dims", AttrValue.newBuilder().setI(nd.getAttrMap().containsKey("batch_dims")
+                                ? nd.getAttrOrThrow("batch_dims").getI() : 0).build());
+                nd.getInputList().stream().skip(2).forEach(g::addInput); // control inputs
+                repl = g.build();
             }
             out.put(repl.getName(), repl);
         }
