@@ -235,12 +235,7 @@ public final class ExportJob {
                 if (precision == Precision.INT8) {
                     calibration = applyRanges(graph);
                 }
-                OnnxExporter.Builder b = OnnxExporter.builder().opset(opset).precision(precision).int8Target(target)
-                        .keepFloat32(keepFloat).halfIO(halfIO).int8IO(int8IO).int8WeightMethod(weightMethod);
-                if (weightRange != null) {
-                    b.int8WeightRange(weightRange);
-                }
-                onnx = b.build().export(graph, output);
+                onnx = onnxExporter(precision, target, int8IO).export(graph, output);
                 log.accept("wrote " + onnx);
             }
             case SAVEDMODEL -> {
@@ -296,12 +291,8 @@ public final class ExportJob {
             throw KilnException.io("cannot create the directory of " + output + ": " + e.getMessage(), e);
         }
         boolean legacy = engineOptions.precision() == dev.kiln.tensorrt.EnginePrecision.INT8_LEGACY;
-        OnnxExporter.Builder b = OnnxExporter.builder().opset(opset).precision(legacy ? Precision.FP32 : precision)
-                .int8Target(Int8Target.TENSORRT).keepFloat32(keepFloat).halfIO(halfIO).int8WeightMethod(weightMethod);
-        if (weightRange != null) {
-            b.int8WeightRange(weightRange);
-        }
-        ExportResult onnx = b.build().export(graph, onnxPath);
+        ExportResult onnx = onnxExporter(legacy ? Precision.FP32 : precision, Int8Target.TENSORRT, false)
+                .export(graph, onnxPath);
         log.accept("wrote " + onnx);
         dev.kiln.tensorrt.EngineOptions.Builder eo = engineOptions.toBuilder();
         if (table != null) {
@@ -320,6 +311,16 @@ public final class ExportJob {
             });
         }
         return TensorRtEngines.buildOrPlan(model, onnxPath, output, eo.build(), log);
+    }
+
+    /** The ONNX exporter with this job's options, for one precision, INT8 layout and I/O type. */
+    private OnnxExporter onnxExporter(Precision p, Int8Target t, boolean integerIO) {
+        OnnxExporter.Builder b = OnnxExporter.builder().opset(opset).precision(p).int8Target(t).keepFloat32(keepFloat)
+                .halfIO(halfIO).int8IO(integerIO).int8WeightMethod(weightMethod);
+        if (weightRange != null) {
+            b.int8WeightRange(weightRange);
+        }
+        return b.build();
     }
 
     private static String stem(Path p) {
