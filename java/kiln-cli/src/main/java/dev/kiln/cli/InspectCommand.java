@@ -5,6 +5,7 @@ import dev.kiln.KilnException;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Graph;
 import dev.kiln.onnx.Int8Saturation;
+import dev.kiln.onnx.OnnxExporter;
 import dev.kiln.onnx.OnnxModelSummary;
 import dev.kiln.onnx.OnnxOpSupport;
 import dev.kiln.onnx.OnnxReader;
@@ -15,6 +16,7 @@ import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.ModelDescription;
 import dev.kiln.tensorflow.TfImporter;
 import dev.kiln.tensorflow.TfOpSupport;
+import dev.kiln.tensorrt.TensorRtOnnxSupport;
 import dev.kiln.tflite.Lowerings;
 
 import java.nio.file.Path;
@@ -24,7 +26,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
@@ -40,11 +41,8 @@ import picocli.CommandLine.Parameters;
         description = "Show a model's tags, signatures, ops, parameters, and which exporters support each op.")
 final class InspectCommand implements Callable<Integer> {
 
-    /**
-     * ONNX ops that TensorRT's ONNX parser (TensorRT 10, onnx-tensorrt docs/operators.md) does not take, among those
-     * Kiln's exporter emits.
-     */
-    static final Set<String> TENSORRT_UNSUPPORTED_ONNX = Set.of("BitwiseAnd", "BitwiseOr", "BitwiseXor");
+    /** The most node problems printed in the console (all of them are in --json). */
+    private static final int MAX_PRINTED_PROBLEMS = 20;
 
     @Parameters(index = "0", paramLabel = "MODEL", description = "SavedModel directory, frozen GraphDef .pb or .onnx")
     Path model;
@@ -65,15 +63,19 @@ final class InspectCommand implements Callable<Integer> {
      */
     record InspectReport(String model, String format, List<ModelDescription.MetaGraph> metaGraphs, String signature,
                          String graphNote, boolean weightsLoaded, String weightsNote, int nodes, long parameters,
-                         Map<String, Long> constantBytesByDtype, List<OpSupport> ops) { }
+                         Map<String, Long> constantBytesByDtype, List<OpSupport> ops,
+                         TensorRtOnnxSupport.Report tensorrt, String tensorrtNote) { }
 
-    /** One op type: how many nodes, and whether SavedModel, ONNX, TensorRT (via ONNX) and TFLite exports support it. */
+    /**
+     * One op type: how many nodes, and whether SavedModel, ONNX, TensorRT (via ONNX: every ONNX op of its lowering in
+     * TensorRT's support table) and TFLite exports support it.
+     */
     record OpSupport(String op, int count, boolean savedModel, boolean onnx, String onnxMapping, boolean tensorrt,
                      boolean tflite) { }
 
     /** What inspect reports for an ONNX file, also as JSON. */
     record OnnxInspectReport(String model, String format, OnnxModelSummary summary, Map<String, String> metadata,
-                             Int8Saturation saturation) { }
+                             Int8Saturation saturation, TensorRtOnnxSupport.Report tensorrt) { }
 
     @Override
     public Integer call() {
@@ -108,7 +110,7 @@ final class InspectCommand implements Callable<Integer> {
             String op = e.getKey();
             OnnxOpSupport.Mapping m = OnnxOpSupport.mapping(op);
             boolean onnx = m != null;
-            boolean trt = onnx && TENSORRT_UNSUPPORTED_ONNX.stream().noneMatch(x -> m.onnxOps().contains(x));
+            boolean trt = onnx && tensorRtTakes(m.onnxOps());
             ops.add(new OpSupport(op, e.getValue(), TfOpSupport.canExportToSavedModel(op), onnx,
                     onnx ? m.onnxOps() : "", trt, Lowerings.isSupported(op)));
         }
@@ -118,12 +120,25 @@ final class InspectCommand implements Callable<Integer> {
                 bytes.put(e.getKey().name().toLowerCase(Locale.ROOT), e.getValue());
             }
         }
+        // per node, on the FP32 ONNX export of the graph: what TensorRT's ONNX parser would refuse
+        TensorRtOnnxSupport.Report tensorrt = null;
+        String tensorrtNote = "";
+        if (graph != null && weights) {
+            try {
+                tensorrt = TensorRtOnnxSupport.check(OnnxExporter.fp32().toModel(graph));
+            } catch (KilnException e) {
+                tensorrtNote = "no ONNX export to check: " + e.getMessage();
+            }
+        } else {
+            tensorrtNote = "no ONNX export to check: the graph's weights did not load";
+        }
         InspectReport r = graph != null
                 ? new InspectReport(model.toString(), description.format(), description.metaGraphs(),
                 graph.metadata().getOrDefault("signature", ""), "", weights, weightsNote, graph.size(),
-                graph.parameterCount(), bytes, ops)
+                graph.parameterCount(), bytes, ops, tensorrt, tensorrtNote)
                 : new InspectReport(model.toString(), description.format(), description.metaGraphs(), "", graphNote,
-                false, weightsNote, histogram.values().stream().mapToInt(Integer::intValue).sum(), 0, bytes, ops);
+                false, weightsNote, histogram.values().stream().mapToInt(Integer::intValue).sum(), 0, bytes, ops,
+                null, tensorrtNote);
         if (json) {
             System.out.println(Reports.toJson(r));
         } else {
@@ -156,7 +171,7 @@ final class InspectCommand implements Callable<Integer> {
         Map<String, String> metadata = new LinkedHashMap<>();
         m.getMetadataPropsList().forEach(p -> metadata.put(p.getKey(), p.getValue()));
         OnnxInspectReport r = new OnnxInspectReport(model.toString(), "onnx", OnnxReader.summarize(m), metadata,
-                Int8Saturation.check(m));
+                Int8Saturation.check(m), TensorRtOnnxSupport.check(m));
         if (json) {
             System.out.println(Reports.toJson(r));
             return 0;
@@ -176,7 +191,30 @@ final class InspectCommand implements Callable<Integer> {
                     Int8Saturation.MAX_SAFE_PAIR_SUM);
         }
         r.saturation().undetermined().forEach(u -> System.out.println("  cannot tell  " + u));
+        printTensorRt(r.tensorrt());
         return 0;
+    }
+
+    /** Whether TensorRT's parser has every ONNX op named in a lowering's description ("Conv (NCHW …)", "Mul, Add"). */
+    static boolean tensorRtTakes(String onnxOps) {
+        for (String word : onnxOps.split("[^A-Za-z0-9]+")) {
+            TensorRtOnnxSupport.Operator o = TensorRtOnnxSupport.operator(word);
+            if (o != null && !o.supported()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static void printTensorRt(TensorRtOnnxSupport.Report t) {
+        System.out.println(t.summary());
+        List<TensorRtOnnxSupport.NodeProblem> ps = t.problems();
+        for (int i = 0; i < Math.min(ps.size(), MAX_PRINTED_PROBLEMS); i++) {
+            System.out.println("  not built  " + ps.get(i));
+        }
+        if (ps.size() > MAX_PRINTED_PROBLEMS) {
+            System.out.println("  … and " + (ps.size() - MAX_PRINTED_PROBLEMS) + " more (--json lists them all)");
+        }
     }
 
     private static void print(InspectReport r) {
@@ -215,6 +253,13 @@ final class InspectCommand implements Callable<Integer> {
         for (OpSupport o : r.ops()) {
             System.out.printf(Locale.ROOT, "  %-28s %6d  %-10s %-5s %-8s %-6s  %s%n", o.op(), o.count(),
                     yes(o.savedModel()), yes(o.onnx()), yes(o.tensorrt()), yes(o.tflite()), o.onnxMapping());
+        }
+        System.out.println();
+        if (r.tensorrt() != null) {
+            System.out.println("FP32 ONNX export, node by node:");
+            printTensorRt(r.tensorrt());
+        } else {
+            System.out.println("TensorRT, node by node: " + r.tensorrtNote());
         }
     }
 

@@ -122,15 +122,19 @@ class CliTest {
     }
 
     @Test
-    void inspectListsSignaturesOpsAndExporterSupport() {
+    void inspectListsSignaturesOpsAndExporterSupport() throws Exception {
         Run r = kiln("inspect", example.toString());
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().contains("serving_default"), r.out());
         assertTrue(r.out().contains("Conv2D"), r.out());
         assertTrue(r.out().contains("DepthwiseConv2dNative"), r.out());
+        assertTrue(r.out().contains("TensorRT 10.15 ONNX parser: all "), r.out());
         Run json = kiln("inspect", example.toString(), "--json");
         assertEquals(0, json.status(), json.err());
         assertTrue(json.out().contains("\"onnx\" : true"), json.out());
+        JsonNode n = new ObjectMapper().readTree(json.out());
+        assertTrue(n.at("/tensorrt/nodes").asInt() > 10, json.out());
+        assertEquals(0, n.at("/tensorrt/problems").size(), json.out());
     }
 
     @Test
@@ -196,6 +200,10 @@ class CliTest {
 
         Run i = kiln("inspect", full.toString());
         assertEquals(0, i.status(), i.err());
+        // the ONNX Runtime layout's uint8 activations are not TensorRT's: inspect names the nodes it would refuse
+        assertTrue(i.out().contains("nodes not supported {DequantizeLinear="), i.out());
+        assertTrue(i.out().contains("  not built  '"), i.out());
+        assertTrue(i.out().contains("(DequantizeLinear, UINT8): TensorRT builds DequantizeLinear for INT8"), i.out());
         assertTrue(i.out().contains("kiln.int8_weight_range = FULL"), i.out());
         assertTrue(i.out().contains("at risk"), i.out());
         Run j = kiln("inspect", reduced.toString(), "--json");

@@ -60,6 +60,9 @@ class TensorRtExportTest {
         assertEquals(ModelFingerprint.of(model), m.sourceModel().sha256());
         assertEquals(GPU, r.tensorRt().built());
         assertEquals(GPU, Files.exists(engine));
+        // Kiln's TensorRT-layout QDQ ONNX passes TensorRT's published support table node by node
+        assertTrue(r.tensorRt().parserSupport().buildable(), r.tensorRt().parserSupport().problems().toString());
+        assertTrue(r.tensorRt().parserSupport().nodes() > 10);
         if (!GPU) {
             assertEquals(EngineManifest.PLANNED, m.status());
             String script = Files.readString(out.resolve("build_model_int8.sh"));
