@@ -2,6 +2,7 @@ package dev.kiln.cli;
 
 import dev.kiln.pipeline.*;
 import dev.kiln.kernels.KernelBackends;
+import dev.kiln.kernels.NativeLibraries;
 import dev.kiln.onnx.CpuFeatures;
 
 import java.util.concurrent.Callable;
@@ -32,9 +33,9 @@ final class DoctorCommand implements Callable<Integer> {
                 + " or KILN_BACKEND=NAME)");
         System.out.println(KernelBackends.report());
         System.out.println();
-        System.out.println("tensorrt (engines through the JavaCPP presets " + dev.kiln.tensorrt.TensorRtProbe
-                .PRESET_TENSORRT_VERSION + " / CUDA " + dev.kiln.tensorrt.TensorRtProbe.PRESET_CUDA_VERSION + ")");
-        System.out.println("  " + dev.kiln.tensorrt.TensorRtProbe.report());
+        // Kiln's kernels and TensorRT, probed by one mechanism (the kernel backends above read the same probes)
+        System.out.println("native libraries");
+        System.out.println(NativeLibraries.report());
         return 0;
     }
 }

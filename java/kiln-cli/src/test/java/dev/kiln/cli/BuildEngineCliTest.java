@@ -42,9 +42,14 @@ class BuildEngineCliTest {
     void doctorSaysWhatTensorRtNeeds() {
         CliTest.Run r = kiln("doctor");
         assertEquals(0, r.status(), r.err());
-        assertTrue(r.out().contains("tensorrt (engines through the JavaCPP presets 10.15.1 / CUDA 13.1)"), r.out());
-        assertTrue(r.out().contains(GPU ? "  available: TensorRT" : "  unavailable: "), r.out());
-        assertTrue(r.out().contains("libnvinfer.so.10"), r.out());
+        // one "native libraries" section: Kiln's kernels and TensorRT, probed the same way
+        String natives = r.out().substring(r.out().indexOf("native libraries"));
+        assertTrue(natives.contains("engines through the JavaCPP presets: TensorRT 10.15.1, CUDA 13.1"), r.out());
+        assertTrue(natives.matches("(?s).*\\n  tensorrt  " + (GPU ? "available    TensorRT" : "unavailable  ") + ".*"),
+                r.out());
+        assertTrue(natives.contains("libnvinfer.so.10"), r.out());
+        assertTrue(natives.matches("(?s).*\\n  cpu       (available|unavailable) .*"), r.out());
+        assertTrue(natives.contains("\n  cuda      "), r.out());
     }
 
     @Test

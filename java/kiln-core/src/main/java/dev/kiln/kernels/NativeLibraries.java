@@ -1,16 +1,22 @@
 package dev.kiln.kernels;
 
 import dev.kiln.ErrorCode;
-import dev.kiln.KilnException;
 
 import org.bytedeco.javacpp.Loader;
 
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The one place where Kiln's native libraries are loaded: each once, on first use, with a check that the library's
- * ABI version is the one the bindings were written for. A failure is remembered with its cause, so that every later
- * probe reports the same reason and {@link #requireCpu()} / {@link #requireCuda()} rethrow it with the cause attached.
+ * The one place where native libraries are loaded: each {@link NativeLibrary} once, on first use, with its check (the
+ * ABI version of Kiln's own libraries, the versions and devices of TensorRT's); a failure is remembered with its
+ * cause, so that every later probe reports the same reason and {@link NativeProbe#require()} rethrows it with the
+ * cause attached. {@link #all()} probes every library Kiln knows — its CPU and CUDA kernels, and those that other
+ * modules declare as {@link NativeLibrary} services — for {@code kiln doctor}.
  *
  * <p>The CPU library (the JNI glue of {@link KilnNative}, with the C++ kernels linked in statically) and the CUDA
  * library ({@code libkiln_cuda.so} and the JNI glue of {@link KilnCudaNative}) are independent: the CUDA one is only
@@ -18,60 +24,123 @@ import java.nio.charset.StandardCharsets;
  */
 public final class NativeLibraries {
 
-    /** The outcome of loading one library: whether it is usable, a one-line description or reason, and the cause. */
-    public record Status(boolean available, String description, Throwable cause) {
+    /** What loading one of Kiln's kernel libraries found: whether it is usable, a one-line description or reason, and the cause. */
+    public record Status(boolean available, String description, Throwable cause) implements NativeProbe {
+        @Override
+        public String reason() {
+            return description;
+        }
+
+        @Override
+        public List<String> details() {
+            return List.of();
+        }
     }
 
-    private static volatile Status cpu;
-    private static volatile Status cuda;
+    /** Kiln's C++ kernels. */
+    public static final NativeLibrary<Status> CPU = new NativeLibrary<>() {
+        @Override
+        public String name() {
+            return "cpu";
+        }
+
+        @Override
+        public String purpose() {
+            return "Kiln's C++ kernels (JNI library inside kiln-core's jar)";
+        }
+
+        @Override
+        public Status load() {
+            return loadCpu();
+        }
+    };
+
+    /** Kiln's CUDA kernels. */
+    public static final NativeLibrary<Status> CUDA = new NativeLibrary<>() {
+        @Override
+        public String name() {
+            return "cuda";
+        }
+
+        @Override
+        public String purpose() {
+            return "Kiln's CUDA kernels (libkiln_cuda.so inside kiln-core's jar)";
+        }
+
+        @Override
+        public Status load() {
+            return loadCuda();
+        }
+    };
+
+    private static final Map<String, NativeProbe> PROBES = new ConcurrentHashMap<>();
 
     private NativeLibraries() {
     }
 
-    /** Loads the CPU library (once) and says whether it is usable. Never throws. */
-    public static Status cpu() {
-        Status s = cpu;
-        if (s == null) {
+    /**
+     * Loads {@code library} once per JVM (by name) and returns what that found; never throws, as
+     * {@link NativeLibrary#load()} does not.
+     */
+    @SuppressWarnings("unchecked")
+    public static <P extends NativeProbe> P probe(NativeLibrary<P> library) {
+        NativeProbe p = PROBES.get(library.name());
+        if (p == null) {
             synchronized (NativeLibraries.class) {
-                s = cpu;
-                if (s == null) {
-                    s = loadCpu();
-                    cpu = s;
+                p = PROBES.get(library.name());
+                if (p == null) {
+                    p = library.load();
+                    PROBES.put(library.name(), p);
                 }
             }
         }
-        return s;
+        return (P) p;
     }
 
-    /** Loads the CUDA library (once) and probes for a device. Never throws. */
-    public static Status cuda() {
-        Status s = cuda;
-        if (s == null) {
-            synchronized (NativeLibraries.class) {
-                s = cuda;
-                if (s == null) {
-                    s = loadCuda();
-                    cuda = s;
-                }
+    /** Every native library Kiln knows, in order (cpu, cuda, then the services found), each probed once. */
+    public static Map<NativeLibrary<?>, NativeProbe> all() {
+        Map<NativeLibrary<?>, NativeProbe> all = new LinkedHashMap<>();
+        all.put(CPU, probe(CPU));
+        all.put(CUDA, probe(CUDA));
+        for (NativeLibrary<?> lib : ServiceLoader.load(NativeLibrary.class, NativeLibraries.class.getClassLoader())) {
+            all.put(lib, probe(lib));
+        }
+        return all;
+    }
+
+    /** Lines for {@code kiln doctor}: each library, whether it loaded and why, and its details. */
+    public static String report() {
+        StringBuilder b = new StringBuilder();
+        for (Map.Entry<NativeLibrary<?>, NativeProbe> e : all().entrySet()) {
+            NativeProbe p = e.getValue();
+            b.append(String.format("  %-9s %-12s %s%n", e.getKey().name(), p.available() ? "available" : "unavailable",
+                    p.reason()));
+            b.append(String.format("  %-9s %-12s %s%n", "", "", e.getKey().purpose()));
+            for (String d : p.details()) {
+                b.append(String.format("  %-9s %-12s %s%n", "", "", d));
             }
         }
-        return s;
+        return b.toString().stripTrailing();
+    }
+
+    /** The CPU library's probe (loaded once). Never throws. */
+    public static Status cpu() {
+        return probe(CPU);
+    }
+
+    /** The CUDA library's probe (loaded once, with a device probe). Never throws. */
+    public static Status cuda() {
+        return probe(CUDA);
     }
 
     /** Throws {@link ErrorCode#UNAVAILABLE} with the reason and its cause unless the CPU library is usable. */
     public static void requireCpu() {
-        require(cpu());
+        cpu().require();
     }
 
     /** Throws {@link ErrorCode#UNAVAILABLE} with the reason and its cause unless the CUDA library and a device are usable. */
     public static void requireCuda() {
-        require(cuda());
-    }
-
-    private static void require(Status s) {
-        if (!s.available()) {
-            throw new KilnException(ErrorCode.UNAVAILABLE, s.description(), s.cause());
-        }
+        cuda().require();
     }
 
     private static Status loadCpu() {

@@ -2,6 +2,8 @@ package dev.kiln.tensorrt;
 
 import dev.kiln.ErrorCode;
 import dev.kiln.KilnException;
+import dev.kiln.kernels.NativeLibraries;
+import dev.kiln.kernels.NativeProbe;
 import org.bytedeco.cuda.cudart.cudaDeviceProp;
 import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.javacpp.Loader;
@@ -39,12 +41,13 @@ public final class TensorRtProbe {
      * and GPU when available, else null.
      */
     public record Result(boolean available, String reason, List<String> details, RuntimePlatform platform,
-                         Throwable cause) {
+                         Throwable cause) implements NativeProbe {
         public Result {
             details = List.copyOf(details);
         }
 
         /** Throws {@link ErrorCode#UNAVAILABLE} with the reason unless available. */
+        @Override
         public void require() {
             if (!available) {
                 throw new KilnException(ErrorCode.UNAVAILABLE, "TensorRT is not usable here: " + reason, cause);
@@ -52,24 +55,12 @@ public final class TensorRtProbe {
         }
     }
 
-    private static volatile Result cached;
-
     private TensorRtProbe() {
     }
 
-    /** The probe of this machine, run once. */
+    /** The probe of this machine, run once per JVM by {@link NativeLibraries} like every native library. */
     public static Result probe() {
-        Result r = cached;
-        if (r == null) {
-            synchronized (TensorRtProbe.class) {
-                r = cached;
-                if (r == null) {
-                    r = probe(LibraryLocator.system(), true);
-                    cached = r;
-                }
-            }
-        }
-        return r;
+        return NativeLibraries.probe(TensorRtLibrary.INSTANCE);
     }
 
     /**

@@ -14,6 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class TensorRtProbeTest {
@@ -61,6 +62,16 @@ class TensorRtProbeTest {
                     r.reason());
         }
         assertTrue(TensorRtProbe.report().startsWith(r.available() ? "available: " : "unavailable: "));
+    }
+
+    /** TensorRT is one of the native libraries: loaded by the same mechanism, listed with Kiln's own. */
+    @Test
+    void tensorRtIsProbedOnceByTheOneNativeMechanism() {
+        var all = dev.kiln.kernels.NativeLibraries.all();
+        var trt = all.entrySet().stream().filter(e -> e.getKey().name().equals("tensorrt")).findFirst()
+                .orElseThrow(() -> new AssertionError("no tensorrt service among " + all.keySet()));
+        assertSame(TensorRtProbe.probe(), trt.getValue());
+        assertTrue(dev.kiln.kernels.NativeLibraries.report().contains("libnvinfer.so.10"));
     }
 
     @Test
