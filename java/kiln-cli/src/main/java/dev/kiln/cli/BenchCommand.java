@@ -18,11 +18,12 @@ import picocli.CommandLine.Parameters;
 
 /** {@code kiln bench MODEL...}: latency and throughput on every runtime present, side by side. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Time models on TensorFlow and ONNX Runtime side by side (round-robin), with latency "
+        description = "Time models on TensorFlow, ONNX Runtime, the TFLite interpreter and TensorRT side by side "
+                + "(round-robin), with latency "
                 + "percentiles, throughput and Kiln's own overhead; lists runtimes that are not available here.")
 final class BenchCommand implements Callable<Integer> {
 
-    @Parameters(arity = "1..*", paramLabel = "MODEL", description = "SavedModel directory, frozen .pb or .onnx")
+    @Parameters(arity = "1..*", paramLabel = "MODEL", description = "SavedModel directory, frozen .pb, .onnx, .tflite or TensorRT .engine (with Kiln's manifest)")
     List<Path> models;
 
     @Option(names = "--runtime", paramLabel = "NAME", defaultValue = "all",

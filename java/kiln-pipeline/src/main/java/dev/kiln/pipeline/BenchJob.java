@@ -4,9 +4,9 @@ import dev.kiln.KilnArgumentException;
 import dev.kiln.eval.RandomInputs;
 import dev.kiln.graph.Tensor;
 import dev.kiln.onnx.OnnxRunner;
+import dev.kiln.tensorrt.TensorRtProbe;
 import dev.kiln.tensorflow.ImportOptions;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -193,17 +193,19 @@ public final class BenchJob {
         return switch (rt) {
             case TFLITE -> own == BenchRuntime.TFLITE ? null
                     : "the TFLite interpreter runs .tflite files: export the model first (kiln export --format tflite)";
-            case TENSORRT -> "Kiln has no TensorRT runtime yet" + (hasNvidiaGpu() ? "" : " (and no NVIDIA GPU here)");
+            case TENSORRT -> own != BenchRuntime.TENSORRT
+                    ? "TensorRT runs engines: build one first (kiln build-engine MODEL -o model.engine)"
+                    : TensorRtProbe.probe().available() ? null
+                    : "TensorRT is not usable here: " + TensorRtProbe.probe().reason();
             case TENSORFLOW -> own == BenchRuntime.TENSORFLOW ? null
-                    : "TensorFlow cannot run " + (own == BenchRuntime.TFLITE ? "a TFLite" : "an ONNX")
-                    + " model (Kiln imports SavedModels and frozen graphs only)";
+                    : "TensorFlow cannot run " + switch (own) {
+                        case TFLITE -> "a TFLite model";
+                        case TENSORRT -> "a TensorRT engine";
+                        default -> "an ONNX model";
+                    } + " (Kiln imports SavedModels and frozen graphs only)";
             case ONNXRUNTIME -> own == BenchRuntime.ONNXRUNTIME ? null
                     : "ONNX Runtime runs .onnx files: export the model first (kiln export --format onnx)";
         };
-    }
-
-    private static boolean hasNvidiaGpu() {
-        return Files.exists(Path.of("/dev/nvidia0")) || Files.exists(Path.of("/proc/driver/nvidia/version"));
     }
 
     private void warmUp(List<Loop> all) {

@@ -8,6 +8,7 @@ import dev.kiln.onnx.OnnxRunner;
 import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.TfImporter;
 import dev.kiln.tensorflow.TfRunner;
+import dev.kiln.tensorrt.EngineRunner;
 import dev.kiln.tflite.TfliteRunner;
 
 import java.nio.file.Files;
@@ -41,7 +42,7 @@ final class ModelFiles {
 
     /**
      * The runtime that reads this model natively: TensorFlow for a SavedModel or .pb, ONNX Runtime for .onnx, the
-     * TFLite interpreter for .tflite.
+     * TFLite interpreter for .tflite, TensorRT for an .engine (or .plan) with Kiln's manifest beside it.
      */
     static BenchRuntime nativeRuntime(Path model) {
         if (!Files.exists(model)) {
@@ -63,8 +64,11 @@ final class ModelFiles {
         if (name.endsWith(".tflite")) {
             return BenchRuntime.TFLITE;
         }
+        if (name.endsWith(".engine") || name.endsWith(".plan")) {
+            return BenchRuntime.TENSORRT;
+        }
         throw KilnException.invalidModel(model + " is not a model Kiln can run: expected a SavedModel directory, a "
-                + "frozen GraphDef .pb, an .onnx or a .tflite file");
+                + "frozen GraphDef .pb, an .onnx, a .tflite or a TensorRT .engine file");
     }
 
     /**
@@ -72,6 +76,11 @@ final class ModelFiles {
      * TFLite interpreter (0: one thread).
      */
     static Opened open(Path model, ImportOptions options, int threads) {
+        if (nativeRuntime(model) == BenchRuntime.TENSORRT) {
+            // checked against its manifest and this machine's TensorRT and GPU before TensorRT reads it
+            EngineRunner r = EngineRunner.open(model, line -> { });
+            return new Opened(r, r.inputSignature());
+        }
         if (nativeRuntime(model) == BenchRuntime.TFLITE) {
             TfliteRunner r = TfliteRunner.open(model, Math.max(1, threads));
             return new Opened(r, r.inputSignature());

@@ -54,10 +54,13 @@ class BenchJobTest {
         assertNull(r.entries().get(0).kilnOverheadPercent());
         assertNotNull(r.entries().get(1).nativeStats());
         assertNotNull(r.entries().get(1).kilnOverheadPercent());
-        // TFLite and TensorRT are listed with a reason for both models; each model's other format too
+        // TFLite and TensorRT are listed with a reason for both models (TensorRT: build an engine first); each
+        // model's other format too
         assertTrue(r.unavailable().stream().anyMatch(u -> u.runtime().equals("tflite")));
         assertTrue(r.unavailable().stream().anyMatch(u -> u.runtime().equals("tensorrt")));
         assertTrue(r.unavailable().stream().allMatch(u -> !u.reason().isBlank()));
+        assertTrue(r.unavailable().stream().filter(u -> u.runtime().equals("tensorrt"))
+                .allMatch(u -> u.reason().contains("kiln build-engine")), r.unavailable().toString());
         assertEquals(6, r.unavailable().size());
 
         List<Path> written = BenchReports.write(r, tmp.resolve("report"));
@@ -66,6 +69,32 @@ class BenchJobTest {
         String html = Files.readString(written.get(1));
         assertTrue(html.contains("<svg") && html.contains("median latency") && html.contains("not available")
                 || html.contains("Not available"));
+    }
+
+    /**
+     * An .engine is TensorRT's to run: without TensorRT and a GPU every runtime is listed unavailable with its reason
+     * (TensorRT's says what is missing) and nothing is timed; with them, an engine without Kiln's manifest is refused.
+     */
+    @Test
+    void anEngineIsBenchedOnTensorRtOnlyAndWithoutAGpuSaysWhy() throws Exception {
+        Path engine = tmp.resolve("cnn.engine");
+        Files.write(engine, new byte[] {1, 2, 3, 4});
+        BenchJob job = BenchJob.builder(List.of(engine)).batch(2).warmupIterations(1).iterations(2).build();
+        if (dev.kiln.tensorrt.TensorRtProbe.probe().available()) {
+            KilnException e = assertThrows(KilnException.class, job::run);
+            assertTrue(e.getMessage().contains("manifest"), e.getMessage());
+            return;
+        }
+        BenchJob.Result r = job.run();
+        assertTrue(r.entries().isEmpty());
+        assertEquals(4, r.unavailable().size(), r.unavailable().toString());
+        BenchJob.Unavailable trt = r.unavailable().stream().filter(u -> u.runtime().equals("tensorrt")).findFirst()
+                .orElseThrow();
+        assertTrue(trt.reason().startsWith("TensorRT is not usable here: "), trt.reason());
+        assertTrue(trt.reason().contains(dev.kiln.tensorrt.TensorRtProbe.probe().reason()), trt.reason());
+        assertTrue(r.unavailable().stream().anyMatch(u -> u.reason().equals(
+                "TensorFlow cannot run a TensorRT engine (Kiln imports SavedModels and frozen graphs only)")),
+                r.unavailable().toString());
     }
 
     @Test

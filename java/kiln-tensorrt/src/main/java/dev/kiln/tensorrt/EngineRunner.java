@@ -5,6 +5,9 @@ import dev.kiln.KilnException;
 import dev.kiln.eval.ModelRunner;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Shape;
+import dev.kiln.graph.SignatureTensor;
+import dev.kiln.graph.TensorRef;
+import dev.kiln.graph.TensorType;
 import dev.kiln.graph.Tensor;
 import dev.kiln.quant.Float16;
 import org.bytedeco.cuda.cudart.CUstream_st;
@@ -83,6 +86,28 @@ public final class EngineRunner implements ModelRunner {
 
     public EngineManifest manifest() {
         return manifest;
+    }
+
+    /**
+     * The engine's inputs with their element types and shapes: a dynamic batch dimension stays -1 (the caller
+     * chooses the batch), other dynamic dimensions take the first profile's opt value.
+     */
+    public List<SignatureTensor> inputSignature() {
+        List<SignatureTensor> sig = new ArrayList<>();
+        for (String name : inputs) {
+            long[] dims = dimsOf(engine.getTensorShape(name));
+            long[] opt = dimsOf(engine.getProfileShape(name, 0, nvinfer.OptProfileSelector.kOPT));
+            for (int i = 1; i < dims.length; i++) {
+                if (dims[i] < 0 && i < opt.length) {
+                    dims[i] = opt[i];
+                }
+            }
+            var type = engine.getTensorDataType(name);
+            DType dtype = type == nvinfer.DataType.kHALF ? DType.HALF : type == nvinfer.DataType.kINT32 ? DType.INT32
+                    : type == nvinfer.DataType.kINT64 ? DType.INT64 : DType.FLOAT;
+            sig.add(new SignatureTensor(name, TensorRef.parse(name), new TensorType(dtype, Shape.of(dims))));
+        }
+        return sig;
     }
 
     @Override
