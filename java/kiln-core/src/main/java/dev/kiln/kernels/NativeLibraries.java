@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 
 /**
  * The one place where native libraries are loaded: each {@link NativeLibrary} once, on first use, with its check (the
@@ -37,41 +38,21 @@ public final class NativeLibraries {
         }
     }
 
-    /** Kiln's C++ kernels. */
-    public static final NativeLibrary<Status> CPU = new NativeLibrary<>() {
-        @Override
-        public String name() {
-            return "cpu";
-        }
-
-        @Override
-        public String purpose() {
-            return "Kiln's C++ kernels (JNI library inside kiln-core's jar)";
-        }
-
+    /** One of Kiln's own kernel libraries: a name, what it is, and its loader. */
+    private record KernelLibrary(String name, String purpose, Supplier<Status> loader) implements NativeLibrary<Status> {
         @Override
         public Status load() {
-            return loadCpu();
+            return loader.get();
         }
-    };
+    }
+
+    /** Kiln's C++ kernels. */
+    public static final NativeLibrary<Status> CPU = new KernelLibrary("cpu",
+            "Kiln's C++ kernels (JNI library inside kiln-core's jar)", NativeLibraries::loadCpu);
 
     /** Kiln's CUDA kernels. */
-    public static final NativeLibrary<Status> CUDA = new NativeLibrary<>() {
-        @Override
-        public String name() {
-            return "cuda";
-        }
-
-        @Override
-        public String purpose() {
-            return "Kiln's CUDA kernels (libkiln_cuda.so inside kiln-core's jar)";
-        }
-
-        @Override
-        public Status load() {
-            return loadCuda();
-        }
-    };
+    public static final NativeLibrary<Status> CUDA = new KernelLibrary("cuda",
+            "Kiln's CUDA kernels (libkiln_cuda.so inside kiln-core's jar)", NativeLibraries::loadCuda);
 
     private static final Map<String, NativeProbe> PROBES = new ConcurrentHashMap<>();
 
