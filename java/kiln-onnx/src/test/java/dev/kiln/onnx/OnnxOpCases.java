@@ -306,6 +306,13 @@ final class OnnxOpCases {
             add(op + "HalfPixel", List.of(op), t -> t.output(t.op(op, t.floats(2, 5, 6, 3), t.ints(11, 4))
                     .setAttr("half_pixel_centers", true).build().output(0)));
         }
+        // TF's bicubic weights come from a table of 1024 steps per pixel: agreement to ~1e-3, not float rounding
+        cases.add(new Case("ResizeBicubic", List.of("ResizeBicubic"), t -> t.output(t.apply("ResizeBicubic",
+                t.floats(2, 5, 6, 3), t.ints(9, 4))), 3e-3));
+        cases.add(new Case("ResizeBicubicAlignCorners", List.of("ResizeBicubic"), t -> t.output(t.op("ResizeBicubic",
+                t.floats(2, 5, 6, 3), t.ints(9, 13)).setAttr("align_corners", true).build().output(0)), 3e-3));
+        cases.add(new Case("ResizeBicubicHalfPixel", List.of("ResizeBicubic"), t -> t.output(t.op("ResizeBicubic",
+                t.floats(2, 5, 6, 3), t.ints(11, 4)).setAttr("half_pixel_centers", true).build().output(0)), 3e-3));
         add("DepthToSpace", t -> t.output(t.op("DepthToSpace", t.floats(2, 3, 4, 8)).setAttr("block_size", 2L).build()
                 .output(0)));
         add("SpaceToDepth", t -> t.output(t.op("SpaceToDepth", t.floats(2, 4, 6, 3)).setAttr("block_size", 2L).build()
