@@ -67,6 +67,9 @@ final class OnnxFileWriter {
         String location = data.getFileName().toString();
         GraphProto.Builder g = m.getGraph().toBuilder();
         AtomicFiles.write(data, os -> {
+            // through protobuf's ByteOutput: the wrapped buffers are written without a copy (ByteString.writeTo
+            // of an OutputStream would copy each one into a new array)
+            CodedOutputStream c = CodedOutputStream.newInstance(os, 1 << 20);
             long offset = 0;
             for (int i = 0; i < g.getInitializerCount(); i++) {
                 TensorProto t = g.getInitializer(i);
@@ -76,10 +79,10 @@ final class OnnxFileWriter {
                 }
                 if (raw.size() > ALIGN_THRESHOLD && offset % ALIGNMENT != 0) {
                     long pad = ALIGNMENT - offset % ALIGNMENT;
-                    os.write(new byte[(int) pad]);
+                    c.writeRawBytes(new byte[(int) pad]);
                     offset += pad;
                 }
-                raw.writeTo(os);
+                c.writeRawBytes(raw);
                 g.setInitializer(i, t.toBuilder().clearRawData()
                         .setDataLocation(TensorProto.DataLocation.EXTERNAL)
                         .addExternalData(entry("location", location))
@@ -87,6 +90,7 @@ final class OnnxFileWriter {
                         .addExternalData(entry("length", Long.toString(raw.size()))).build());
                 offset += raw.size();
             }
+            c.flush();
         });
         ModelProto small = m.toBuilder().setGraph(g).build();
         try {

@@ -453,6 +453,19 @@ final class OnnxOpCases {
                     inv)));
             t.output(y);
         });
+        // tf.nn.moments (StopGradient on the mean) + tf.nn.batch_normalization over the last two axes, gamma and beta
+        // varying along the last one only
+        add("LayerNormTwoAxesPattern", List.of("Mean", "StopGradient", "SquaredDifference", "Rsqrt", "Mul", "Sub",
+                "AddV2"), t -> {
+            Output<?> x = t.floats(3, 4, 6);
+            Output<?> axes = t.ints(1, 2);
+            Output<?> mean = t.op("Mean", x, axes).setAttr("keep_dims", true).build().output(0);
+            Output<?> var = t.op("Mean", t.apply("SquaredDifference", x, t.apply("StopGradient", mean)), axes)
+                    .setAttr("keep_dims", true).build().output(0);
+            Output<?> inv = t.apply("Mul", t.weights(6), t.apply("Rsqrt", t.apply("AddV2", var, t.scalar(1e-5f))));
+            t.output(t.apply("AddV2", t.apply("Sub", t.weights(1, 6), t.apply("Mul", mean, inv)),
+                    t.apply("Mul", x, inv)));
+        });
         // Keras' LayerNormalization as TF 2 writes it: a training-mode fused batch norm over a [1, rows, features, 1]
         // NCHW view, then gamma and beta
         add("KerasFusedLayerNormPattern", List.of("FusedBatchNormV3", "Reshape", "Mul", "AddV2"), t -> {
@@ -498,6 +511,12 @@ final class OnnxOpCases {
             Output<?> x = t.floats(2, 3, 8);
             Output<?> erf = t.apply("Erf", t.apply("Mul", x, t.scalar((float) (1 / Math.sqrt(2)))));
             t.output(t.apply("Mul", t.apply("Mul", x, t.scalar(0.5f)), t.apply("AddV2", erf, t.scalar(1f))));
+        });
+        // tf.nn.gelu(x, approximate=False): 0.5 * x * (1 + erf(x / sqrt 2)), constants first
+        add("TfNnGeluPattern", List.of("Erf", "RealDiv", "Mul", "AddV2"), t -> {
+            Output<?> x = t.floats(2, 3, 8);
+            Output<?> erf = t.apply("Erf", t.apply("RealDiv", x, t.scalar((float) Math.sqrt(2))));
+            t.output(t.apply("Mul", t.apply("Mul", t.scalar(0.5f), x), t.apply("AddV2", t.scalar(1f), erf)));
         });
         // GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
         add("GeluTanhPattern", List.of("Pow", "Tanh", "Mul", "AddV2"), t -> {
