@@ -61,6 +61,21 @@ class OnnxFusionTest {
         }, "LayerNormalization", 17, 0);
     }
 
+    /** Keras' usual input: an unknown batch size; the normalized axis is static, which is all the fusion needs. */
+    @Test
+    void layerNormOfUnknownBatchSizeIsFused() throws Exception {
+        verify("LayerNormAnyBatch", t -> {
+            Output<?> x = t.floatsAnyBatch(3, 4, 16);
+            Output<?> axes = t.ints(2);
+            Output<?> mean = t.op("Mean", x, axes).setAttr("keep_dims", true).build().output(0);
+            Output<?> var = t.op("Mean", t.apply("SquaredDifference", x, t.apply("StopGradient", mean)), axes)
+                    .setAttr("keep_dims", true).build().output(0);
+            Output<?> inv = t.apply("Mul", t.apply("Rsqrt", t.apply("AddV2", var, t.scalar(1e-3f))), t.weights(16));
+            t.output(t.apply("AddV2", t.apply("Mul", x, inv), t.apply("Sub", t.weights(16), t.apply("Mul", mean,
+                    inv))));
+        }, "LayerNormalization", 17, 1);
+    }
+
     /** GELU after a convolution keeps the convolution's NCHW layout (no Transposes around it). */
     @Test
     void geluAfterConvolutionStaysInNchw() throws Exception {
@@ -93,7 +108,11 @@ class OnnxFusionTest {
                 for (Precision p : List.of(Precision.FP32, Precision.FP16)) {
                     String what = name + " opset " + opset + " " + p + (g == imported ? " as imported" : " optimized");
                     Path onnx = dir.resolve(what.replace(' ', '_') + ".onnx");
-                    OnnxExporter.builder().opset(opset).precision(p).build().export(g, onnx);
+                    ExportResult exported = OnnxExporter.builder().opset(opset).precision(p).build().export(g, onnx);
+                    if (name.endsWith("AfterConv")) {
+                        assertEquals(2, exported.layoutTransposes(), what + ": one Transpose in, one out: "
+                                + exported.onnxOps());
+                    }
                     assertEquals(expected, OnnxReader.summarize(onnx).count(fusedOp), what + ": " + fusedOp
                             + " nodes");
                     if (fusedOp.equals("Gelu") && expected == 1) {
