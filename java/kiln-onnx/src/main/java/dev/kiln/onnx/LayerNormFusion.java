@@ -37,6 +37,9 @@ final class LayerNormFusion {
             if (f == null) {
                 f = fusedBatchNorm(v, root, root.input(i), root.input(1 - i));
             }
+            if (f == null) {
+                f = centered(v, root, root.input(i), root.input(1 - i));
+            }
             if (f != null) {
                 return f;
             }
@@ -137,6 +140,104 @@ final class LayerNormFusion {
     }
 
     /**
+     * The hand-written form of many TF models (the official Transformer, OpenNMT): d = x - mean,
+     * var = Mean(Square(d)) (or Mean(SquaredDifference(x, mean))), root = d * Rsqrt(var + eps) [* gamma] + beta, or
+     * d / Sqrt(var + eps) [* gamma] + beta, the products in any order.
+     */
+    private static OnnxFusions.Fusion centered(PatternView v, Node root, TensorRef scaled, TensorRef betaRef) {
+        Tensor beta = v.constant(betaRef);
+        Set<String> members = new HashSet<>(Set.of(root.name()));
+        Node mul = v.producer(scaled, "Mul", members);
+        Node div = mul == null ? v.producer(scaled, "RealDiv", members) : null;
+        if (beta == null || mul == null && div == null) {
+            return null;
+        }
+        List<TensorRef> factors = mul != null ? v.factors(mul, members, 3) : List.of(scaled);
+        if (factors == null) {
+            return null;
+        }
+        members.add((mul != null ? mul : div).name());
+        Tensor gamma = null;
+        Node sub = null;
+        Node root2 = null; // Rsqrt(var + eps), or Sqrt(var + eps) under a RealDiv
+        for (TensorRef f : factors) {
+            Tensor c = v.constant(f);
+            Node rs = v.producer(f, "Rsqrt", members);
+            Node d = v.producer(f, "Sub", members);
+            Node q = v.producer(f, "RealDiv", members);
+            if (c != null && gamma == null) {
+                gamma = c;
+            } else if (rs != null && root2 == null) {
+                root2 = rs;
+            } else if (d != null && sub == null) {
+                sub = d;
+            } else if (q != null && sub == null && root2 == null) {
+                members.add(q.name());
+                sub = v.producer(q.input(0), "Sub", members);
+                root2 = v.producer(q.input(1), "Sqrt", members);
+            } else {
+                return null;
+            }
+        }
+        if (sub == null || root2 == null) {
+            return null;
+        }
+        members.add(sub.name());
+        members.add(root2.name());
+        TensorRef x = sub.input(0);
+        Node mean = v.producer(sub.input(1), "Mean", members);
+        Node addEps = v.producer(root2.input(0), "AddV2", members);
+        if (addEps == null) {
+            addEps = v.producer(root2.input(0), "Add", members);
+        }
+        if (mean == null || addEps == null || !v.same(mean.input(0), x) || !mean.attrBool("keep_dims", false)) {
+            return null;
+        }
+        members.add(mean.name());
+        members.add(addEps.name());
+        for (int i = 0; i < 2; i++) {
+            Double eps = v.scalar(addEps.input(1 - i));
+            Node var = v.producer(addEps.input(i), "Mean", members);
+            if (eps == null || var == null || !var.attrBool("keep_dims", false)) {
+                continue;
+            }
+            if (!squaredDeviation(v, var.input(0), x, sub, members)) {
+                continue;
+            }
+            Tensor ax2 = v.constant(var.input(1));
+            int axis = trailingAxis(v, x, v.constant(mean.input(1)));
+            if (axis < 0 || ax2 == null || trailingAxis(v, x, ax2) != axis) {
+                continue;
+            }
+            members.add(var.name());
+            return fusion(v, root, members, x, axis, eps.floatValue(), gamma, beta);
+        }
+        return null;
+    }
+
+    /** Whether {@code r} is (x - mean)² as Square(d) (d the same Sub, or another of x and the same mean) or
+     * SquaredDifference(x, mean); its nodes join {@code members}. */
+    private static boolean squaredDeviation(PatternView v, TensorRef r, TensorRef x, Node sub, Set<String> members) {
+        Node sq = v.producer(r, "Square", members);
+        if (sq != null) {
+            Node d = v.producer(sq.input(0), "Sub", members);
+            if (d == null || !v.same(d.input(0), x) || !v.same(d.input(1), sub.input(1))) {
+                return false;
+            }
+            members.add(sq.name());
+            members.add(d.name());
+            return true;
+        }
+        Node sd = v.producer(r, "SquaredDifference", members);
+        if (sd == null || !(v.same(sd.input(0), x) && v.same(sd.input(1), sub.input(1))
+                || v.same(sd.input(1), x) && v.same(sd.input(0), sub.input(1)))) {
+            return false;
+        }
+        members.add(sd.name());
+        return true;
+    }
+
+    /**
      * Keras' fused form: root = Mul(Reshape(FusedBatchNormV3(Reshape(x))), gamma) + beta, the batch norm in
      * training mode over NCHW with unit scale and zero offset.
      */
@@ -190,6 +291,9 @@ final class LayerNormFusion {
             return null; // an inner value is read elsewhere: keep the ops
         }
         long[] d = v.typeOf(x).shape().dims();
+        if (gamma == null) {
+            gamma = Tensor.scalar(1f); // no scale
+        }
         long[] norm = java.util.Arrays.copyOfRange(d, axis, d.length);
         float[] scale = broadcast(gamma, d.length, axis, norm);
         float[] bias = broadcast(beta, d.length, axis, norm);

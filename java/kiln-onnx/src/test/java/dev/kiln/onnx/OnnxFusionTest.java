@@ -31,7 +31,8 @@ class OnnxFusionTest {
 
     @Test
     void layerNormPatternsBecomeOneLayerNormalizationFromOpset17() throws Exception {
-        for (String name : List.of("LayerNormPattern", "LayerNormTwoAxesPattern", "KerasFusedLayerNormPattern")) {
+        for (String name : List.of("LayerNormPattern", "LayerNormTwoAxesPattern", "KerasFusedLayerNormPattern",
+                "LayerNormCenteredPattern", "LayerNormDivPattern")) {
             verify(name, "LayerNormalization", 16, 0);
             verify(name, "LayerNormalization", 17, 1);
         }

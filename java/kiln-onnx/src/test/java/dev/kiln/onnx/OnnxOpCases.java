@@ -466,6 +466,30 @@ final class OnnxOpCases {
             t.output(t.apply("AddV2", t.apply("Sub", t.weights(1, 6), t.apply("Mul", mean, inv)),
                     t.apply("Mul", x, inv)));
         });
+        // the hand-written layer norm of the official TF Transformer and OpenNMT:
+        // (x - mean) * rsqrt(mean((x - mean)^2) + eps) * gamma + beta
+        add("LayerNormCenteredPattern", List.of("Mean", "Sub", "Square", "Rsqrt", "Mul", "AddV2"), t -> {
+            Output<?> x = t.floats(2, 5, 8);
+            Output<?> axes = t.ints(-1);
+            Output<?> mean = t.op("Mean", x, axes).setAttr("keep_dims", true).build().output(0);
+            Output<?> var = t.op("Mean", t.apply("Square", t.apply("Sub", x, mean)), axes).setAttr("keep_dims", true)
+                    .build().output(0);
+            Output<?> norm = t.apply("Mul", t.apply("Sub", x, mean), t.apply("Rsqrt", t.apply("AddV2", var,
+                    t.scalar(1e-6f))));
+            t.output(t.apply("AddV2", t.apply("Mul", norm, t.weights(8)), t.weights(8)));
+        });
+        // the same with a division: gamma * (x - mean) / sqrt(var + eps) + beta
+        add("LayerNormDivPattern", List.of("Mean", "Sub", "SquaredDifference", "Sqrt", "RealDiv", "Mul", "AddV2"),
+                t -> {
+                    Output<?> x = t.floats(2, 5, 8);
+                    Output<?> axes = t.ints(-1);
+                    Output<?> mean = t.op("Mean", x, axes).setAttr("keep_dims", true).build().output(0);
+                    Output<?> var = t.op("Mean", t.apply("SquaredDifference", x, mean), axes)
+                            .setAttr("keep_dims", true).build().output(0);
+                    Output<?> norm = t.apply("RealDiv", t.apply("Sub", x, mean), t.apply("Sqrt", t.apply("AddV2",
+                            t.scalar(1e-5f), var)));
+                    t.output(t.apply("AddV2", t.weights(8), t.apply("Mul", t.weights(8), norm)));
+                });
         // Keras' LayerNormalization as TF 2 writes it: a training-mode fused batch norm over a [1, rows, features, 1]
         // NCHW view, then gamma and beta
         add("KerasFusedLayerNormPattern", List.of("FusedBatchNormV3", "Reshape", "Mul", "AddV2"), t -> {
