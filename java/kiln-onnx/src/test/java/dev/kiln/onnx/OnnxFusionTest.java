@@ -46,6 +46,26 @@ class OnnxFusionTest {
         }
     }
 
+    /** INT8 exports place Q/DQ op by op, so they keep the pattern's ops (here weights-only INT8 at opset 20). */
+    @Test
+    void int8ExportsKeepThePatternsOps() throws Exception {
+        for (String name : List.of("LayerNormPattern", "GeluErfPattern")) {
+            OnnxOpCases.Case c = OnnxOpCases.all().stream().filter(k -> k.name().equals(name)).findFirst()
+                    .orElseThrow();
+            try (TfOpGraph t = new TfOpGraph(name.hashCode())) {
+                c.build().accept(t);
+                Path pb = dir.resolve(name + "-int8.pb");
+                Files.write(pb, t.g.toGraphDef().toByteArray());
+                Graph g = TfImporter.load(pb, ImportOptions.builder().inputNames(new ArrayList<>(t.feeds.keySet()))
+                        .outputNames(t.outputs).build());
+                Path onnx = dir.resolve(name + "-int8.onnx");
+                OnnxExporter.builder().opset(20).precision(Precision.INT8_WEIGHTS_ONLY).build().export(g, onnx);
+                OnnxModelSummary s = OnnxReader.summarize(onnx);
+                assertEquals(0, s.count("LayerNormalization") + s.count("Gelu"), name + ": " + s);
+            }
+        }
+    }
+
     /** The mean is also an output: the pattern's inner value is read outside it, so the ops stay. */
     @Test
     void aPatternWhoseInnerValueIsAnOutputIsNotFused() throws Exception {
