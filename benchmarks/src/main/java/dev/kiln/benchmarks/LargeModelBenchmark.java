@@ -79,7 +79,11 @@ public final class LargeModelBenchmark {
         deleteTree(work.resolve("warmup"));
 
         Monitor mon = new Monitor();
-        Map<String, List<double[]>> results = new LinkedHashMap<>(); // phase → [ms, peak heap, peak rss] per run
+        System.gc();
+        String baseline = memoryStatus();
+        System.out.println("before the first phase (TensorFlow loaded, JIT warm): " + baseline);
+        // phase → [ms, peak heap, peak rss, rss growth over the phase's start] per run
+        Map<String, List<double[]>> results = new LinkedHashMap<>();
         for (String p : PHASES) {
             results.put(p, new ArrayList<>());
         }
@@ -105,7 +109,8 @@ public final class LargeModelBenchmark {
                 List<double[]> r = results.get(p);
                 e2e += r.get(r.size() - 1)[0];
             }
-            results.get("end_to_end").add(new double[] {e2e, mon.totalHeap(), mon.totalRss()});
+            results.get("end_to_end").add(new double[] {e2e, mon.totalHeap(), mon.totalRss(),
+                mon.totalRss() - mon.totalStartRss()});
             System.out.printf("  sizes: pb %d, saved_model.pb %d, onnx %d bytes%n", Files.size(out.resolve("model.pb")),
                     Files.size(out.resolve("saved_model/saved_model.pb")), Files.size(out.resolve("model.onnx")));
             deleteTree(out);
@@ -121,7 +126,7 @@ public final class LargeModelBenchmark {
         }
         mon.close();
         String loadAfter = Files.readString(Path.of("/proc/loadavg")).strip();
-        report(results, weightBytes, json, loadBefore, loadAfter, runs);
+        report(results, weightBytes, json, loadBefore, loadAfter, runs, baseline);
     }
 
     private static void pipeline(Path model, Path out) {
@@ -139,24 +144,26 @@ public final class LargeModelBenchmark {
         T r = body.get();
         double ms = (System.nanoTime() - t0) / 1e6;
         mon.sample();
-        results.get(name).add(new double[] {ms, mon.peakHeap(), mon.peakRss()});
-        System.out.printf("  %-18s %8.0f ms  peak heap %6.1f MB  peak RSS %6.1f MB%n", name, ms,
-                mon.peakHeap() / 1048576.0, mon.peakRss() / 1048576.0);
+        results.get(name).add(new double[] {ms, mon.peakHeap(), mon.peakRss(), mon.peakRss() - mon.startRss()});
+        System.out.printf("  %-18s %8.0f ms  peak heap %6.1f MB  peak RSS %6.1f MB (+%.1f MB)%n", name, ms,
+                mon.peakHeap() / 1048576.0, mon.peakRss() / 1048576.0, (mon.peakRss() - mon.startRss()) / 1048576.0);
         return r;
     }
 
     private static void report(Map<String, List<double[]>> results, long weightBytes, Path json, String loadBefore,
-                               String loadAfter, int runs) throws IOException {
+                               String loadAfter, int runs, String baseline) throws IOException {
         double copyMs = median(results.get("file_copy"), 0);
         StringBuilder md = new StringBuilder();
         md.append("| phase | wall time (ms, median of ").append(runs).append(") | ÷ file copy | peak Java heap (MB) | ")
-                .append("÷ weights | peak RSS (MB) |\n|---|---:|---:|---:|---:|---:|\n");
+                .append("÷ weights | peak RSS (MB) | RSS growth in the phase (MB) | ÷ weights |\n")
+                .append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
         StringBuilder js = new StringBuilder("{\n");
         js.append("  \"generated\": \"").append(Instant.now()).append("\",\n");
         js.append("  \"machine\": {\"cpu\": \"").append(cpuModel()).append("\", \"cores\": ")
                 .append(Runtime.getRuntime().availableProcessors()).append(", \"memory_kb\": ").append(memTotalKb())
                 .append(", \"loadavg_before\": \"").append(loadBefore).append("\", \"loadavg_after\": \"")
                 .append(loadAfter).append("\"},\n");
+        js.append("  \"memory_before_first_phase\": \"").append(baseline).append("\",\n");
         js.append("  \"jvm\": {\"version\": \"").append(System.getProperty("java.version")).append("\", \"xmx_bytes\": ")
                 .append(Runtime.getRuntime().maxMemory()).append(", \"gc\": \"").append(gcNames()).append("\"},\n");
         js.append("  \"weights_bytes\": ").append(weightBytes).append(",\n  \"runs\": ").append(runs)
@@ -167,11 +174,14 @@ public final class LargeModelBenchmark {
             double ms = median(e.getValue(), 0);
             double heap = max(e.getValue(), 1);
             double rss = max(e.getValue(), 2);
-            md.append(String.format("| %s | %.0f | %.2f | %.0f | %.2f | %.0f |%n", e.getKey(), ms, ms / copyMs,
-                    heap / 1048576, heap / weightBytes, rss / 1048576));
+            double growth = max(e.getValue(), 3);
+            md.append(String.format("| %s | %.0f | %.2f | %.0f | %.2f | %.0f | %.1f | %.2f |%n", e.getKey(), ms,
+                    ms / copyMs, heap / 1048576, heap / weightBytes, rss / 1048576, growth / 1048576,
+                    growth / weightBytes));
             js.append(String.format("    \"%s\": {\"ms_median\": %.1f, \"ms_runs\": %s, \"ratio_to_file_copy\": %.3f, "
-                    + "\"peak_heap_bytes\": %.0f, \"peak_heap_to_weights\": %.3f, \"peak_rss_bytes\": %.0f}%s%n",
-                    e.getKey(), ms, runs(e.getValue()), ms / copyMs, heap, heap / weightBytes, rss,
+                    + "\"peak_heap_bytes\": %.0f, \"peak_heap_to_weights\": %.3f, \"peak_rss_bytes\": %.0f, "
+                    + "\"rss_growth_bytes\": %.0f}%s%n",
+                    e.getKey(), ms, runs(e.getValue()), ms / copyMs, heap, heap / weightBytes, rss, growth,
                     ++i < results.size() ? "," : ""));
         }
         js.append("  }\n}\n");
@@ -181,6 +191,7 @@ public final class LargeModelBenchmark {
         System.out.printf("Machine: %s, %d cores, %.1f GiB; load average before %s, after %s; weights %.1f MB%n%n",
                 cpuModel(), Runtime.getRuntime().availableProcessors(), memTotalKb() / 1048576.0, loadBefore, loadAfter,
                 weightBytes / 1048576.0);
+        System.out.println("Before the first phase: " + baseline + "\n");
         System.out.print(md);
         System.out.println("\nwrote " + json);
     }
@@ -206,6 +217,22 @@ public final class LargeModelBenchmark {
             }
             return l.get(0);
         }
+    }
+
+    /** RSS split into anonymous memory (heaps, native allocations) and mapped files, and the Java heap committed. */
+    private static String memoryStatus() throws IOException {
+        Map<String, Long> kb = new LinkedHashMap<>();
+        for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+            for (String k : new String[] {"VmRSS", "RssAnon", "RssFile"}) {
+                if (l.startsWith(k + ":")) {
+                    kb.put(k, Long.parseLong(l.replaceAll("\\D", "")));
+                }
+            }
+        }
+        return String.format("RSS %.0f MB (anonymous %.0f MB, files %.0f MB), Java heap committed %.0f MB",
+                kb.getOrDefault("VmRSS", 0L) / 1024.0, kb.getOrDefault("RssAnon", 0L) / 1024.0,
+                kb.getOrDefault("RssFile", 0L) / 1024.0,
+                ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted() / 1048576.0);
     }
 
     private static String cpuModel() throws IOException {
@@ -248,6 +275,8 @@ public final class LargeModelBenchmark {
         private final AtomicLong rss = new AtomicLong();
         private final AtomicLong totalHeap = new AtomicLong();
         private final AtomicLong totalRss = new AtomicLong();
+        private volatile long startRss;
+        private volatile long totalStartRss;
         private final Thread sampler;
         private final long pageSize = 4096;
         private volatile boolean running = true;
@@ -313,13 +342,24 @@ public final class LargeModelBenchmark {
         void reset() {
             heap.set(0);
             rss.set(0);
+            startRss = residentBytes();
             sample();
         }
 
         void resetTotal() {
             totalHeap.set(0);
             totalRss.set(0);
+            totalStartRss = residentBytes();
             reset();
+        }
+
+        /** RSS when the phase started (after its System.gc()). */
+        double startRss() {
+            return startRss;
+        }
+
+        double totalStartRss() {
+            return totalStartRss;
         }
 
         double peakHeap() {

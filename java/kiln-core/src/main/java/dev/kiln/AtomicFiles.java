@@ -3,6 +3,7 @@ package dev.kiln;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
@@ -58,6 +59,34 @@ public final class AtomicFiles {
             try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW,
                     StandardOpenOption.WRITE), 1 << 20)) {
                 content.writeTo(out);
+            }
+            move(tmp, abs);
+            tmp = null;
+        } catch (IOException e) {
+            throw KilnException.io("cannot write " + target + ": " + e.getMessage(), e);
+        } finally {
+            deleteQuietly(tmp);
+        }
+    }
+
+    /** What {@link #writeChannel} fills: the temporary file's channel, written from position 0 on. */
+    public interface ChannelContent {
+        void writeTo(FileChannel channel) throws IOException;
+    }
+
+    /**
+     * Writes {@code target} atomically through a file channel, for content whose large parts are buffers the channel
+     * can take as they are (a memory-mapped tensor goes from page cache to page cache); an I/O error names the file.
+     */
+    public static void writeChannel(Path target, ChannelContent content) {
+        Path abs = target.toAbsolutePath();
+        Path tmp = null;
+        try {
+            Files.createDirectories(abs.getParent());
+            KilnTemporaries.removeStale(abs.getParent());
+            tmp = KilnTemporaries.nameFor(abs);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                content.writeTo(ch);
             }
             move(tmp, abs);
             tmp = null;

@@ -53,6 +53,11 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--half-io", description = "fp16: float16 graph inputs and outputs (default: float32 with casts)")
     boolean halfIO;
 
+    @Option(names = "--onnx-external-data", description = "onnx: the weights in a side file OUTPUT.data beside the "
+            + "model (ONNX external data; ONNX Runtime reads it from the model's directory); automatic when they "
+            + "exceed protobuf's 2 GB limit")
+    boolean onnxExternalData;
+
     @Option(names = "--int8-io", description = "int8: integer graph inputs and outputs (ONNX: uint8 for "
             + "--int8-target onnxruntime, int8 for tensorrt, scale and zero point in the model metadata "
             + "kiln.io.NAME.scale, .zero_point; TFLite: int8 with the tensors' own quantization parameters); the "
@@ -102,7 +107,7 @@ final class ExportCommand implements Callable<Integer> {
                 .importOptions(modelOptions.importOptions()).optimize(!noOptimize).opset(opset)
                 .int8Target(targets.iterator().next()).int8WeightRange(int8.weightRange())
                 .int8WeightMethod(weightMethod).keepFloat(keepFloat32.isEmpty() ? int8.keepFloat : keepFloat32)
-                .halfIO(halfIO).int8IO(int8IO).verify(verify)
+                .halfIO(halfIO).int8IO(int8IO).externalData(onnxExternalData).verify(verify)
                 .engineOptions(engine.toOptions(dev.kiln.tensorrt.EnginePrecision.FP32))
                 .calibrationMethod(int8.defaultMethod(), int8.perTensorMethods())
                 .log(s -> System.err.println("kiln: " + s));

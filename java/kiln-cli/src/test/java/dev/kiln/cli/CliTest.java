@@ -113,6 +113,29 @@ class CliTest {
     }
 
     @Test
+    void exportWithExternalDataVerifiesAndRunsFromItsDirectory() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("external"));
+        Path onnx = dir.resolve("model.onnx");
+        Run r = kiln("export", example.toString(), "-o", onnx.toString(), "--onnx-external-data", "--verify");
+        assertEquals(0, r.status(), r.err());
+        Path data = dir.resolve("model.onnx.data");
+        assertTrue(Files.size(data) > Files.size(onnx), "the weights are in " + data + ": " + Files.size(data)
+                + " bytes beside a " + Files.size(onnx) + "-byte model");
+        assertTrue(r.out().contains("max rel"), r.out());
+        var graph = TfImporter.load(example);
+        Map<String, Tensor> in = RandomInputs.forSignature(graph.inputs(), 1, 2);
+        Path whole = tmp.resolve("whole.onnx");
+        assertEquals(0, kiln("export", example.toString(), "-o", whole.toString()).status());
+        try (OnnxRunner a = OnnxRunner.open(onnx, 1); OnnxRunner b = OnnxRunner.open(whole, 1)) {
+            Map<String, Tensor> x = a.run(in);
+            Map<String, Tensor> y = b.run(in);
+            for (String k : y.keySet()) {
+                assertEquals(0, dev.kiln.eval.TensorComparison.compare(y.get(k), x.get(k)).maxAbsError(), k);
+            }
+        }
+    }
+
+    @Test
     void exportFrozenGraphVerifiesAgainstTensorFlow() {
         Path pb = tmp.resolve("frozen.pb");
         Run r = kiln("export", example.toString(), "--format", "frozen", "-o", pb.toString(), "--verify");

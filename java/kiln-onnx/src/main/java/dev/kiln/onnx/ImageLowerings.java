@@ -23,6 +23,8 @@ final class ImageLowerings {
                 ImageLowerings::resize);
         t.add("ResizeNearestNeighbor", "Resize nearest (NCHW; align_corners, half_pixel or asymmetric)", 13,
                 ImageLowerings::resize);
+        t.add("ResizeBicubic", "Resize cubic (NCHW; a = -0.75 with clamped edges, or Keys' a = -0.5 with "
+                + "exclude_outside for half_pixel_centers)", 13, ImageLowerings::resize);
         t.add("SpaceToBatchND", "Pad + Reshape + Transpose + Reshape", 13, ImageLowerings::spaceToBatch);
         t.add("BatchToSpaceND", "Reshape + Transpose + Reshape + Slice (crops)", 13, ImageLowerings::batchToSpace);
         t.add("DepthToSpace", "DepthToSpace mode DCR (NCHW)", 11, (e, n) -> shuffle(e, n, true));
@@ -39,9 +41,13 @@ final class ImageLowerings {
     /**
      * TF's three coordinate conventions. Nearest with half-pixel centers is floor((x + 0.5) * in/out), which ONNX's
      * half_pixel transform with round_prefer_ceil gives exactly (and in every opset, unlike tf_half_pixel_for_nn).
+     * Bicubic follows TF's kernel (resize_bicubic_op.cc): the legacy coordinates use a = -0.75 and repeat the edge
+     * pixels; half_pixel_centers uses Keys' a = -0.5 and gives taps outside the image weight 0, renormalizing the
+     * rest (ONNX's exclude_outside). TF looks its weights up in a table of 1024 steps, so the two agree to ~1e-3.
      */
     private static void resize(OnnxEmitter e, Node n) {
         boolean nearest = n.op().equals("ResizeNearestNeighbor");
+        boolean cubic = n.op().equals("ResizeBicubic");
         Val x = e.get(n.input(0), Layout.NCHW, e.computeType(n));
         String hw = ShapeLowerings.int64(e, e.get(n.input(1), Layout.NATIVE, -1));
         String nc = e.add("Slice", n.name() + "/nc", List.of(e.add("Shape", n.name() + "/shape", List.of(x.name())),
@@ -51,10 +57,29 @@ final class ImageLowerings {
         boolean half = n.attrBool("half_pixel_centers", false);
         String ctm = align ? "align_corners" : half ? "half_pixel" : "asymmetric";
         List<AttributeProto> a = new ArrayList<>();
-        a.add(attr("mode", nearest ? "nearest" : "linear"));
+        a.add(attr("mode", nearest ? "nearest" : cubic ? "cubic" : "linear"));
         a.add(attr("coordinate_transformation_mode", ctm));
         if (nearest) {
             a.add(attr("nearest_mode", align || half ? "round_prefer_ceil" : "floor"));
+        }
+        if (cubic) {
+            a.add(attr("cubic_coeff_a", half ? -0.5f : -0.75f));
+            a.add(attr("exclude_outside", half ? 1L : 0L));
+        }
+        if (cubic) {
+            // ONNX Runtime moves a Transpose next to a Resize through it, and its cubic kernel cannot downscale NHWC:
+            // run on [N*C, 1, H, W] (a Reshape stops the move) and shape the result back
+            String planes = e.add("Reshape", n.name() + "/planes", List.of(x.name(),
+                    e.initLongs(n.name() + "/planes_shape", -1, 1, 0, 0)));
+            String pn = e.add("Slice", n.name() + "/planes_nc", List.of(e.add("Shape", n.name() + "/planes_shape_of",
+                    List.of(planes)), e.initLongs(n.name() + "/planes_start", 0), e.initLongs(n.name() + "/planes_end",
+                    2)));
+            String r = e.add("Resize", n.name() + "/resized", List.of(planes, "", "",
+                    e.add("Concat", n.name() + "/planes_sizes", List.of(pn, hw), attr("axis", 0L))),
+                    a.toArray(new AttributeProto[0]));
+            String out = e.add("Reshape", n.name(), List.of(r, sizes));
+            e.put(n, 0, new Val(out, Layout.NCHW, x.type(), 4));
+            return;
         }
         String out = e.add("Resize", n.name(), List.of(x.name(), "", "", sizes), a.toArray(new AttributeProto[0]));
         e.put(n, 0, new Val(out, Layout.NCHW, x.type(), 4));

@@ -92,6 +92,8 @@ final class OnnxEmitter {
     private final Map<String, Quantized> quantizedBy = new HashMap<>();
     /** int8IO: the scale and zero point of every integer input and output. */
     private final List<StringStringEntryProto> ioMetadata = new ArrayList<>();
+    /** Patterns lowered as one ONNX op, by their last node ({@link OnnxFusions}). */
+    private Map<String, OnnxFusions.Fusion> fusions = Map.of();
 
     OnnxEmitter(OnnxExporter cfg, Graph g) {
         this.cfg = cfg;
@@ -105,6 +107,10 @@ final class OnnxEmitter {
             throw KilnException.invalidModel("graph has no outputs to export");
         }
         List<Node> live = liveNodes();
+        fusions = OnnxFusions.find(g, live, opset, cfg.precision());
+        if (!fusions.isEmpty()) {
+            live = liveNodes(); // what only the fused patterns read is no longer live
+        }
         check(live);
         for (SignatureTensor s : g.inputs()) {
             used.add(s.name());
@@ -126,7 +132,7 @@ final class OnnxEmitter {
             vals.put(s.tensor().toString(), new Val(s.name(), Layout.NATIVE, t, s.type().shape().rank()));
         }
         for (Node n : live) {
-            for (TensorRef r : n.dataInputs()) {
+            for (TensorRef r : inputsOf(n)) {
                 dataUses.merge(r.toString(), 1, Integer::sum);
             }
         }
@@ -294,7 +300,7 @@ final class OnnxEmitter {
             if (inputNodes.contains(name)) {
                 continue;
             }
-            for (TensorRef r : n.dataInputs()) {
+            for (TensorRef r : inputsOf(n)) {
                 todo.add(r.node());
             }
         }
@@ -303,6 +309,12 @@ final class OnnxEmitter {
             out.add(n);
         }
         return out;
+    }
+
+    /** What {@code n} reads: its data inputs, or those of the fused pattern it ends. */
+    private List<TensorRef> inputsOf(Node n) {
+        OnnxFusions.Fusion f = fusions.get(n.name());
+        return f != null ? f.inputs() : n.dataInputs();
     }
 
     /** Topological order of the live nodes over data edges only. */
@@ -324,7 +336,7 @@ final class OnnxEmitter {
             while (!stack.isEmpty()) {
                 String[] top = stack.peek();
                 Node n = g.node(top[0]);
-                List<TensorRef> ins = inputNodes.contains(n.name()) ? List.of() : n.dataInputs();
+                List<TensorRef> ins = inputNodes.contains(n.name()) ? List.of() : inputsOf(n);
                 int i = Integer.parseInt(top[1]);
                 if (i < ins.size()) {
                     top[1] = Integer.toString(i + 1);
@@ -720,7 +732,8 @@ final class OnnxEmitter {
         if (vals.containsKey(TensorRef.of(n.name(), 0).toString()) && !n.op().equals("Const")) {
             return; // a signature input
         }
-        OnnxLowerings.require(n).lowering().lower(this, n);
+        OnnxFusions.Fusion f = fusions.get(n.name());
+        (f != null ? f.lowering() : OnnxLowerings.require(n).lowering()).lower(this, n);
     }
 
     // ---- what lowerings use besides get/put/add (conv bias fusion, int32 biases, general casts) ----

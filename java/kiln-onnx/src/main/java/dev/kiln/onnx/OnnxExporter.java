@@ -1,7 +1,5 @@
 package dev.kiln.onnx;
 
-import com.google.protobuf.CodedOutputStream;
-import dev.kiln.AtomicFiles;
 import dev.kiln.KilnArgumentException;
 import dev.kiln.KilnException;
 import dev.kiln.calib.ThresholdMethod;
@@ -36,8 +34,10 @@ public final class OnnxExporter {
     private final Int8Target int8Target;
     private final Int8WeightRange int8WeightRange;
     private final ThresholdMethod int8WeightMethod;
+    private final boolean externalData;
 
     private OnnxExporter(Builder b) {
+        this.externalData = b.externalData;
         this.int8Target = b.int8Target;
         this.int8WeightRange = b.int8WeightRange != null ? b.int8WeightRange
                 : b.precision == Precision.INT8 ? Int8WeightRange.defaultFor(b.int8Target) : Int8WeightRange.FULL;
@@ -97,12 +97,21 @@ public final class OnnxExporter {
         return int8WeightMethod;
     }
 
+    /** Whether the weights always go to a side file (they do anyway when they exceed protobuf's 2 GB limit). */
+    public boolean externalData() {
+        return externalData;
+    }
+
     /** The ONNX model for {@code g} (the graph is not changed). */
     public ModelProto toModel(Graph g) {
         return new OnnxEmitter(this, g).emit();
     }
 
-    /** Converts and writes {@code g} to {@code out} atomically (temporary file + rename). */
+    /**
+     * Converts and writes {@code g} to {@code out} atomically (temporary file + rename). With {@link
+     * Builder#externalData}, or when the weights would not fit protobuf's 2 GB limit, every initializer of 1 KB or
+     * more goes to {@code out + ".data"} beside it (ONNX external data), which must travel with the model.
+     */
     public ExportResult export(Graph g, Path out) {
         long t0 = System.nanoTime();
         ModelProto m = toModel(g);
@@ -114,12 +123,12 @@ public final class OnnxExporter {
         if (Files.isDirectory(abs)) {
             throw KilnException.io("cannot write ONNX to " + out + ": it is a directory", null);
         }
-        // a 1 MB buffer: the weights stream out in large writes (writeTo(OutputStream) buffers 4 KB)
-        AtomicFiles.write(abs, os -> {
-            CodedOutputStream c = CodedOutputStream.newInstance(os, 1 << 20);
-            m.writeTo(c);
-            c.flush();
-        });
+        Path data = null;
+        if (externalData || OnnxFileWriter.exceedsOneFile(m, OnnxFileWriter.PROTOBUF_LIMIT)) {
+            data = OnnxFileWriter.writeExternal(m, abs);
+        } else {
+            OnnxFileWriter.writeWhole(m, abs);
+        }
         try {
             Map<String, Integer> ops = new TreeMap<>();
             int transposes = 0;
@@ -131,7 +140,7 @@ public final class OnnxExporter {
             }
             return new ExportResult(abs, Files.size(abs), opset, (int) m.getIrVersion(), precision,
                     m.getGraph().getNodeCount(), m.getGraph().getInitializerCount(), ops, transposes,
-                    (System.nanoTime() - t0) / 1_000_000, Int8Saturation.check(m));
+                    (System.nanoTime() - t0) / 1_000_000, Int8Saturation.check(m), data);
         } catch (IOException e) {
             throw KilnException.io("cannot write ONNX to " + out + ": " + e.getMessage(), e);
         }
@@ -143,7 +152,8 @@ public final class OnnxExporter {
                 + (int8IO ? ", int8 IO" : "")
                 + (precision == Precision.INT8 ? ", for " + int8Target + ", " + int8WeightRange + " weights"
                         + (int8WeightMethod instanceof ThresholdMethod.MinMax ? "" : " by " + int8WeightMethod) : "")
-                + (keepFloat32.isEmpty() ? "" : ", keep float32 " + keepFloat32) + "]";
+                + (keepFloat32.isEmpty() ? "" : ", keep float32 " + keepFloat32)
+                + (externalData ? ", external data" : "") + "]";
     }
 
     /** Builds an {@link OnnxExporter}; defaults: opset 17, FP32, float32 I/O. */
@@ -156,8 +166,20 @@ public final class OnnxExporter {
         private Int8Target int8Target = Int8Target.TENSORRT;
         private Int8WeightRange int8WeightRange;
         private ThresholdMethod int8WeightMethod = WeightRanges.defaultMethod();
+        private boolean externalData;
 
         private Builder() {
+        }
+
+        /**
+         * Weights as ONNX external data (default false): every initializer of 1 KB or more is written to a side file
+         * {@code <model file>.data} (large ones 64 KiB-aligned) and referenced by location, offset and length, as
+         * {@code onnx.save_model(..., save_as_external_data=True)} does; ONNX Runtime loads it from the model's
+         * directory. Models whose weights exceed protobuf's 2 GB limit are written this way whatever this says.
+         */
+        public Builder externalData(boolean v) {
+            this.externalData = v;
+            return this;
         }
 
         /** The ai.onnx opset, {@value OnnxOpSupport#MIN_OPSET} to {@value OnnxOpSupport#MAX_OPSET}. */

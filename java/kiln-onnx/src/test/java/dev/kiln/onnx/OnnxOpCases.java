@@ -306,6 +306,13 @@ final class OnnxOpCases {
             add(op + "HalfPixel", List.of(op), t -> t.output(t.op(op, t.floats(2, 5, 6, 3), t.ints(11, 4))
                     .setAttr("half_pixel_centers", true).build().output(0)));
         }
+        // TF's bicubic weights come from a table of 1024 steps per pixel: agreement to ~1e-3, not float rounding
+        cases.add(new Case("ResizeBicubic", List.of("ResizeBicubic"), t -> t.output(t.apply("ResizeBicubic",
+                t.floats(2, 5, 6, 3), t.ints(9, 4))), 3e-3));
+        cases.add(new Case("ResizeBicubicAlignCorners", List.of("ResizeBicubic"), t -> t.output(t.op("ResizeBicubic",
+                t.floats(2, 5, 6, 3), t.ints(9, 13)).setAttr("align_corners", true).build().output(0)), 3e-3));
+        cases.add(new Case("ResizeBicubicHalfPixel", List.of("ResizeBicubic"), t -> t.output(t.op("ResizeBicubic",
+                t.floats(2, 5, 6, 3), t.ints(11, 4)).setAttr("half_pixel_centers", true).build().output(0)), 3e-3));
         add("DepthToSpace", t -> t.output(t.op("DepthToSpace", t.floats(2, 3, 4, 8)).setAttr("block_size", 2L).build()
                 .output(0)));
         add("SpaceToDepth", t -> t.output(t.op("SpaceToDepth", t.floats(2, 4, 6, 3)).setAttr("block_size", 2L).build()
@@ -446,6 +453,43 @@ final class OnnxOpCases {
                     inv)));
             t.output(y);
         });
+        // tf.nn.moments (StopGradient on the mean) + tf.nn.batch_normalization over the last two axes, gamma and beta
+        // varying along the last one only
+        add("LayerNormTwoAxesPattern", List.of("Mean", "StopGradient", "SquaredDifference", "Rsqrt", "Mul", "Sub",
+                "AddV2"), t -> {
+            Output<?> x = t.floats(3, 4, 6);
+            Output<?> axes = t.ints(1, 2);
+            Output<?> mean = t.op("Mean", x, axes).setAttr("keep_dims", true).build().output(0);
+            Output<?> var = t.op("Mean", t.apply("SquaredDifference", x, t.apply("StopGradient", mean)), axes)
+                    .setAttr("keep_dims", true).build().output(0);
+            Output<?> inv = t.apply("Mul", t.weights(6), t.apply("Rsqrt", t.apply("AddV2", var, t.scalar(1e-5f))));
+            t.output(t.apply("AddV2", t.apply("Sub", t.weights(1, 6), t.apply("Mul", mean, inv)),
+                    t.apply("Mul", x, inv)));
+        });
+        // the hand-written layer norm of the official TF Transformer and OpenNMT:
+        // (x - mean) * rsqrt(mean((x - mean)^2) + eps) * gamma + beta
+        add("LayerNormCenteredPattern", List.of("Mean", "Sub", "Square", "Rsqrt", "Mul", "AddV2"), t -> {
+            Output<?> x = t.floats(2, 5, 8);
+            Output<?> axes = t.ints(-1);
+            Output<?> mean = t.op("Mean", x, axes).setAttr("keep_dims", true).build().output(0);
+            Output<?> var = t.op("Mean", t.apply("Square", t.apply("Sub", x, mean)), axes).setAttr("keep_dims", true)
+                    .build().output(0);
+            Output<?> norm = t.apply("Mul", t.apply("Sub", x, mean), t.apply("Rsqrt", t.apply("AddV2", var,
+                    t.scalar(1e-6f))));
+            t.output(t.apply("AddV2", t.apply("Mul", norm, t.weights(8)), t.weights(8)));
+        });
+        // the same with a division: gamma * (x - mean) / sqrt(var + eps) + beta
+        add("LayerNormDivPattern", List.of("Mean", "Sub", "SquaredDifference", "Sqrt", "RealDiv", "Mul", "AddV2"),
+                t -> {
+                    Output<?> x = t.floats(2, 5, 8);
+                    Output<?> axes = t.ints(-1);
+                    Output<?> mean = t.op("Mean", x, axes).setAttr("keep_dims", true).build().output(0);
+                    Output<?> var = t.op("Mean", t.apply("SquaredDifference", x, mean), axes)
+                            .setAttr("keep_dims", true).build().output(0);
+                    Output<?> norm = t.apply("RealDiv", t.apply("Sub", x, mean), t.apply("Sqrt", t.apply("AddV2",
+                            t.scalar(1e-5f), var)));
+                    t.output(t.apply("AddV2", t.weights(8), t.apply("Mul", t.weights(8), norm)));
+                });
         // Keras' LayerNormalization as TF 2 writes it: a training-mode fused batch norm over a [1, rows, features, 1]
         // NCHW view, then gamma and beta
         add("KerasFusedLayerNormPattern", List.of("FusedBatchNormV3", "Reshape", "Mul", "AddV2"), t -> {
@@ -491,6 +535,12 @@ final class OnnxOpCases {
             Output<?> x = t.floats(2, 3, 8);
             Output<?> erf = t.apply("Erf", t.apply("Mul", x, t.scalar((float) (1 / Math.sqrt(2)))));
             t.output(t.apply("Mul", t.apply("Mul", x, t.scalar(0.5f)), t.apply("AddV2", erf, t.scalar(1f))));
+        });
+        // tf.nn.gelu(x, approximate=False): 0.5 * x * (1 + erf(x / sqrt 2)), constants first
+        add("TfNnGeluPattern", List.of("Erf", "RealDiv", "Mul", "AddV2"), t -> {
+            Output<?> x = t.floats(2, 3, 8);
+            Output<?> erf = t.apply("Erf", t.apply("RealDiv", x, t.scalar((float) Math.sqrt(2))));
+            t.output(t.apply("Mul", t.apply("Mul", t.scalar(0.5f), x), t.apply("AddV2", t.scalar(1f), erf)));
         });
         // GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
         add("GeluTanhPattern", List.of("Pow", "Tanh", "Mul", "AddV2"), t -> {

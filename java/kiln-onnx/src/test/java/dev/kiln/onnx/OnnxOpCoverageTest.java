@@ -100,7 +100,7 @@ class OnnxOpCoverageTest {
         }
     }
 
-    private static Map<String, Tensor> runTensorFlow(TfOpGraph t) {
+    static Map<String, Tensor> runTensorFlow(TfOpGraph t) {
         List<org.tensorflow.Tensor> fed = new ArrayList<>();
         try (Session s = new Session(t.g)) {
             Session.Runner r = s.runner();

@@ -82,6 +82,7 @@ public final class ExportJob {
     private final Set<String> keepFloat;
     private final boolean halfIO;
     private final boolean int8IO;
+    private final boolean externalData;
     private final CalibrationTable table;
     private final RepresentativeData data;
     private final ThresholdMethod method;
@@ -104,6 +105,7 @@ public final class ExportJob {
         this.keepFloat = Set.copyOf(b.keepFloat);
         this.halfIO = b.halfIO;
         this.int8IO = b.int8IO;
+        this.externalData = b.externalData;
         this.table = b.table;
         this.data = b.data;
         this.method = b.method;
@@ -152,6 +154,7 @@ public final class ExportJob {
         this.keepFloat = base.keepFloat;
         this.halfIO = base.halfIO;
         this.int8IO = base.int8IO;
+        this.externalData = base.externalData;
         this.table = base.table;
         this.data = base.data;
         this.method = base.method;
@@ -316,7 +319,7 @@ public final class ExportJob {
     /** The ONNX exporter with this job's options, for one precision, INT8 layout and I/O type. */
     private OnnxExporter onnxExporter(Precision p, Int8Target t, boolean integerIO) {
         OnnxExporter.Builder b = OnnxExporter.builder().opset(opset).precision(p).int8Target(t).keepFloat32(keepFloat)
-                .halfIO(halfIO).int8IO(integerIO).int8WeightMethod(weightMethod);
+                .halfIO(halfIO).int8IO(integerIO).int8WeightMethod(weightMethod).externalData(externalData);
         if (weightRange != null) {
             b.int8WeightRange(weightRange);
         }
@@ -424,6 +427,7 @@ public final class ExportJob {
         private Set<String> keepFloat = Set.of();
         private boolean halfIO;
         private boolean int8IO;
+        private boolean externalData;
         private CalibrationTable table;
         private RepresentativeData data;
         private ThresholdMethod method = CalibrateJob.DEFAULT_METHOD;
@@ -492,6 +496,12 @@ public final class ExportJob {
 
         public Builder int8IO(boolean v) {
             this.int8IO = v;
+            return this;
+        }
+
+        /** ONNX: the weights in a side file {@code <output>.data} (ONNX external data; see OnnxExporter). */
+        public Builder externalData(boolean v) {
+            this.externalData = v;
             return this;
         }
 

@@ -49,6 +49,11 @@ public final class Lowerings {
         put(new IdentityLowering(), "(no operator: the input tensor)", IDENTITY.toArray(new String[0]));
     }
 
+    /** Ops TFLite has no builtin for, with what to do instead (said in the export's error). */
+    private static final Map<String, String> NO_BUILTIN = Map.of(
+            "ResizeBicubic", "TFLite has no bicubic resize builtin (only RESIZE_BILINEAR and RESIZE_NEAREST_NEIGHBOR); "
+                    + "export to ONNX (Resize cubic) or resize bilinearly in the model");
+
     private static void put(Lowering l, String target, String... ops) {
         for (String op : ops) {
             TABLE.put(op, l);
@@ -62,6 +67,11 @@ public final class Lowerings {
     /** The lowering of {@code tfOp}, or null when TFLite export does not map it. */
     static Lowering get(String tfOp) {
         return TABLE.get(tfOp);
+    }
+
+    /** Why TFLite cannot express {@code tfOp}, for an op known to have no builtin; else null. */
+    static String noBuiltinReason(String tfOp) {
+        return NO_BUILTIN.get(tfOp);
     }
 
     public static boolean isSupported(String tfOp) {

@@ -196,7 +196,9 @@ final class TfliteEmitter {
             if (n.op().equals("Placeholder")) {
                 problems.add("Placeholder node '" + n.name() + "' is not a signature input");
             } else if (Lowerings.get(n.op()) == null) {
-                problems.add("op '" + n.op() + "' (node '" + n.name() + "') has no TFLite mapping");
+                String why = Lowerings.noBuiltinReason(n.op());
+                problems.add("op '" + n.op() + "' (node '" + n.name() + "') has no TFLite mapping"
+                        + (why == null ? "" : ": " + why));
             }
         }
         if (int8() && cfg.table() == null) {

@@ -49,6 +49,19 @@ class TfliteErrorsTest {
     }
 
     @Test
+    void bicubicResizeIsRefusedWithTheReason() {
+        TestGraphs t = new TestGraphs(1);
+        String x = t.input("image", -1, 5, 6, 3);
+        String r = t.op("upscale", "ResizeBicubic", x, t.ints("size", 10, 12));
+        t.output("y", r, -1, 10, 12, 3);
+        Path out = dir.resolve("model.tflite");
+        KilnException e = assertThrows(KilnException.class, () -> TfliteExporter.fp32().export(t.graph(), out));
+        assertTrue(e.getMessage().contains("'ResizeBicubic' (node 'upscale')")
+                && e.getMessage().contains("no bicubic resize builtin"), e.getMessage());
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
     void tableMissingATensorIsNamedAndNothingIsWritten() {
         Graph g = TestGraphs.mlp(2);
         CalibrationTable full = Mnist.calibrate(g, RepresentativeData.random(g.inputs(), 1, 32).withBatchSize(16),
