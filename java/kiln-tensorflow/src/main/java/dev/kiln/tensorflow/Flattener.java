@@ -40,6 +40,11 @@ final class Flattener {
         this.library = library;
     }
 
+    /** The function library the graph's calls and control flow refer to. */
+    Map<String, FunctionDef> library() {
+        return library;
+    }
+
     /** Adds the top-level graph's nodes, inlining calls. */
     void addGraph(List<NodeDef> graphNodes) {
         for (NodeDef nd : graphNodes) {
@@ -160,10 +165,7 @@ final class Flattener {
             body.put(nd.getName(), nd);
         }
         for (NodeDef nd : fd.getNodeDefList()) {
-            if (TfOpSupport.isControlFlow(nd.getOp())) {
-                throw KilnException.unsupported("unsupported control flow in " + fname + ": node '" + nd.getName()
-                        + "' is " + nd.getOp() + " (Kiln imports graphs without While/If/Case/TensorList ops)");
-            }
+            // While/If/Case and TensorList ops stay nodes here: ControlFlowLowering unrolls or inlines them later
             String newName = prefix + "/" + nd.getName();
             List<String> ins = new ArrayList<>();
             for (String in : nd.getInputList()) {
@@ -187,6 +189,15 @@ final class Flattener {
             String t = translate(ret, argMap, body, prefix, callAttrs, fname);
             aliases.put(TensorRef.of(callName, k).toString(), t);
         }
+    }
+
+    /**
+     * Inlines function {@code fname} as if a node named {@code prefix} called it with {@code args} (flat refs); its
+     * k-th output is then {@code resolve(prefix:k)}. Returns the number of outputs.
+     */
+    int addFunction(String prefix, String fname, Map<String, AttrValue> attrs, List<String> args) {
+        inline(prefix, fname, attrs, args, "");
+        return library.get(fname).getSignature().getOutputArgCount();
     }
 
     private static void substitutePlaceholders(NodeDef.Builder b, Map<String, AttrValue> callAttrs, String fname) {
