@@ -135,8 +135,7 @@ final class ControlFlowLowering {
                 unrollWhile(nd, ins);
             } else if (IF.contains(op)) {
                 Long pred = plainScalar(ins.get(0));
-                String branch = nd.getAttrOrThrow(pred == null || pred != 0 ? "then_branch" : "else_branch")
-                        .getFunc().getName();
+                String branch = function(nd, pred == null || pred != 0 ? "then_branch" : "else_branch").getName();
                 selectBranch(nd, pred == null ? null : branch, ins.subList(1, ins.size()), "predicate");
             } else if (CASE.contains(op)) {
                 Long idx = plainScalar(ins.get(0));
@@ -189,9 +188,18 @@ final class ControlFlowLowering {
 
     // ---- While ----
 
+    private NameAttrList function(NodeDef nd, String attr) {
+        AttrValue a = nd.getAttrMap().get(attr);
+        if (a == null || !a.hasFunc() || !library.containsKey(a.getFunc().getName())) {
+            throw KilnException.invalidModel(nd.getOp() + " '" + nd.getName() + "' has no '" + attr + "' function "
+                    + (a == null || !a.hasFunc() ? "attribute" : "in the library: " + a.getFunc().getName()));
+        }
+        return a.getFunc();
+    }
+
     private void unrollWhile(NodeDef nd, List<Value> init) {
-        NameAttrList cond = nd.getAttrOrThrow("cond").getFunc();
-        NameAttrList body = nd.getAttrOrThrow("body").getFunc();
+        NameAttrList cond = function(nd, "cond");
+        NameAttrList body = function(nd, "body");
         List<Value> state = init;
         for (int i = 0; ; i++) {
             List<Value> c = instantiate(cond, state, nd.getName() + "/kiln_cond_" + i);

@@ -863,7 +863,8 @@ public final class TfImporter {
             String in = fn.isEmpty() ? "the graph" : "function " + fn;
             if (TfOpSupport.isControlFlow(op)) {
                 throw KilnException.unsupported("unsupported control flow in " + (fn.isEmpty() ? "the top-level graph"
-                        : fn) + ": node '" + nd.getName() + "' is " + op + " (" + source + ")");
+                        : fn) + ": node '" + nd.getName() + "' is " + op + " (TF1 control flow; Kiln lowers TF2's "
+                        + "functional While/If/Case and TensorList ops only) (" + source + ")");
             }
             if (!TfOpSupport.isRegistered(op)) {
                 throw KilnException.unsupported("op " + op + " (node '" + nd.getName() + "' in " + in + " of " + source

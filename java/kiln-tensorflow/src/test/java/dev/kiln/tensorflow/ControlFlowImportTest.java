@@ -1,25 +1,121 @@
 package dev.kiln.tensorflow;
 
+import dev.kiln.ErrorCode;
 import dev.kiln.graph.Graph;
+import dev.kiln.graph.Shape;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.tensorflow.proto.NodeDef;
+import org.tensorflow.proto.SavedModel;
+import org.tensorflow.proto.TensorShapeProto;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Functional control flow (While, If, TensorList ops) lowered at import, checked against TensorFlow. */
+/**
+ * Functional control flow lowered at import (While unrolled, If inlined, TensorList ops as plain tensors), each
+ * model checked against TensorFlow running the original on the same random inputs; and the refusals for what a
+ * static shape would fix.
+ */
 class ControlFlowImportTest {
     @TempDir
     Path tmp;
 
+    private static long count(Graph g, String op) {
+        return g.nodes().stream().filter(n -> n.op().equals(op)).count();
+    }
+
+    private static void assertPlain(Graph g) {
+        assertFalse(g.nodes().stream().anyMatch(n -> TfOpSupport.isControlFlow(n.op())),
+                "control flow left: " + g.nodes().stream().filter(n -> TfOpSupport.isControlFlow(n.op())).toList());
+    }
+
     @Test
     void kerasLstmUnrollsAndMatchesTensorFlow() {
         Path model = RoundTrip.sharedModels().resolve("tfnet_keras_lstm_from_sequential");
-        double worst = RoundTrip.check("tfnet_keras_lstm_from_sequential", model, ImportOptions.defaults(), tmp);
+        RoundTrip.check("tfnet_keras_lstm_from_sequential", model, ImportOptions.defaults(), tmp);
         Graph g = TfImporter.load(model);
-        assertFalse(g.nodes().stream().anyMatch(n -> TfOpSupport.isControlFlow(n.op())), "control flow left");
-        assertTrue(worst < 1e-5);
+        assertPlain(g);
+        // 5 time steps: the cell's two MatMuls once per step (the step Keras traces outside the loop is pruned)
+        assertEquals(10, count(g, "MatMul") - 1, "MatMuls besides the Dense layer's");
+    }
+
+    @Test
+    void handBuiltWhileAndIfUnrollAndMatchTensorFlow() throws IOException {
+        Path pb = WhileLoopGraphs.rnn(tmp.resolve("rnn.pb"), 4);
+        RoundTrip.check("hand-built While + If", pb, ImportOptions.defaults(), tmp);
+        Graph g = TfImporter.load(pb);
+        assertPlain(g);
+        assertEquals(4, count(g, "MatMul"), "one body per time step");
+        assertEquals(1, count(g, "Unpack"));
+        assertEquals(1, count(g, "Pack"));
+        assertEquals(0, count(g, "Neg"), "the If's else-branch is not taken: steps 4 > 2");
+    }
+
+    @Test
+    void unknownTimeDimensionIsRefusedWithTheFlagThatFixesIt() throws IOException {
+        Path pb = WhileLoopGraphs.rnn(tmp.resolve("rnn_any_length.pb"), -1);
+        NotRunnableModelsTest.importFails(pb, ImportOptions.defaults(), ErrorCode.UNSUPPORTED, pb.toString(),
+                "While loop 'loop'", "no trip count", "'xt'", "x [?,?,3]", "--input-shapes x[-1,N,3]");
+        ImportOptions fixed = ImportOptions.builder().inputShapes(Map.of("x", Shape.of(-1, 4, 3))).build();
+        RoundTrip.check("hand-built While, steps given", pb, fixed, tmp);
+    }
+
+    @Test
+    void loopLongerThanTheLimitIsRefused() throws IOException {
+        Path pb = WhileLoopGraphs.rnn(tmp.resolve("rnn_long.pb"), ControlFlowLowering.MAX_ITERATIONS + 1);
+        NotRunnableModelsTest.importFails(pb, ImportOptions.defaults(), ErrorCode.UNSUPPORTED, "While loop 'loop'",
+                "more than 1000 iterations");
+    }
+
+    @Test
+    void kerasLstmWithUnknownTimeStepsIsRefusedThenImportsWithInputShapes() throws IOException {
+        Path original = RoundTrip.sharedModels().resolve("tfnet_keras_lstm_from_sequential");
+        Path m = anyLengthCopy(original);
+        NotRunnableModelsTest.importFails(m, ImportOptions.defaults(), ErrorCode.UNSUPPORTED, m.toString(),
+                "While loop '", "/while'", "input_1 [?,?,3]", "--input-shapes input_1[-1,N,3]");
+        ImportOptions fixed = ImportOptions.builder().inputShapes(Map.of("input_1", Shape.of(-1, 5, 3))).build();
+        RoundTrip.check("keras lstm, steps given", m, fixed, tmp);
+        Graph g = TfImporter.load(m, fixed);
+        assertEquals(Shape.of(-1, 5, 3), g.inputs().get(0).type().shape());
+        assertPlain(g);
+    }
+
+    /** The LSTM SavedModel with its input's time dimension made unknown (placeholder and signature). */
+    private Path anyLengthCopy(Path original) throws IOException {
+        Path m = tmp.resolve("lstm_any_length");
+        try (Stream<Path> s = Files.walk(original)) {
+            for (Path p : s.sorted().toList()) {
+                Path t = m.resolve(original.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(t);
+                } else {
+                    Files.copy(p, t);
+                }
+            }
+        }
+        TensorShapeProto any = GraphDefs.toProto(Shape.of(-1, -1, 3));
+        SavedModel.Builder sm = SavedModel.parseFrom(Files.readAllBytes(m.resolve("saved_model.pb"))).toBuilder();
+        var mg = sm.getMetaGraphsBuilder(0);
+        var gd = mg.getGraphDefBuilder();
+        for (int i = 0; i < gd.getNodeCount(); i++) {
+            NodeDef n = gd.getNode(i);
+            if (n.getName().equals("serving_default_input_1")) {
+                gd.setNode(i, n.toBuilder().putAttr("shape", org.tensorflow.proto.AttrValue.newBuilder().setShape(any)
+                        .build()).removeAttr("_output_shapes"));
+            }
+        }
+        var sig = mg.getSignatureDefOrThrow("serving_default").toBuilder();
+        sig.putInputs("input_1", sig.getInputsOrThrow("input_1").toBuilder().setTensorShape(any).build());
+        mg.putSignatureDef("serving_default", sig.build());
+        Files.write(m.resolve("saved_model.pb"), sm.build().toByteArray());
+        return m;
     }
 }
