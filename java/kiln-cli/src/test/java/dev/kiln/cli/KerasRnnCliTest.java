@@ -1,0 +1,50 @@
+package dev.kiln.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static dev.kiln.cli.CliTest.kiln;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The Keras LSTM SavedModel of ../shared end to end: inspect, and optimize to SavedModel, ONNX and TFLite. */
+class KerasRnnCliTest {
+    @TempDir
+    Path tmp;
+
+    private static Path lstm() {
+        return CliTest.sharedModels().resolve("tfnet_keras_lstm_from_sequential");
+    }
+
+    @Test
+    void inspectDescribesTheUnrolledLstm() {
+        CliTest.Run r = kiln("inspect", lstm().toString());
+        assertEquals(0, r.status(), r.err() + r.out());
+        assertTrue(r.out().contains("input_1"), r.out());
+        assertTrue(r.out().contains("Unpack"), r.out());
+        assertFalse(r.out().contains("unsupported control flow"), r.out());
+    }
+
+    @Test
+    void optimizeWritesEveryFormatAndPrecisionAndEachVerifiesAgainstTensorFlow() throws Exception {
+        Path out = tmp.resolve("lstm");
+        CliTest.Run r = kiln("optimize", lstm().toString(), "-o", out.toString(), "--format", "savedmodel,onnx,tflite",
+                "--precision", "fp32,fp16,int8-dynamic", "--samples", "4");
+        assertEquals(0, r.status(), r.err() + r.out());
+        JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
+        int verified = 0;
+        for (JsonNode v : report.get("verifications")) {
+            assertTrue(v.get("passed").asBoolean(), v.toString());
+            verified++;
+        }
+        assertTrue(verified >= 6, "verifications: " + report.get("verifications"));
+        assertFalse(report.get("optimized").get("ops").has("StatelessWhile"));
+        assertTrue(Files.isRegularFile(out.resolve("saved_model").resolve("saved_model.pb")));
+    }
+}
