@@ -47,4 +47,23 @@ class KerasRnnCliTest {
         assertFalse(report.get("optimized").get("ops").has("StatelessWhile"));
         assertTrue(Files.isRegularFile(out.resolve("saved_model").resolve("saved_model.pb")));
     }
+
+    @Test
+    void calibratedInt8OfTheUnrolledMatMulsStaysCloseToFloat() throws Exception {
+        Path out = tmp.resolve("lstm-int8");
+        CliTest.Run r = kiln("optimize", lstm().toString(), "-o", out.toString(), "--format", "onnx,tflite",
+                "--precision", "int8", "--calib-random", "--calib-samples", "32", "--json");
+        assertEquals(0, r.status(), r.err() + r.out());
+        JsonNode rep = new ObjectMapper().readTree(r.out());
+        JsonNode candidates = rep.at("/evaluation/candidates");
+        assertTrue(candidates.size() >= 2, rep.get("evaluation").toString());
+        for (JsonNode c : candidates) {
+            for (JsonNode o : c.get("outputs")) {
+                // the sigmoid output in [0, 1]: INT8 activations and weights of 10 unrolled MatMuls, loosely near FP32
+                assertTrue(o.get("cosine").asDouble() >= 0.99, c.toString());
+                assertTrue(o.get("maxAbsError").asDouble() <= 0.05, c.toString());
+            }
+        }
+        System.out.println("LSTM INT8 (random calibration) vs TF FP32: " + candidates);
+    }
 }

@@ -21,7 +21,8 @@ import java.util.Set;
  * renamed under the call's name, arguments mapped to the call's inputs, FunctionDef output syntax
  * ({@code node:out_arg:idx}) translated to graph syntax ({@code node:k}) through the OpDef output argument lists,
  * and the call's outputs aliased to the body's return values. Control inputs onto a call are dropped (they order
- * side effects, which an inference graph does not have).
+ * side effects, which an inference graph does not have). Functional control flow (While/If/Case, whose bodies are
+ * function attributes rather than calls) and TensorList ops stay nodes; {@link ControlFlowLowering} lowers them.
  */
 final class Flattener {
     private static final Set<String> CALL_OPS = Set.of("PartitionedCall", "StatefulPartitionedCall");
