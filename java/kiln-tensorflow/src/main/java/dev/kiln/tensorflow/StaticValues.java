@@ -144,6 +144,8 @@ final class StaticValues {
                 return binary(nd, (a, b) -> a * b);
             case "FloorDiv":
                 return binary(nd, Math::floorDiv);
+            case "FloorMod":
+                return binary(nd, Math::floorMod);
             case "Maximum":
                 return binary(nd, Math::max);
             case "Minimum":

@@ -48,15 +48,17 @@ class ControlFlowImportTest {
     }
 
     @Test
-    void handBuiltWhileAndIfUnrollAndMatchTensorFlow() throws IOException {
+    void handBuiltWhileCaseAndIfUnrollAndMatchTensorFlow() throws IOException {
         Path pb = WhileLoopGraphs.rnn(tmp.resolve("rnn.pb"), 4);
-        RoundTrip.check("hand-built While + If", pb, ImportOptions.defaults(), tmp);
+        RoundTrip.check("hand-built While + Case + If", pb, ImportOptions.defaults(), tmp);
         Graph g = TfImporter.load(pb);
         assertPlain(g);
         assertEquals(4, count(g, "MatMul"), "one body per time step");
         assertEquals(1, count(g, "Unpack"));
         assertEquals(1, count(g, "Pack"));
-        assertEquals(0, count(g, "Neg"), "the If's else-branch is not taken: steps 4 > 2");
+        assertEquals(2, count(g, "Neg"), "the Case negates at the odd steps 1 and 3; the If's else-branch (steps 4 "
+                + "> 2) is not taken");
+        assertEquals(3, count(g, "Mul"), "the Case doubles at the even steps 0 and 2, the If's then-branch once");
     }
 
     @Test

@@ -18,11 +18,13 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * A frozen GraphDef with TF2 functional control flow written the way Keras' RNN loop is: the input is transposed to
- * time-major and unstacked into a TensorList, a StatelessWhile runs {@code h = tanh(x_t W + h)} over the time steps
- * (counter against the time dimension read from a Shape), writing each h into a reserved TensorList that is stacked
- * after the loop; then a StatelessIf whose predicate (time steps greater than 2) is known once the shape is, doubling
- * h in its then-branch and negating it in its else-branch. TensorFlow runs it as written; it is the oracle.
+ * A frozen GraphDef with TF2 functional control flow written the way Keras' RNN loop is (a SimpleRNN cell): the
+ * input is transposed to time-major and unstacked into a TensorList, a StatelessWhile runs
+ * {@code h = tanh(x_t W + h)} over the time steps (counter against the time dimension read from a Shape), then a
+ * StatelessCase on the step's parity doubles h at even steps and negates it at odd ones, and each h is written into
+ * a reserved TensorList that is stacked after the loop; then a StatelessIf whose predicate (time steps greater than
+ * 2) is known once the shape is, doubling h in its then-branch and negating it in its else-branch. TensorFlow runs it
+ * as written; it is the oracle.
  *
  * <p>Outputs: {@code y} [batch, steps, 3] (every h), {@code h_last} [batch, 3], {@code z} [batch, 3].
  */
@@ -110,12 +112,18 @@ final class WhileLoopGraphs {
                         .putAttr("element_dtype", type(F)))
                 .addNodeDef(node("xw", "MatMul", "x_t:item:0", "w").putAttr("T", type(F)))
                 .addNodeDef(node("sum", "AddV2", "xw:product:0", "h").putAttr("T", type(F)))
-                .addNodeDef(node("h_new", "Tanh", "sum:z:0").putAttr("T", type(F)))
-                .addNodeDef(node("write", "TensorListSetItem", "out_ta", "i", "h_new:y:0")
+                .addNodeDef(node("h_tanh", "Tanh", "sum:z:0").putAttr("T", type(F)))
+                .addNodeDef(constScalarInt("two", 2))
+                .addNodeDef(node("parity", "FloorMod", "i", "two:output:0").putAttr("T", type(I)))
+                .addNodeDef(node("h_new", "StatelessCase", "parity:z:0", "h_tanh:y:0").putAttr("Tin", types(F))
+                        .putAttr("Tout", types(F)).putAttr("branches", AttrValue.newBuilder().setList(
+                                AttrValue.ListValue.newBuilder().addFunc(NameAttrList.newBuilder().setName("double_it"))
+                                        .addFunc(NameAttrList.newBuilder().setName("negate_it"))).build()))
+                .addNodeDef(node("write", "TensorListSetItem", "out_ta", "i", "h_new:output:0")
                         .putAttr("element_dtype", type(F)))
                 .addNodeDef(constScalarInt("one", 1))
                 .addNodeDef(node("i_plus_1", "AddV2", "i", "one:output:0").putAttr("T", type(I)))
-                .putRet("i_next", "i_plus_1:z:0").putRet("h_next", "h_new:y:0")
+                .putRet("i_next", "i_plus_1:z:0").putRet("h_next", "h_new:output:0")
                 .putRet("out_ta_next", "write:output_handle:0").putRet("n_out", "n").putRet("ta_out", "ta")
                 .putRet("w_out", "w").build();
     }
