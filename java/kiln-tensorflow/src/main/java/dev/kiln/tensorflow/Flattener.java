@@ -150,6 +150,8 @@ final class Flattener {
             throw KilnException.invalidModel("node '" + callName + "' calls function '" + fname
                     + "', which is not in the function library");
         }
+        fd = cpuImplementation(fd);
+        fname = fd.getSignature().getName();
         inlinedCalls.add(callName);
         String prefix = uniquePrefix(callName);
         List<org.tensorflow.proto.OpDef.ArgDef> inArgs = fd.getSignature().getInputArgList();
@@ -190,6 +192,32 @@ final class Flattener {
             String t = translate(ret, argMap, body, prefix, callAttrs, fname);
             aliases.put(TensorRef.of(callName, k).toString(), t);
         }
+    }
+
+    /**
+     * The CPU variant of a function written for another device, the way TensorFlow's implementation selector (a
+     * Grappler pass) swaps them at run time: a Keras LSTM/GRU saved on a GPU machine calls
+     * {@code gpu_lstm_with_fallback} (CudnnRNN), and the library holds {@code standard_lstm} with the same
+     * {@code api_implements} and {@code api_preferred_device} CPU. Kept only where the two have the same inputs and
+     * outputs; otherwise {@code fd} itself.
+     */
+    private FunctionDef cpuImplementation(FunctionDef fd) {
+        AttrValue api = fd.getAttrMap().get("api_implements");
+        AttrValue device = fd.getAttrMap().get("api_preferred_device");
+        if (api == null || device == null || device.getS().toStringUtf8().equals("CPU")) {
+            return fd;
+        }
+        for (FunctionDef other : library.values()) {
+            AttrValue otherDevice = other.getAttrMap().get("api_preferred_device");
+            if (api.equals(other.getAttrMap().get("api_implements")) && otherDevice != null
+                    && otherDevice.getS().toStringUtf8().equals("CPU")
+                    && other.getSignature().getInputArgCount() == fd.getSignature().getInputArgCount()
+                    && other.getSignature().getOutputArgList().stream().map(OpDef.ArgDef::getName).toList()
+                    .equals(fd.getSignature().getOutputArgList().stream().map(OpDef.ArgDef::getName).toList())) {
+                return other;
+            }
+        }
+        return fd;
     }
 
     /**

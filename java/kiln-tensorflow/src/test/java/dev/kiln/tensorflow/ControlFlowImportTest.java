@@ -90,12 +90,50 @@ class ControlFlowImportTest {
         assertPlain(g);
     }
 
-    /** The LSTM SavedModel with its input's time dimension made unknown (placeholder, signature, traced shapes). */
-    private Path anyLengthCopy(Path original) throws IOException {
-        Path m = tmp.resolve("lstm_any_length");
-        try (Stream<Path> s = Files.walk(original)) {
+    @Test
+    void lstmSavedOnAGpuMachineImportsTheCpuImplementation() throws IOException {
+        Path original = RoundTrip.sharedModels().resolve("tfnet_keras_lstm_from_sequential");
+        Path m = copy(original, tmp.resolve("lstm_gpu"));
+        // what Keras writes when it traces on a GPU: the serving path calls gpu_lstm_with_fallback (CudnnRNN); the
+        // library's standard_lstm with the same api_implements is the CPU variant TensorFlow's implementation
+        // selector swaps in
+        SavedModel.Builder sm = SavedModel.parseFrom(Files.readAllBytes(m.resolve("saved_model.pb"))).toBuilder();
+        var lib = sm.getMetaGraphsBuilder(0).getGraphDefBuilder().getLibraryBuilder();
+        int swapped = 0;
+        for (int f = 0; f < lib.getFunctionCount(); f++) {
+            var fn = lib.getFunctionBuilder(f);
+            for (int i = 0; i < fn.getNodeDefCount(); i++) {
+                NodeDef n = fn.getNodeDef(i);
+                if (n.getOp().equals("PartitionedCall")
+                        && n.getAttrOrThrow("f").getFunc().getName().equals("__inference_standard_lstm_3635")) {
+                    var attr = n.getAttrOrThrow("f").toBuilder();
+                    attr.getFuncBuilder().setName("__inference_gpu_lstm_with_fallback_3729");
+                    fn.setNodeDef(i, n.toBuilder().putAttr("f", attr.build()));
+                    swapped++;
+                }
+            }
+        }
+        assertEquals(1, swapped, "the serving path's LSTM call");
+        Files.write(m.resolve("saved_model.pb"), sm.build().toByteArray());
+
+        Graph g = TfImporter.load(m);
+        assertEquals(0, count(g, "CudnnRNN"));
+        assertPlain(g);
+        var in = dev.kiln.eval.RandomInputs.forSignature(g.inputs(), 7, 3);
+        java.util.Map<String, dev.kiln.graph.Tensor> expected;
+        try (TfRunner r = TfRunner.open(original, ImportOptions.defaults())) {
+            expected = r.run(in);
+        }
+        try (TfRunner r = TfRunner.of(g)) {
+            var c = dev.kiln.eval.TensorComparison.compare(expected.get("dense"), r.run(in).get("dense"));
+            assertTrue(c.within(RoundTrip.TOLERANCE), c.toString());
+        }
+    }
+
+    private static Path copy(Path from, Path to) throws IOException {
+        try (Stream<Path> s = Files.walk(from)) {
             for (Path p : s.sorted().toList()) {
-                Path t = m.resolve(original.relativize(p).toString());
+                Path t = to.resolve(from.relativize(p).toString());
                 if (Files.isDirectory(p)) {
                     Files.createDirectories(t);
                 } else {
@@ -103,6 +141,12 @@ class ControlFlowImportTest {
                 }
             }
         }
+        return to;
+    }
+
+    /** The LSTM SavedModel with its input's time dimension made unknown (placeholder, signature, traced shapes). */
+    private Path anyLengthCopy(Path original) throws IOException {
+        Path m = copy(original, tmp.resolve("lstm_any_length"));
         TensorShapeProto any = GraphDefs.toProto(Shape.of(-1, -1, 3));
         SavedModel.Builder sm = SavedModel.parseFrom(Files.readAllBytes(m.resolve("saved_model.pb"))).toBuilder();
         var mg = sm.getMetaGraphsBuilder(0);
