@@ -66,4 +66,17 @@ class KerasRnnCliTest {
         }
         System.out.println("LSTM INT8 (random calibration) vs TF FP32: " + candidates);
     }
+
+    @Test
+    void inputShapesOfASavedModelAreCheckedAgainstItsSignature() {
+        CliTest.Run wrong = kiln("optimize", lstm().toString(), "-o", tmp.resolve("a").toString(), "--input-shapes",
+                "input_1[-1,6,3]");
+        assertEquals(2, wrong.status(), wrong.err());
+        assertTrue(wrong.err().contains("input_1") && wrong.err().contains("does not fit"), wrong.err());
+        CliTest.Run unknown = kiln("optimize", lstm().toString(), "-o", tmp.resolve("b").toString(), "--input-shapes",
+                "nope[1,5,3]");
+        assertEquals(2, unknown.status(), unknown.err());
+        assertTrue(unknown.err().contains("'nope'") && unknown.err().contains("its inputs: input_1"), unknown.err());
+        assertFalse(Files.exists(tmp.resolve("a")) || Files.exists(tmp.resolve("b")), "nothing written");
+    }
 }
