@@ -30,7 +30,8 @@ final class ModelOptions {
     List<String> inputs = List.of();
 
     @Option(names = "--input-shapes", split = TENSOR_LIST_SPLIT, paramLabel = "NAME[SHAPE]",
-            description = "frozen .pb: shapes of inputs, NAME[d0,d1,...] with -1 or ? for any size")
+            description = "shapes of inputs (a SavedModel's signature inputs by name, a frozen .pb's tensors), "
+                    + "NAME[d0,d1,...] with -1 or ? for any size; fixes a Keras RNN's time steps so its loop unrolls")
     List<String> inputShapes = List.of();
 
     @Option(names = "--outputs", split = ",", paramLabel = "NAME",

@@ -50,7 +50,8 @@ class TfOracleTest {
             "tfnet_keras_simple_model_from_auto_compile", "tfrust_keras_single_input_saved_model",
             "tfrust_regression_model", "tfserving_half_plus_three", "tfserving_half_plus_two_cpu",
             "tfserving_half_plus_two_mkl", "tfserving_half_plus_two_tf2_cpu", "mlperf_tiny_kws_dscnn",
-            "frozen_tf2onnx_fc_layers/frozen.pb", "tfjava_saved_model_using_python");
+            "frozen_tf2onnx_fc_layers/frozen.pb", "tfjava_saved_model_using_python",
+            "tfnet_keras_lstm_from_sequential");
 
     @TestFactory
     Stream<DynamicTest> exampleModels() {

@@ -21,7 +21,8 @@ import java.util.Set;
  * renamed under the call's name, arguments mapped to the call's inputs, FunctionDef output syntax
  * ({@code node:out_arg:idx}) translated to graph syntax ({@code node:k}) through the OpDef output argument lists,
  * and the call's outputs aliased to the body's return values. Control inputs onto a call are dropped (they order
- * side effects, which an inference graph does not have).
+ * side effects, which an inference graph does not have). Functional control flow (While/If/Case, whose bodies are
+ * function attributes rather than calls) and TensorList ops stay nodes; {@link ControlFlowLowering} lowers them.
  */
 final class Flattener {
     private static final Set<String> CALL_OPS = Set.of("PartitionedCall", "StatefulPartitionedCall");
@@ -38,6 +39,11 @@ final class Flattener {
 
     Flattener(Map<String, FunctionDef> library) {
         this.library = library;
+    }
+
+    /** The function library the graph's calls and control flow refer to. */
+    Map<String, FunctionDef> library() {
+        return library;
     }
 
     /** Adds the top-level graph's nodes, inlining calls. */
@@ -144,6 +150,8 @@ final class Flattener {
             throw KilnException.invalidModel("node '" + callName + "' calls function '" + fname
                     + "', which is not in the function library");
         }
+        fd = cpuImplementation(fd);
+        fname = fd.getSignature().getName();
         inlinedCalls.add(callName);
         String prefix = uniquePrefix(callName);
         List<org.tensorflow.proto.OpDef.ArgDef> inArgs = fd.getSignature().getInputArgList();
@@ -160,10 +168,7 @@ final class Flattener {
             body.put(nd.getName(), nd);
         }
         for (NodeDef nd : fd.getNodeDefList()) {
-            if (TfOpSupport.isControlFlow(nd.getOp())) {
-                throw KilnException.unsupported("unsupported control flow in " + fname + ": node '" + nd.getName()
-                        + "' is " + nd.getOp() + " (Kiln imports graphs without While/If/Case/TensorList ops)");
-            }
+            // While/If/Case and TensorList ops stay nodes here: ControlFlowLowering unrolls or inlines them later
             String newName = prefix + "/" + nd.getName();
             List<String> ins = new ArrayList<>();
             for (String in : nd.getInputList()) {
@@ -187,6 +192,41 @@ final class Flattener {
             String t = translate(ret, argMap, body, prefix, callAttrs, fname);
             aliases.put(TensorRef.of(callName, k).toString(), t);
         }
+    }
+
+    /**
+     * The CPU variant of a function written for another device, the way TensorFlow's implementation selector (a
+     * Grappler pass) swaps them at run time: a Keras LSTM/GRU saved on a GPU machine calls
+     * {@code gpu_lstm_with_fallback} (CudnnRNN), and the library holds {@code standard_lstm} with the same
+     * {@code api_implements} and {@code api_preferred_device} CPU. Kept only where the two have the same inputs and
+     * outputs; otherwise {@code fd} itself.
+     */
+    private FunctionDef cpuImplementation(FunctionDef fd) {
+        AttrValue api = fd.getAttrMap().get("api_implements");
+        AttrValue device = fd.getAttrMap().get("api_preferred_device");
+        if (api == null || device == null || device.getS().toStringUtf8().equals("CPU")) {
+            return fd;
+        }
+        for (FunctionDef other : library.values()) {
+            AttrValue otherDevice = other.getAttrMap().get("api_preferred_device");
+            if (api.equals(other.getAttrMap().get("api_implements")) && otherDevice != null
+                    && otherDevice.getS().toStringUtf8().equals("CPU")
+                    && other.getSignature().getInputArgCount() == fd.getSignature().getInputArgCount()
+                    && other.getSignature().getOutputArgList().stream().map(OpDef.ArgDef::getName).toList()
+                    .equals(fd.getSignature().getOutputArgList().stream().map(OpDef.ArgDef::getName).toList())) {
+                return other;
+            }
+        }
+        return fd;
+    }
+
+    /**
+     * Inlines function {@code fname} as if a node named {@code prefix} called it with {@code args} (flat refs); its
+     * k-th output is then {@code resolve(prefix:k)}. Returns the number of outputs.
+     */
+    int addFunction(String prefix, String fname, Map<String, AttrValue> attrs, List<String> args) {
+        inline(prefix, fname, attrs, args, "");
+        return library.get(fname).getSignature().getOutputArgCount();
     }
 
     private static void substitutePlaceholders(NodeDef.Builder b, Map<String, AttrValue> callAttrs, String fname) {

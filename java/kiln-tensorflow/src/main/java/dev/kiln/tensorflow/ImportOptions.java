@@ -19,8 +19,10 @@ import java.util.TreeSet;
  *       without one, its only callable signature (see {@link TfImporter#resolveSignature}).</li>
  *   <li>{@code inputNames} / {@code outputNames}: for frozen GraphDef files, the tensors that are the model's inputs
  *       and outputs ({@code "x"} or {@code "x:0"}); empty means inferred (Placeholders in, sinks out).</li>
- *   <li>{@code inputShapes}: for frozen GraphDef files, shapes of inputs by name (as in {@code inputNames}), for a
- *       cut at an inner tensor whose shape TensorFlow cannot infer, or to fix a placeholder's unknown dimensions;
+ *   <li>{@code inputShapes}: shapes of inputs by name: a SavedModel's signature inputs (by signature key or tensor
+ *       name), a frozen GraphDef's inputs (as in {@code inputNames}), for a cut at an inner tensor whose shape
+ *       TensorFlow cannot infer, or to fix a placeholder's unknown dimensions (a Keras RNN's time steps, so that
+ *       its loop can be unrolled);
  *       {@link #parseTensorSpec} reads tf2onnx's {@code name:0[1,490]} syntax.</li>
  *   <li>{@code loadWeights} (default true): read variable values from the checkpoint and turn variables into
  *       constants; false imports the graph only (variables stay as variable ops), e.g. for {@code kiln inspect} or a

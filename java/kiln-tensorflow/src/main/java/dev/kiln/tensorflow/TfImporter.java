@@ -344,6 +344,7 @@ public final class TfImporter {
         }
         GraphDef gd = GraphDefs.withoutDevices(mg.getGraphDef());
         Flattener f = flatten(gd);
+        ins = withGivenShapes(ins, o.inputShapes(), f, where);
         Set<String> tags = new TreeSet<>(mg.getMetaInfoDef().getTagsList());
         Freezer freezer = o.loadWeights() ? vars -> readVariables(dir, mg, vars) : null;
         Graph g = build(f, ins, outs, gd, freezer, dir.toString());
@@ -362,6 +363,43 @@ public final class TfImporter {
     }
 
     record SigEntry(String name, String tensor, DType dtype, Shape shape) {
+    }
+
+    /**
+     * Signature inputs with the shapes given by {@code --input-shapes} (by signature key or tensor name): a fixed
+     * number of time steps lets a Keras RNN's loop be unrolled. The input's Placeholder takes the shape too, so that
+     * TensorFlow's shape inference sees it.
+     */
+    private static List<SigEntry> withGivenShapes(List<SigEntry> ins, Map<String, Shape> given, Flattener f,
+                                                  String where) {
+        if (given.isEmpty()) {
+            return ins;
+        }
+        List<SigEntry> out = new ArrayList<>(ins);
+        for (Map.Entry<String, Shape> g : given.entrySet()) {
+            int i = 0;
+            while (i < out.size() && !out.get(i).name().equals(g.getKey()) && !TensorRef.parse(out.get(i).tensor())
+                    .equals(TensorRef.parse(g.getKey()))) {
+                i++;
+            }
+            if (i == out.size()) {
+                throw new dev.kiln.KilnArgumentException("a shape is given for '" + g.getKey() + "', which is not an "
+                        + "input of " + where + "; its inputs: " + ins.stream().map(SigEntry::name)
+                        .collect(Collectors.joining(", ")));
+            }
+            SigEntry e = out.get(i);
+            if (e.shape() != null && e.shape().hasRank() && !e.shape().isCompatibleWith(g.getValue())) {
+                throw new dev.kiln.KilnArgumentException("the shape given for input '" + e.name() + "' of " + where
+                        + ", " + g.getValue() + ", does not fit the signature's " + e.shape());
+            }
+            out.set(i, new SigEntry(e.name(), e.tensor(), e.dtype(), g.getValue()));
+            NodeDef nd = f.nodes.get(TensorRef.parse(f.resolve(e.tensor())).node());
+            if (nd != null && nd.getOp().equals("Placeholder")) {
+                f.nodes.put(nd.getName(), nd.toBuilder().putAttr("shape", AttrValue.newBuilder()
+                        .setShape(GraphDefs.toProto(g.getValue())).build()).build());
+            }
+        }
+        return out;
     }
 
     private static List<SigEntry> sigEntries(Map<String, TensorInfo> m, String where, boolean input) {
@@ -613,6 +651,13 @@ public final class TfImporter {
         Set<String> inputNodes = new LinkedHashSet<>();
         inByRef.keySet().forEach(k -> inputNodes.add(TensorRef.parse(k).node()));
         nodes = prune(nodes, outRefs, inputNodes);
+        if (ControlFlowLowering.needed(nodes.values())) {
+            List<String> lowered = new ArrayList<>(outRefs.stream().map(TensorRef::toString).toList());
+            nodes = ControlFlowLowering.lower(nodes, lowered, f.library(), original.getVersions(),
+                    unknownShapeHint(ins));
+            outRefs = new ArrayList<>(lowered.stream().map(TensorRef::parse).toList());
+            nodes = prune(nodes, outRefs, inputNodes);
+        }
         check(nodes, f, freezer != null, source);
         if (freezer != null) {
             nodes = freeze(nodes, f, freezer, source);
@@ -682,6 +727,38 @@ public final class TfImporter {
         g.metadata().put("original_nodes", Integer.toString(original.getNodeCount() + original.getLibrary()
                 .getFunctionList().stream().mapToInt(FunctionDef::getNodeDefCount).sum()));
         return g;
+    }
+
+    /**
+     * The end of a refusal for control flow that a static shape would fix: which inputs have unknown dimensions
+     * besides the batch, and the {@code --input-shapes} flag that gives them; empty when none has.
+     */
+    static String unknownShapeHint(List<SigEntry> ins) {
+        List<String> unknown = new ArrayList<>();
+        List<String> flags = new ArrayList<>();
+        for (SigEntry e : ins) {
+            Shape s = e.shape();
+            if (s == null || !s.hasRank()) {
+                unknown.add(e.name() + " (rank unknown)");
+                flags.add(e.name() + "[d0,d1,...]");
+                continue;
+            }
+            List<String> dims = new ArrayList<>();
+            boolean missing = false;
+            for (int i = 0; i < s.rank(); i++) {
+                missing |= i > 0 && s.dim(i) < 0;
+                dims.add(s.dim(i) >= 0 ? Long.toString(s.dim(i)) : i == 0 ? "-1" : "N");
+            }
+            if (missing) {
+                unknown.add(e.name() + " " + s);
+                flags.add(e.name() + "[" + String.join(",", dims) + "]");
+            }
+        }
+        if (unknown.isEmpty()) {
+            return "";
+        }
+        return "; inputs with unknown dimensions: " + String.join(", ", unknown) + "; give them with --input-shapes "
+                + String.join(" ", flags) + " (N a fixed size, e.g. the number of time steps of an RNN)";
     }
 
     private static TensorType sigType(SigEntry s, TensorType inferred) {
@@ -786,7 +863,8 @@ public final class TfImporter {
             String in = fn.isEmpty() ? "the graph" : "function " + fn;
             if (TfOpSupport.isControlFlow(op)) {
                 throw KilnException.unsupported("unsupported control flow in " + (fn.isEmpty() ? "the top-level graph"
-                        : fn) + ": node '" + nd.getName() + "' is " + op + " (" + source + ")");
+                        : fn) + ": node '" + nd.getName() + "' is " + op + " (TF1 control flow; Kiln lowers TF2's "
+                        + "functional While/If/Case and TensorList ops only) (" + source + ")");
             }
             if (!TfOpSupport.isRegistered(op)) {
                 throw KilnException.unsupported("op " + op + " (node '" + nd.getName() + "' in " + in + " of " + source

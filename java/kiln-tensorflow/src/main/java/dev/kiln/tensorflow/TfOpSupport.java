@@ -14,7 +14,10 @@ import java.util.Set;
 public final class TfOpSupport {
     private static volatile Map<String, OpDef> registry;
 
-    /** Ops that encode control flow, which Kiln does not import (graph-mode v1 and functional v2). */
+    /**
+     * Ops that encode control flow (graph-mode v1 and functional v2): the import lowers the functional ones of a
+     * static extent ({@link ControlFlowLowering}) and refuses whatever is left.
+     */
     static final Set<String> CONTROL_FLOW = Set.of("While", "StatelessWhile", "If", "StatelessIf", "Case",
             "StatelessCase", "Enter", "Exit", "Switch", "Merge", "NextIteration", "LoopCond", "RefEnter", "RefExit",
             "RefSwitch", "RefMerge", "RefNextIteration");
@@ -32,7 +35,7 @@ public final class TfOpSupport {
         return opDef(op) != null;
     }
 
-    /** Whether {@code op} is control flow Kiln does not handle (While/If/Case, v1 loops, TensorList ops). */
+    /** Whether {@code op} is control flow (While/If/Case, v1 loops, TensorList ops): none may reach an exporter. */
     public static boolean isControlFlow(String op) {
         return CONTROL_FLOW.contains(op) || op.startsWith("TensorList");
     }

@@ -189,7 +189,7 @@ class BadInputTest {
     }
 
     @Test
-    void controlFlowInAFunctionIsNamed() throws IOException {
+    void whileWithoutItsFunctionsIsNamed() throws IOException {
         FunctionDef loop = FunctionDef.newBuilder()
                 .setSignature(OpDef.newBuilder().setName("loop_fn")
                         .addInputArg(OpDef.ArgDef.newBuilder().setName("x").setType(DataType.DT_FLOAT))
@@ -202,16 +202,34 @@ class BadInputTest {
         GraphDef gd = GraphDef.newBuilder().addNode(placeholder("x", DataType.DT_FLOAT)).addNode(call)
                 .addNode(unary("out", "Identity", "call")).setLibrary(
                         org.tensorflow.proto.FunctionDefLibrary.newBuilder().addFunction(loop)).build();
-        fails(write(gd), ImportOptions.defaults(), ErrorCode.UNSUPPORTED, "unsupported control flow in loop_fn",
-                "StatelessWhile");
+        fails(write(gd), ImportOptions.defaults(), ErrorCode.INVALID_MODEL, "StatelessWhile 'call/w'",
+                "no 'cond' function attribute");
     }
 
     @Test
-    void controlFlowInTheGraphIsNamed() throws IOException {
+    void tensorListOfUnknownLengthIsNamed() throws IOException {
         GraphDef gd = GraphDef.newBuilder().addNode(placeholder("x", DataType.DT_FLOAT))
-                .addNode(unary("list", "TensorListFromTensor", "x")).addNode(unary("out", "Identity", "list")).build();
-        fails(write(gd), ImportOptions.defaults(), ErrorCode.UNSUPPORTED, "unsupported control flow",
-                "TensorListFromTensor");
+                .addNode(NodeDef.newBuilder().setName("elem_shape").setOp("Const")
+                        .putAttr("dtype", type(DataType.DT_INT32)).putAttr("value", AttrValue.newBuilder()
+                                .setTensor(GraphDefs.toProto(Tensor.scalar(-1))).build()))
+                .addNode(NodeDef.newBuilder().setName("list").setOp("TensorListFromTensor").addInput("x")
+                        .addInput("elem_shape").putAttr("element_dtype", type(DataType.DT_FLOAT))
+                        .putAttr("shape_type", type(DataType.DT_INT32)))
+                .addNode(NodeDef.newBuilder().setName("stack").setOp("TensorListStack").addInput("list")
+                        .addInput("elem_shape").putAttr("element_dtype", type(DataType.DT_FLOAT)))
+                .addNode(unary("out", "Identity", "stack")).build();
+        fails(write(gd), ImportOptions.defaults(), ErrorCode.UNSUPPORTED, "TensorListFromTensor 'list'",
+                "first dimension is not static");
+    }
+
+    @Test
+    void tf1ControlFlowInTheGraphIsNamed() throws IOException {
+        GraphDef gd = GraphDef.newBuilder().addNode(placeholder("x", DataType.DT_FLOAT))
+                .addNode(unary("enter", "Enter", "x").toBuilder().putAttr("frame_name", AttrValue.newBuilder()
+                        .setS(com.google.protobuf.ByteString.copyFromUtf8("loop")).build()))
+                .addNode(unary("out", "Identity", "enter")).build();
+        fails(write(gd), ImportOptions.defaults(), ErrorCode.UNSUPPORTED, "unsupported control flow", "'enter'",
+                "Enter", "TF1 control flow");
     }
 
     @Test

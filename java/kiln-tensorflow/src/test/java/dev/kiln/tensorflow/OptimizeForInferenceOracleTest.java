@@ -55,6 +55,7 @@ class OptimizeForInferenceOracleTest {
             "tfjava_saved_model_using_python [add]",
             "tfjava_saved_model_using_python [get_const_matrix]",
             "tfjava_saved_model_using_python [get_variable]",
+            "tfnet_keras_lstm_from_sequential",
             "tfnet_keras_python_func_model",
             "tfnet_keras_simple_model_from_auto_compile",
             "tfrust_keras_single_input_saved_model",

@@ -166,6 +166,22 @@ record BuiltinOptions(byte type, ToIntFunction<FlatBufferBuilder> writer) {
         });
     }
 
+    static BuiltinOptions unpack(int count, int axis) {
+        return new BuiltinOptions(OPT_UNPACK, b -> {
+            b.startTable(2);
+            b.addInt(0, count, 0);
+            b.addInt(1, axis, 0);
+            return b.endTable();
+        });
+    }
+
+    static BuiltinOptions fill() {
+        return new BuiltinOptions(OPT_FILL, b -> {
+            b.startTable(0);
+            return b.endTable();
+        });
+    }
+
     static BuiltinOptions shape(byte outType) {
         return new BuiltinOptions(OPT_SHAPE, b -> {
             b.startTable(1);

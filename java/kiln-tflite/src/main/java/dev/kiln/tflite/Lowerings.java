@@ -16,7 +16,7 @@ public final class Lowerings {
     private static final Set<String> IDENTITY = Set.of("Identity", "Snapshot", "StopGradient", "PreventGradient",
             "CheckNumerics", "PlaceholderWithDefault", "EnsureShape");
     private static final Set<String> FLOAT_ONLY = Set.of("Exp", "Log", "Sqrt", "Rsqrt", "Square", "Floor", "Elu",
-            "RealDiv", "LogSoftmax", "Cast", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "Sum", "RandomUniform", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3");
+            "RealDiv", "LogSoftmax", "Cast", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "Sum", "RandomUniform", "Fill", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3");
 
     static {
         put(new ConvLowering(), "CONV_2D / DEPTHWISE_CONV_2D (+ fused bias, Relu/Relu6)", "Conv2D",
@@ -43,6 +43,8 @@ public final class Lowerings {
         put(new BatchMatMulLowering(), "BATCH_MATMUL", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3");
         put(new RandomUniformLowering(), "RANDOM_UNIFORM", "RandomUniform");
         put(new SplitLowering(), "SPLIT", "Split");
+        put(new UnpackLowering(), "UNPACK", "Unpack");
+        put(new FillLowering(), "FILL", "Fill");
         put(new TileLowering(), "TILE", "Tile");
         put(new ResizeLowering(), "RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR", "ResizeBilinear",
                 "ResizeNearestNeighbor");

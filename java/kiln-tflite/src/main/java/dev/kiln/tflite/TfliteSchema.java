@@ -76,6 +76,8 @@ final class TfliteSchema {
     static final int SHAPE = 77;
     static final int REDUCE_MAX = 82;
     static final int PACK = 83;
+    static final int UNPACK = 88;
+    static final int FILL = 94;
     static final int REDUCE_MIN = 89;
     static final int SQUARE = 92;
     static final int RESIZE_NEAREST_NEIGHBOR = 97;
@@ -119,6 +121,8 @@ final class TfliteSchema {
     static final byte OPT_EXPAND_DIMS = 52;
     static final byte OPT_SHAPE = 55;
     static final byte OPT_PACK = 59;
+    static final byte OPT_UNPACK = 64;
+    static final byte OPT_FILL = 68;
     static final byte OPT_SQUARE = 66;
     static final byte OPT_RESIZE_NEAREST_NEIGHBOR = 74;
     static final byte OPT_LEAKY_RELU = 75;

@@ -25,7 +25,8 @@ final class SharedModels {
             "tfnet_keras_simple_model_from_auto_compile", "tfrust_keras_single_input_saved_model",
             "tfrust_regression_model", "tfserving_half_plus_three", "tfserving_half_plus_two_cpu",
             "tfserving_half_plus_two_mkl", "tfserving_half_plus_two_tf2_cpu", "mlperf_tiny_kws_dscnn",
-            "frozen_tf2onnx_fc_layers/frozen.pb", "tfjava_saved_model_using_python");
+            "frozen_tf2onnx_fc_layers/frozen.pb", "tfjava_saved_model_using_python",
+            "tfnet_keras_lstm_from_sequential");
 
     /** The trained MNIST models. */
     static final List<String> MNIST = List.of("kotlindl_mnist1_saved_model",

@@ -5,6 +5,7 @@ import dev.kiln.graph.Graph;
 import dev.kiln.graph.HandBuiltGraphs;
 import dev.kiln.graph.Shape;
 import dev.kiln.graph.Tensor;
+import dev.kiln.graph.TensorType;
 
 /** The hand-built IR graphs of kiln-core's tests ({@link HandBuiltGraphs}) and the ones only the TFLite tests use. */
 final class TestGraphs extends HandBuiltGraphs {
@@ -70,6 +71,45 @@ final class TestGraphs extends HandBuiltGraphs {
                 .attr("align_corners", false).attr("half_pixel_centers", true));
         t.output("tiled", down, -1, 8, 8, 4);
         t.output("second", t.op("second", "Relu", split + ":1"), -1, 16, 16, 2);
+        return t.graph();
+    }
+
+    /**
+     * What an unrolled Keras SimpleRNN looks like after import: the input [?,3,4] transposed to time-major and
+     * unstacked (Unpack), a zero initial state sized by the run-time batch (Shape → StridedSlice → Pack → Fill), three
+     * steps of {@code h = tanh(x_t W + h U)}, and the states packed back (Pack on axis 1). Outputs "h" [?,4] and
+     * "sequence" [?,3,4].
+     */
+    static Graph unrolledRnn(long seed) {
+        TestGraphs t = new TestGraphs(seed);
+        String x = t.input("x", -1, 3, 4);
+        String xt = t.add(t.builder("time_major", "Transpose", x, t.ints("time_major/perm", 1, 0, 2)));
+        String steps = t.add(t.builder("steps", "Unpack", xt).attr("num", 3L).attr("axis", 0L));
+        // the integer tensors typed as the importer types them (TensorFlow's shape inference)
+        String shape = t.add(t.builder("shape", "Shape", x).attr("out_type", DType.INT32)
+                .outputType(TensorType.of(DType.INT32, 3)));
+        String batch = t.add(t.builder("batch", "StridedSlice", shape, t.ints("batch/begin", 0),
+                t.ints("batch/end", 1), t.ints("batch/strides", 1)).attr("T", DType.INT32).attr("Index", DType.INT32)
+                .attr("begin_mask", 0L).attr("end_mask", 0L).attr("ellipsis_mask", 0L).attr("new_axis_mask", 0L)
+                .attr("shrink_axis_mask", 1L).outputType(TensorType.of(DType.INT32)));
+        String dims = t.add(t.builder("state_dims", "Pack", batch, t.constant("units", Tensor.scalar(4)))
+                .attr("T", DType.INT32).attr("N", 2L).attr("axis", 0L).outputType(TensorType.of(DType.INT32, 2)));
+        String h = t.add(t.builder("h0", "Fill", dims, t.constant("zero", Tensor.scalar(0f)))
+                .attr("index_type", DType.INT32));
+        String w = t.weights("kernel", 0.6f, 4, 4);
+        String u = t.weights("recurrent_kernel", 0.6f, 4, 4);
+        String[] states = new String[3];
+        for (int k = 0; k < 3; k++) {
+            String xw = t.add(t.builder("step" + k + "/xw", "MatMul", steps + ":" + k, w)
+                    .attr("transpose_a", false).attr("transpose_b", false));
+            String hu = t.add(t.builder("step" + k + "/hu", "MatMul", h, u)
+                    .attr("transpose_a", false).attr("transpose_b", false));
+            h = t.op("step" + k + "/h", "Tanh", t.op("step" + k + "/sum", "AddV2", xw, hu));
+            states[k] = h;
+        }
+        String seq = t.add(t.builder("sequence", "Pack", states).attr("N", 3L).attr("axis", 1L));
+        t.output("h", h, -1, 4);
+        t.output("sequence", seq, -1, 3, 4);
         return t.graph();
     }
 

@@ -33,6 +33,14 @@ class TfliteOpCoverageTest {
     }
 
     @Test
+    void unrolledRnnUnpackAndFillMatchTensorFlow() {
+        check(TestGraphs.unrolledRnn(13), false);
+        Graph optimized = TestGraphs.unrolledRnn(13);
+        Passes.optimizeForInference().run(optimized);
+        check(optimized, false);
+    }
+
+    @Test
     void smallCnnMatchesTensorFlowUnoptimizedAndOptimized() {
         check(TestGraphs.cnn(3), false);
         Graph optimized = TestGraphs.cnn(3);

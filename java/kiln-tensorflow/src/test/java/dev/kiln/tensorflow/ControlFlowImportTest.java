@@ -1,0 +1,180 @@
+package dev.kiln.tensorflow;
+
+import dev.kiln.ErrorCode;
+import dev.kiln.graph.Graph;
+import dev.kiln.graph.Shape;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tensorflow.proto.NodeDef;
+import org.tensorflow.proto.SavedModel;
+import org.tensorflow.proto.TensorShapeProto;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Functional control flow lowered at import (While unrolled, If inlined, TensorList ops as plain tensors), each
+ * model checked against TensorFlow running the original on the same random inputs; and the refusals for what a
+ * static shape would fix.
+ */
+class ControlFlowImportTest {
+    @TempDir
+    Path tmp;
+
+    private static long count(Graph g, String op) {
+        return g.nodes().stream().filter(n -> n.op().equals(op)).count();
+    }
+
+    private static void assertPlain(Graph g) {
+        assertFalse(g.nodes().stream().anyMatch(n -> TfOpSupport.isControlFlow(n.op())),
+                "control flow left: " + g.nodes().stream().filter(n -> TfOpSupport.isControlFlow(n.op())).toList());
+    }
+
+    @Test
+    void kerasLstmUnrollsAndMatchesTensorFlow() {
+        Path model = RoundTrip.sharedModels().resolve("tfnet_keras_lstm_from_sequential");
+        RoundTrip.check("tfnet_keras_lstm_from_sequential", model, ImportOptions.defaults(), tmp);
+        Graph g = TfImporter.load(model);
+        assertPlain(g);
+        // 5 time steps: the cell's two MatMuls once per step (the step Keras traces outside the loop is pruned)
+        assertEquals(10, count(g, "MatMul") - 1, "MatMuls besides the Dense layer's");
+    }
+
+    @Test
+    void handBuiltWhileCaseAndIfUnrollAndMatchTensorFlow() throws IOException {
+        Path pb = WhileLoopGraphs.rnn(tmp.resolve("rnn.pb"), 4);
+        RoundTrip.check("hand-built While + Case + If", pb, ImportOptions.defaults(), tmp);
+        Graph g = TfImporter.load(pb);
+        assertPlain(g);
+        assertEquals(4, count(g, "MatMul"), "one body per time step");
+        assertEquals(1, count(g, "Unpack"));
+        assertEquals(1, count(g, "Pack"));
+        assertEquals(2, count(g, "Neg"), "the Case negates at the odd steps 1 and 3; the If's else-branch (steps 4 "
+                + "> 2) is not taken");
+        assertEquals(3, count(g, "Mul"), "the Case doubles at the even steps 0 and 2, the If's then-branch once");
+    }
+
+    @Test
+    void unknownTimeDimensionIsRefusedWithTheFlagThatFixesIt() throws IOException {
+        Path pb = WhileLoopGraphs.rnn(tmp.resolve("rnn_any_length.pb"), -1);
+        NotRunnableModelsTest.importFails(pb, ImportOptions.defaults(), ErrorCode.UNSUPPORTED, pb.toString(),
+                "While loop 'loop'", "no trip count", "'xt'", "x [?,?,3]", "--input-shapes x[-1,N,3]");
+        ImportOptions fixed = ImportOptions.builder().inputShapes(Map.of("x", Shape.of(-1, 4, 3))).build();
+        RoundTrip.check("hand-built While, steps given", pb, fixed, tmp);
+    }
+
+    @Test
+    void loopLongerThanTheLimitIsRefused() throws IOException {
+        Path pb = WhileLoopGraphs.rnn(tmp.resolve("rnn_long.pb"), ControlFlowLowering.MAX_ITERATIONS + 1);
+        NotRunnableModelsTest.importFails(pb, ImportOptions.defaults(), ErrorCode.UNSUPPORTED, "While loop 'loop'",
+                "more than 1000 iterations");
+    }
+
+    @Test
+    void kerasLstmWithUnknownTimeStepsIsRefusedThenImportsWithInputShapes() throws IOException {
+        Path original = RoundTrip.sharedModels().resolve("tfnet_keras_lstm_from_sequential");
+        Path m = anyLengthCopy(original);
+        NotRunnableModelsTest.importFails(m, ImportOptions.defaults(), ErrorCode.UNSUPPORTED, m.toString(),
+                "While loop '", "/while'", "input_1 [?,?,3]", "--input-shapes input_1[-1,N,3]");
+        ImportOptions fixed = ImportOptions.builder().inputShapes(Map.of("input_1", Shape.of(-1, 5, 3))).build();
+        RoundTrip.check("keras lstm, steps given", m, fixed, tmp);
+        Graph g = TfImporter.load(m, fixed);
+        assertEquals(Shape.of(-1, 5, 3), g.inputs().get(0).type().shape());
+        assertPlain(g);
+    }
+
+    @Test
+    void lstmSavedOnAGpuMachineImportsTheCpuImplementation() throws IOException {
+        Path original = RoundTrip.sharedModels().resolve("tfnet_keras_lstm_from_sequential");
+        Path m = copy(original, tmp.resolve("lstm_gpu"));
+        // what Keras writes when it traces on a GPU: the serving path calls gpu_lstm_with_fallback (CudnnRNN); the
+        // library's standard_lstm with the same api_implements is the CPU variant TensorFlow's implementation
+        // selector swaps in
+        SavedModel.Builder sm = SavedModel.parseFrom(Files.readAllBytes(m.resolve("saved_model.pb"))).toBuilder();
+        var lib = sm.getMetaGraphsBuilder(0).getGraphDefBuilder().getLibraryBuilder();
+        int swapped = 0;
+        for (int f = 0; f < lib.getFunctionCount(); f++) {
+            var fn = lib.getFunctionBuilder(f);
+            for (int i = 0; i < fn.getNodeDefCount(); i++) {
+                NodeDef n = fn.getNodeDef(i);
+                if (n.getOp().equals("PartitionedCall")
+                        && n.getAttrOrThrow("f").getFunc().getName().equals("__inference_standard_lstm_3635")) {
+                    var attr = n.getAttrOrThrow("f").toBuilder();
+                    attr.getFuncBuilder().setName("__inference_gpu_lstm_with_fallback_3729");
+                    fn.setNodeDef(i, n.toBuilder().putAttr("f", attr.build()));
+                    swapped++;
+                }
+            }
+        }
+        assertEquals(1, swapped, "the serving path's LSTM call");
+        Files.write(m.resolve("saved_model.pb"), sm.build().toByteArray());
+
+        Graph g = TfImporter.load(m);
+        assertEquals(0, count(g, "CudnnRNN"));
+        assertPlain(g);
+        var in = dev.kiln.eval.RandomInputs.forSignature(g.inputs(), 7, 3);
+        java.util.Map<String, dev.kiln.graph.Tensor> expected;
+        try (TfRunner r = TfRunner.open(original, ImportOptions.defaults())) {
+            expected = r.run(in);
+        }
+        try (TfRunner r = TfRunner.of(g)) {
+            var c = dev.kiln.eval.TensorComparison.compare(expected.get("dense"), r.run(in).get("dense"));
+            assertTrue(c.within(RoundTrip.TOLERANCE), c.toString());
+        }
+    }
+
+    private static Path copy(Path from, Path to) throws IOException {
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path p : s.sorted().toList()) {
+                Path t = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(t);
+                } else {
+                    Files.copy(p, t);
+                }
+            }
+        }
+        return to;
+    }
+
+    /** The LSTM SavedModel with its input's time dimension made unknown (placeholder, signature, traced shapes). */
+    private Path anyLengthCopy(Path original) throws IOException {
+        Path m = copy(original, tmp.resolve("lstm_any_length"));
+        TensorShapeProto any = GraphDefs.toProto(Shape.of(-1, -1, 3));
+        SavedModel.Builder sm = SavedModel.parseFrom(Files.readAllBytes(m.resolve("saved_model.pb"))).toBuilder();
+        var mg = sm.getMetaGraphsBuilder(0);
+        var gd = mg.getGraphDefBuilder();
+        for (int i = 0; i < gd.getNodeCount(); i++) {
+            NodeDef n = gd.getNode(i);
+            if (n.getName().equals("serving_default_input_1")) {
+                gd.setNode(i, n.toBuilder().putAttr("shape", org.tensorflow.proto.AttrValue.newBuilder().setShape(any)
+                        .build()).removeAttr("_output_shapes"));
+            }
+        }
+        // the traced shapes TensorFlow's importer trusts (_output_shapes, with the 5 steps of the trace) go too, as in
+        // a model traced with an unknown number of steps
+        for (int i = 0; i < gd.getNodeCount(); i++) {
+            gd.setNode(i, gd.getNode(i).toBuilder().removeAttr("_output_shapes"));
+        }
+        var lib = gd.getLibraryBuilder();
+        for (int f = 0; f < lib.getFunctionCount(); f++) {
+            var fn = lib.getFunctionBuilder(f);
+            for (int i = 0; i < fn.getNodeDefCount(); i++) {
+                fn.setNodeDef(i, fn.getNodeDef(i).toBuilder().removeAttr("_output_shapes"));
+            }
+            fn.clearArgAttr();
+        }
+        var sig = mg.getSignatureDefOrThrow("serving_default").toBuilder();
+        sig.putInputs("input_1", sig.getInputsOrThrow("input_1").toBuilder().setTensorShape(any).build());
+        mg.putSignatureDef("serving_default", sig.build());
+        Files.write(m.resolve("saved_model.pb"), sm.build().toByteArray());
+        return m;
+    }
+}
