@@ -39,13 +39,15 @@ public final class KilnServer implements AutoCloseable {
     private final HttpServer http;
     private final ExecutorService httpThreads;
     private final java.util.concurrent.ScheduledExecutorService sweeper;
+    private final EngineSlots engines;
     private volatile boolean closed;
 
     /** How often the retention limit is applied. */
     static final long SWEEP_SECONDS = 60;
 
     private KilnServer(ServerConfig config, JobStore store, Workers workers, Metrics metrics, HttpServer http,
-                       ExecutorService httpThreads, java.util.concurrent.ScheduledExecutorService sweeper) {
+                       ExecutorService httpThreads, java.util.concurrent.ScheduledExecutorService sweeper,
+                       EngineSlots engines) {
         this.config = config;
         this.store = store;
         this.workers = workers;
@@ -53,6 +55,7 @@ public final class KilnServer implements AutoCloseable {
         this.http = http;
         this.httpThreads = httpThreads;
         this.sweeper = sweeper;
+        this.engines = engines;
     }
 
     /**
@@ -76,13 +79,20 @@ public final class KilnServer implements AutoCloseable {
             throw new UncheckedIOException("cannot clean the data directory " + dirs.root() + ": " + e.getMessage(), e);
         }
         Metrics metrics = new Metrics();
-        Workers workers = new Workers(config.workers(), new JobRunner(store, dirs, metrics));
+        EngineSlots engines = EngineSlots.of(config.gpuSlots());
+        LOG.info(engines.describe());
+        Workers workers = new Workers(config.workers(), engines.slots(), id -> store.get(id)
+                .map(j -> JobOptions.parse(j.options()).buildsEngines()).orElse(false),
+                new JobRunner(store, dirs, metrics));
         List<String> requeued = store.recover(config.maxAttempts(), System.currentTimeMillis());
         if (!requeued.isEmpty()) {
             LOG.info("re-queued " + requeued.size() + " job(s) that were running when the server stopped: "
                     + requeued);
         }
+        // identical jobs whose leader ended or failed for good before they were settled
+        List<String> promoted = new IdenticalJobs(store, dirs, metrics).settleAll();
         store.queuedIds().forEach(workers::enqueue);
+        promoted.forEach(workers::enqueue);
         ExecutorService pool = Executors.newFixedThreadPool(config.httpThreads(), r -> {
             Thread t = new Thread(r, "kiln-http");
             t.setDaemon(true);
@@ -124,7 +134,7 @@ public final class KilnServer implements AutoCloseable {
                 }
             }, 0, SWEEP_SECONDS, TimeUnit.SECONDS);
         }
-        KilnServer server = new KilnServer(config, store, workers, metrics, http, pool, sweeper);
+        KilnServer server = new KilnServer(config, store, workers, metrics, http, pool, sweeper, engines);
         Router router = new Router(metrics.bytesOut::add);
         new JobsApi(config, dirs, store, workers, metrics).register(router);
         server.registerOpenRoutes(router);
@@ -172,10 +182,14 @@ public final class KilnServer implements AutoCloseable {
             body.put("queued", queued);
             body.put("queueCapacity", config.queueCapacity());
             body.put("workers", workers.size());
+            body.put("running", workers.runningCount());
+            body.put("gpuSlots", workers.gpuSlots());
+            body.put("tensorrt", engines.describe());
             q.sendJson(ready ? 200 : 503, body);
         });
         r.route("GET", "/metrics", q -> q.send(200, "text/plain; version=0.0.4; charset=utf-8",
-                metrics.render(store.countByState(), workers.queueLength(), workers.size())
+                metrics.render(store.countByState(), workers.queueLength(), workers.size(), workers.gpuSlots(),
+                        engines.probed())
                         .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
         r.route("GET", "/openapi.json", q -> q.send(200, "application/json", resource("openapi.json")));
         r.route("GET", "/", q -> q.send(200, "text/html; charset=utf-8", resource("index.html")));
