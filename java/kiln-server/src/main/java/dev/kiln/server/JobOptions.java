@@ -183,13 +183,13 @@ record JobOptions(Set<OptimizeJob.Format> formats, Set<Precision> precisions, bo
         m.put("lowRank", lowRank);
         m.put("prune", prune);
         m.put("calibMethod", calibMethod);
-        m.put("calibBatch", calibBatch);
+        m.put("calibBatch", calibBatch > 0 ? calibBatch : null); // null: the default (the model's batch, else 16)
         m.put("dataScale", dataScale);
         m.put("dataOffset", dataOffset);
         m.put("int8Targets", int8Targets.stream().map(JobOptions::targetName).sorted().toList());
         m.put("int8Weights", int8Weights);
         m.put("weightMethod", weightMethod);
-        m.put("keepFloat", List.copyOf(new TreeSet<>(keepFloat)));
+        m.put("keepFloat", keepFloat.isEmpty() ? null : List.copyOf(new TreeSet<>(keepFloat)));
         m.put("minCosine", minCosine);
         m.put("tensorrt", new TreeMap<>(tensorrt));
         try {

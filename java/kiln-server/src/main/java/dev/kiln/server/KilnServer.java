@@ -214,6 +214,11 @@ public final class KilnServer implements AutoCloseable {
         return (config.tlsKeystore() != null ? "https://" : "http://") + config.host() + ":" + port();
     }
 
+    /** TensorRT engine builds that run at once (one per GPU; 0 without a GPU). */
+    public int gpuSlots() {
+        return workers.gpuSlots();
+    }
+
     public ServerConfig config() {
         return config;
     }
