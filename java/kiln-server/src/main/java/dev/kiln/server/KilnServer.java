@@ -91,6 +91,7 @@ public final class KilnServer implements AutoCloseable {
         }
         // identical jobs whose leader ended or failed for good before they were settled
         List<String> promoted = new IdenticalJobs(store, dirs, metrics).settleAll();
+        removeLeftovers(dirs, store);
         store.queuedIds().forEach(workers::enqueue);
         promoted.forEach(workers::enqueue);
         ExecutorService pool = Executors.newFixedThreadPool(config.httpThreads(), r -> {
@@ -166,6 +167,24 @@ public final class KilnServer implements AutoCloseable {
                     DataDir.deleteRecursively(p);
                 }
             }
+        }
+    }
+
+    /**
+     * The staging directory and upload of jobs that have ended: a job that failed for good at start (the server died
+     * during each of its attempts) still has the {@code work/} of its last one.
+     */
+    private static void removeLeftovers(DataDir dirs, JobStore store) {
+        try (Stream<Path> s = Files.list(dirs.jobs())) {
+            for (Path p : s.toList()) {
+                String id = p.getFileName().toString();
+                if (store.get(id).map(j -> j.state().finished()).orElse(false)) {
+                    DataDir.deleteRecursively(dirs.work(id));
+                    DataDir.deleteRecursively(dirs.model(id));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot clean the data directory " + dirs.root() + ": " + e.getMessage(), e);
         }
     }
 

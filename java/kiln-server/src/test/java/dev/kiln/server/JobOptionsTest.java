@@ -48,6 +48,21 @@ class JobOptionsTest {
     }
 
     @Test
+    void theOpenApiDocumentNamesEveryOption() throws Exception {
+        com.fasterxml.jackson.databind.JsonNode options;
+        try (java.io.InputStream in = KilnServer.class.getResourceAsStream("openapi.json")) {
+            options = new com.fasterxml.jackson.databind.ObjectMapper().readTree(in).at("/components/schemas/Options"
+                    + "/properties");
+        }
+        java.util.Set<String> documented = new java.util.TreeSet<>();
+        options.fieldNames().forEachRemaining(documented::add);
+        assertEquals(new java.util.TreeSet<>(JobOptions.KEYS), documented);
+        java.util.Set<String> trt = new java.util.TreeSet<>();
+        options.at("/tensorrt/properties").fieldNames().forEachRemaining(trt::add);
+        assertEquals(new java.util.TreeSet<>(JobOptions.TENSORRT_KEYS), trt);
+    }
+
+    @Test
     void badOptionsAreNamed() {
         ApiException e = assertThrows(ApiException.class, () -> JobOptions.parse("{\"lowrank\": 0.9}"));
         assertEquals(400, e.status());
