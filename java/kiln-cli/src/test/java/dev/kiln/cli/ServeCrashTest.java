@@ -78,9 +78,7 @@ class ServeCrashTest {
                         ids.add(submit(base, zip, "{\"formats\": [\"onnx\", \"savedmodel\"], \"seed\": " + i + "}"));
                     }
                 }
-                if (!awaitRunning(base, ids, 120_000)) {
-                    break; // all ended before this kill
-                }
+                assertTrue(awaitRunning(base, ids, 120_000), "a job runs when kill " + (round + 1) + " comes");
                 Thread.sleep(random.nextInt(1500)); // somewhere inside the job
                 p.destroyForcibly(); // SIGKILL: no shutdown hook runs
                 assertTrue(p.waitFor(30, TimeUnit.SECONDS));
@@ -91,11 +89,14 @@ class ServeCrashTest {
         }
 
         Process last = serve(port, data, tokens, "final");
+        StringBuilder outcome = new StringBuilder();
         try {
             awaitHealthy(base, last);
             for (String id : ids) {
                 JsonNode j = awaitFinished(base, id, 300_000);
                 String state = j.get("state").asText();
+                outcome.append(' ').append(state).append(" after ").append(j.get("attempts").asInt())
+                        .append(" attempt(s)");
                 assertTrue(state.equals("done") || state.equals("failed"), j.toString());
                 if (state.equals("failed")) {
                     assertTrue(j.hasNonNull("error") && !j.get("error").asText().isBlank(), "a reason: " + j);
@@ -111,6 +112,7 @@ class ServeCrashTest {
             last.destroyForcibly();
         }
         assertPublishedOutputsAreWhole(data, "at the end (seed " + seed + ")");
+        System.out.println("ServeCrashTest: " + kills + " SIGKILLs mid-job (seed " + seed + "); jobs:" + outcome);
         try (Stream<Path> s = Files.walk(data.resolve("jobs"))) {
             List<Path> left = s.filter(p -> p.getFileName().toString().equals("work")
                     || p.getFileName().toString().endsWith(".incoming")
