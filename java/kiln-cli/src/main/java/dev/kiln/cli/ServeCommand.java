@@ -63,6 +63,10 @@ final class ServeCommand implements Callable<Integer> {
             + "the GPUs TensorRT finds; 0: engine jobs write ONNX and a trtexec plan on the CPU workers)")
     Integer gpus;
 
+    @Option(names = "--max-attempts", paramLabel = "N", description = "times a job is started before a server stop "
+            + "during each makes it fail instead of rerun (default: ${DEFAULT-VALUE})")
+    int maxAttempts = 3;
+
     @Option(names = "--share-cache", description = "identical submissions of different tenants share results (off by "
             + "default: the timing of a job would tell a tenant that another sent the same model)")
     boolean shareCache;
@@ -74,6 +78,7 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         Tokens t = tokens != null ? Tokens.fromFile(tokens) : Tokens.fromEnvironment();
         ServerConfig.Builder b = ServerConfig.builder(data, t).host(host).port(port).queueCapacity(queue)
+                .maxAttempts(maxAttempts)
                 .maxUploadMiB(maxUploadMb);
         if (workers != null) {
             b.workers(workers);
