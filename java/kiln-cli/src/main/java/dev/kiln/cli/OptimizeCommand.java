@@ -200,26 +200,10 @@ final class OptimizeCommand implements Callable<Integer> {
 
     /** --prune SPEC: S, global:S, N:M or KxK:S. */
     static dev.kiln.sparse.PruningPattern pruningPattern(String spec) {
-        String v = spec.trim().toLowerCase(java.util.Locale.ROOT);
         try {
-            if (v.startsWith("global:")) {
-                return dev.kiln.sparse.PruningPattern.unstructuredGlobal(Double.parseDouble(v.substring(7)));
-            }
-            if (v.contains("x") && v.contains(":")) {
-                String[] kb = v.split(":");
-                String[] k = kb[0].split("x");
-                KilnArgumentException.check(k.length == 2 && k[0].equals(k[1]), "--prune: blocks must be KxK:S, got '"
-                        + spec + "'");
-                return dev.kiln.sparse.PruningPattern.block(Integer.parseInt(k[0]), Double.parseDouble(kb[1]));
-            }
-            if (v.contains(":")) {
-                String[] nm = v.split(":");
-                KilnArgumentException.check(nm.length == 2, "--prune: N:M expected, got '" + spec + "'");
-                return dev.kiln.sparse.PruningPattern.nm(Integer.parseInt(nm[0]), Integer.parseInt(nm[1]));
-            }
-            return dev.kiln.sparse.PruningPattern.unstructured(Double.parseDouble(v));
-        } catch (NumberFormatException e) {
-            throw new KilnArgumentException("--prune: expected S, global:S, N:M or KxK:S, got '" + spec + "'");
+            return dev.kiln.sparse.PruningPattern.parse(spec);
+        } catch (KilnArgumentException e) {
+            throw new KilnArgumentException("--prune: " + e.getMessage());
         }
     }
 }

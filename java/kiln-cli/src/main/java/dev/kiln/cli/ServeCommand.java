@@ -59,6 +59,18 @@ final class ServeCommand implements Callable<Integer> {
             + "model by path (form field model_path) instead of uploading it; repeatable")
     java.util.List<Path> allowRoots = new java.util.ArrayList<>();
 
+    @Option(names = "--gpus", paramLabel = "N", description = "TensorRT engine builds at once, one per GPU (default: "
+            + "the GPUs TensorRT finds; 0: engine jobs write ONNX and a trtexec plan on the CPU workers)")
+    Integer gpus;
+
+    @Option(names = "--max-attempts", paramLabel = "N", description = "times a job is started before a server stop "
+            + "during each makes it fail instead of rerun (default: ${DEFAULT-VALUE})")
+    int maxAttempts = 3;
+
+    @Option(names = "--share-cache", description = "identical submissions of different tenants share results (off by "
+            + "default: the timing of a job would tell a tenant that another sent the same model)")
+    boolean shareCache;
+
     /** The server this command started, so that tests can stop it. */
     static volatile KilnServer running;
 
@@ -66,11 +78,12 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         Tokens t = tokens != null ? Tokens.fromFile(tokens) : Tokens.fromEnvironment();
         ServerConfig.Builder b = ServerConfig.builder(data, t).host(host).port(port).queueCapacity(queue)
+                .maxAttempts(maxAttempts)
                 .maxUploadMiB(maxUploadMb);
         if (workers != null) {
             b.workers(workers);
         }
-        b.allowedRoots(allowRoots);
+        b.allowedRoots(allowRoots).gpuSlots(gpus).shareCacheAcrossTenants(shareCache);
         if (tlsKeystore != null) {
             String pw = System.getenv("KILN_TLS_PASSWORD");
             b.tls(tlsKeystore, (pw == null ? "" : pw).toCharArray());
@@ -92,7 +105,8 @@ final class ServeCommand implements Callable<Integer> {
         }
         running = server;
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "kiln-serve-shutdown"));
-        System.err.println("kiln: serving " + server.url() + " (" + server.config().workers() + " worker(s), data "
+        System.err.println("kiln: serving " + server.url() + " (" + server.config().workers() + " worker(s), "
+                + server.gpuSlots() + " GPU slot(s), data "
                 + data.toAbsolutePath() + ", API " + server.url() + "/openapi.json)");
         server.awaitStop();
         return 0;

@@ -39,6 +39,35 @@ public sealed interface PruningPattern {
         return new Block(k, sparsity);
     }
 
+    /**
+     * Parses the {@code --prune} spelling: {@code S} (unstructured share, e.g. 0.5), {@code global:S}, {@code N:M}
+     * (e.g. 2:4) or {@code KxK:S} (blocks).
+     */
+    static PruningPattern parse(String spec) {
+        KilnArgumentException.check(spec != null, "pruning spec must not be null");
+        String v = spec.trim().toLowerCase(Locale.ROOT);
+        try {
+            if (v.startsWith("global:")) {
+                return unstructuredGlobal(Double.parseDouble(v.substring(7)));
+            }
+            if (v.contains("x") && v.contains(":")) {
+                String[] kb = v.split(":");
+                String[] k = kb[0].split("x");
+                KilnArgumentException.check(kb.length == 2 && k.length == 2 && k[0].equals(k[1]),
+                        "blocks must be KxK:S, got '" + spec + "'");
+                return block(Integer.parseInt(k[0]), Double.parseDouble(kb[1]));
+            }
+            if (v.contains(":")) {
+                String[] nm = v.split(":");
+                KilnArgumentException.check(nm.length == 2, "N:M expected, got '" + spec + "'");
+                return nm(Integer.parseInt(nm[0]), Integer.parseInt(nm[1]));
+            }
+            return unstructured(Double.parseDouble(v));
+        } catch (NumberFormatException e) {
+            throw new KilnArgumentException("expected S, global:S, N:M or KxK:S, got '" + spec + "'");
+        }
+    }
+
     private static void checkSparsity(double sparsity) {
         KilnArgumentException.check(sparsity >= 0 && sparsity < 1,
                 "sparsity must be within [0, 1), got " + sparsity);

@@ -34,25 +34,44 @@ final class AllowedRoots {
         }
     }
 
-    /** Copies the SavedModel at {@code given} into {@code dest}; returns a SHA-256 over its files' names and bytes. */
-    String copy(String given, Path dest) throws IOException {
+    /** Copies the plain file at {@code given} (the form field {@code field}) to {@code dest}, within the size limit. */
+    void copyFile(String given, Path dest, String field) throws IOException {
+        Path source = checked(given, field);
+        if (!Files.isRegularFile(source, LinkOption.NOFOLLOW_LINKS)) {
+            throw ApiException.badRequest("'" + field + "' " + given + " is not a plain file");
+        }
+        if (Files.size(source) > maxBytes) {
+            throw new ApiException(413, "'" + field + "' " + given + " is larger than " + maxBytes / (1024 * 1024)
+                    + " MiB");
+        }
+        Files.copy(source, dest);
+    }
+
+    /** The real path of {@code given}: absolute, existing and under an allowed root, or a 4xx naming the field. */
+    private Path checked(String given, String field) {
         if (roots.isEmpty()) {
-            throw ApiException.badRequest("'model_path' is not accepted: this server was started without "
+            throw ApiException.badRequest("'" + field + "' is not accepted: this server was started without "
                     + "--allow-root");
         }
         Path p = Path.of(given.strip());
         if (!p.isAbsolute()) {
-            throw ApiException.badRequest("'model_path' must be an absolute path, got " + given);
+            throw ApiException.badRequest("'" + field + "' must be an absolute path, got " + given);
         }
         Path source;
         try {
             source = p.toRealPath();
         } catch (IOException e) {
-            throw ApiException.badRequest("'model_path' " + given + " does not exist");
+            throw ApiException.badRequest("'" + field + "' " + given + " does not exist");
         }
         if (roots.stream().noneMatch(source::startsWith)) {
-            throw new ApiException(403, "'model_path' " + given + " is not under an allowed root");
+            throw new ApiException(403, "'" + field + "' " + given + " is not under an allowed root");
         }
+        return source;
+    }
+
+    /** Copies the SavedModel at {@code given} into {@code dest}; returns a SHA-256 over its files' names and bytes. */
+    String copy(String given, Path dest) throws IOException {
+        Path source = checked(given, "model_path");
         if (!Files.isRegularFile(source.resolve("saved_model.pb"))) {
             throw ApiException.badRequest("'model_path' " + given + " holds no saved_model.pb");
         }

@@ -1,6 +1,8 @@
 package dev.kiln.server;
 
 import dev.kiln.KilnException;
+import dev.kiln.calib.ThresholdMethod;
+import dev.kiln.data.ArrayData;
 import dev.kiln.data.DataSources;
 import dev.kiln.data.FloatConversion;
 import dev.kiln.data.RepresentativeData;
@@ -27,24 +29,42 @@ import java.util.logging.Logger;
  * job interrupted by a crash reruns from the beginning with the same result. Cancellation is checked at every step
  * (the pipeline's log callback) and once more before publishing; a cancelled or failed job leaves no output.
  */
-final class JobRunner {
+final class JobRunner implements Workers.Runner {
     private static final Logger LOG = Logger.getLogger(JobRunner.class.getName());
 
     private final JobStore store;
     private final DataDir dirs;
     private final Metrics metrics;
+    private final IdenticalJobs identical;
 
     JobRunner(JobStore store, DataDir dirs, Metrics metrics) {
         this.store = store;
         this.dirs = dirs;
         this.metrics = metrics;
+        this.identical = new IdenticalJobs(store, dirs, metrics);
     }
 
-    /** Runs the queued job {@code id}; does nothing when it is no longer queued (cancelled meanwhile). */
-    void run(String id, BooleanSupplier cancelled, BooleanSupplier shuttingDown) {
+    /** Runs the queued job {@code id} on a CPU worker. */
+    List<String> run(String id, BooleanSupplier cancelled, BooleanSupplier shuttingDown) {
+        return run(id, -1, cancelled, shuttingDown);
+    }
+
+    /**
+     * Runs the queued job {@code id} (TensorRT engines on {@code gpu}, when not -1); does nothing when it is no longer
+     * queued (cancelled meanwhile). Then settles the identical jobs that waited on it; returns the one that must now
+     * run itself, if any.
+     */
+    @Override
+    public List<String> run(String id, int gpu, BooleanSupplier cancelled, BooleanSupplier shuttingDown) {
         if (!store.markRunning(id, System.currentTimeMillis())) {
-            return;
+            return List.of();
         }
+        runMarked(id, gpu, cancelled, shuttingDown);
+        String next = identical.settle(id);
+        return next == null ? List.of() : List.of(next);
+    }
+
+    private void runMarked(String id, int gpu, BooleanSupplier cancelled, BooleanSupplier shuttingDown) {
         Job job = store.get(id).orElseThrow();
         Path work = dirs.work(id);
         Path out = dirs.resolve(DataDir.outRelative(id));
@@ -56,7 +76,7 @@ final class JobRunner {
                     throw new JobCancelledException(id, !cancelled.getAsBoolean());
                 }
             };
-            OptimizeReport report = optimize(job, work, check);
+            OptimizeReport report = optimize(job, gpu, work, check);
             check.run();
             Files.move(work, out, StandardCopyOption.ATOMIC_MOVE);
             String summary = Request.JSON.writeValueAsString(ServiceReport.summary(report));
@@ -82,7 +102,7 @@ final class JobRunner {
         DataDir.deleteRecursively(dirs.model(id));
     }
 
-    private OptimizeReport optimize(Job job, Path work, Runnable check) {
+    private OptimizeReport optimize(Job job, int gpu, Path work, Runnable check) {
         JobOptions o = JobOptions.parse(job.options());
         Path model = SafeExtractor.savedModelRoot(dirs.model(job.id()));
         JobSteps steps = new JobSteps();
@@ -97,13 +117,30 @@ final class JobRunner {
         if (o.lowRank() != null) {
             b.lowRank(dev.kiln.lowrank.LowRankFactorization.energy(o.lowRank()));
         }
-        Path data = dirs.dataFile(job.id());
+        if (o.prune() != null) {
+            b.prune(dev.kiln.sparse.PruningPlan.of(dev.kiln.sparse.PruningPattern.parse(o.prune())));
+        }
+        if (o.buildsEngines()) {
+            b.engineOptions(o.engineOptions(gpu));
+        }
         if (o.precisions().contains(Precision.INT8)) {
+            b.int8Targets(o.int8Targets()).int8WeightRange(o.int8WeightRange())
+                    .int8WeightMethod(ThresholdMethod.parse(o.weightMethod()))
+                    .calibrationMethod(o.defaultCalibMethod(), o.perTensorCalibMethods()).keepFloat(o.keepFloat());
+            if (o.minCosine() != null) {
+                b.minCosine(o.minCosine());
+            }
             List<SignatureTensor> inputs = TfImporter.load(model, ImportOptions.defaults().toBuilder()
                     .loadWeights(false).build()).inputs();
-            RepresentativeData calib = o.calibRandom()
-                    ? RepresentativeData.random(inputs, 7, o.calibSamples()).withBatchSize(16)
-                    : DataSources.parse(data.toString(), Path.of(""), inputs, FloatConversion.identity()).build();
+            int calibBatch = o.calibBatch() > 0 ? o.calibBatch() : 16;
+            RepresentativeData calib;
+            if (o.calibRandom()) {
+                calib = RepresentativeData.random(inputs, 7, o.calibSamples()).withBatchSize(calibBatch);
+            } else {
+                ArrayData.Builder data = DataSources.parse(dirs.dataFile(job.id()).toString(), Path.of(""), inputs,
+                        FloatConversion.of(o.dataScale(), o.dataOffset()));
+                calib = (o.calibBatch() > 0 ? data.batchSize(o.calibBatch()) : data).build();
+            }
             b.calibrationData(calib);
         }
         OptimizeReport report = ServiceReport.relativize(b.build().run(), work, job.modelName());

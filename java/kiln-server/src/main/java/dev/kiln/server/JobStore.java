@@ -83,10 +83,11 @@ final class JobStore implements AutoCloseable {
         return m;
     }
 
-    /** Queued jobs, oldest first: the order workers take them in. */
+    /** Queued jobs with work of their own (not attached to an identical one), oldest first: the workers' order. */
     synchronized List<String> queuedIds() {
         List<String> ids = new ArrayList<>();
-        for (Job j : query("SELECT " + COLUMNS + " FROM jobs WHERE state = 'queued' ORDER BY created_ms, id")) {
+        for (Job j : query("SELECT " + COLUMNS + " FROM jobs WHERE state = 'queued' AND reused_from IS NULL "
+                + "ORDER BY created_ms, id")) {
             ids.add(j.id());
         }
         return ids;
@@ -127,11 +128,63 @@ final class JobStore implements AutoCloseable {
         update("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", id);
     }
 
-    /** A finished job of this tenant with the same cache key, whose result can be reused. */
+    /**
+     * A finished job with the same cache key, whose result can be reused: of this tenant, or of any tenant when
+     * {@code tenant} is null.
+     */
     synchronized Optional<Job> findDone(String tenant, String cacheKey) {
-        List<Job> l = query("SELECT " + COLUMNS + " FROM jobs WHERE tenant = ? AND cache_key = ? AND state = 'done' "
-                + "AND reused_from IS NULL AND expired_ms IS NULL ORDER BY finished_ms DESC LIMIT 1", tenant, cacheKey);
+        List<Job> l = query("SELECT " + COLUMNS + " FROM jobs WHERE (? IS NULL OR tenant = ?) AND cache_key = ? "
+                + "AND state = 'done' AND reused_from IS NULL AND expired_ms IS NULL ORDER BY finished_ms DESC LIMIT 1",
+                tenant, tenant, cacheKey);
         return l.isEmpty() ? Optional.empty() : Optional.of(l.get(0));
+    }
+
+    /**
+     * Inserts the queued job {@code j}, attached to an identical job already queued or running (same cache key; of
+     * the same tenant, or of any when {@code tenant} is null) when there is one: it then runs no work of its own and
+     * ends with that job (see {@link #followers}). In one step with the lookup, so that the job it attaches to cannot
+     * end in between. Returns the job as stored.
+     */
+    synchronized Job insertOrAttach(Job j, String tenant) {
+        List<Job> leaders = query("SELECT " + COLUMNS + " FROM jobs WHERE (? IS NULL OR tenant = ?) AND cache_key = ? "
+                + "AND state IN ('queued', 'running') AND reused_from IS NULL ORDER BY created_ms, id LIMIT 1",
+                tenant, tenant, j.cacheKey());
+        Job stored = leaders.isEmpty() ? j : new Job(j.id(), j.tenant(), j.state(), j.createdMs(), j.startedMs(),
+                j.finishedMs(), j.step(), j.percent(), j.options(), j.modelName(), j.modelBytes(), j.cacheKey(),
+                j.resultDir(), leaders.get(0).id(), j.error(), j.summary(), j.attempts(), j.cancelRequested(),
+                j.expiredMs());
+        insert(stored);
+        return stored;
+    }
+
+    /** The queued jobs attached to {@code leaderId}, oldest first. */
+    synchronized List<Job> followers(String leaderId) {
+        return query("SELECT " + COLUMNS + " FROM jobs WHERE reused_from = ? AND state = 'queued' ORDER BY "
+                + "created_ms, id", leaderId);
+    }
+
+    /** Queued jobs attached to a job that has ended (the server stopped before it settled them). */
+    synchronized List<String> leadersOfWaiting() {
+        List<String> ids = new ArrayList<>();
+        for (Job j : query("SELECT " + COLUMNS + " FROM jobs WHERE state = 'queued' AND reused_from IS NOT NULL "
+                + "AND reused_from NOT IN (SELECT id FROM jobs WHERE state IN ('queued', 'running'))")) {
+            if (!ids.contains(j.reusedFrom())) {
+                ids.add(j.reusedFrom());
+            }
+        }
+        return ids;
+    }
+
+    /** A waiting follower takes its leader's result: queued → done, served from {@code resultDir}. */
+    synchronized boolean finishFromLeader(String id, String resultDir, String summary, long now) {
+        return update("UPDATE jobs SET state = 'done', result_dir = ?, summary = ?, started_ms = ?, finished_ms = ?, "
+                + "step = 'done', percent = 100 WHERE id = ? AND state = 'queued'", resultDir, summary, now, now, id)
+                == 1;
+    }
+
+    /** Re-points a waiting job: to {@code leaderId}, or (null) to no one, so that it runs itself. */
+    synchronized void attach(String id, String leaderId) {
+        update("UPDATE jobs SET reused_from = ? WHERE id = ? AND state = 'queued'", leaderId, id);
     }
 
     /**

@@ -27,7 +27,7 @@ import java.util.stream.Stream;
  * request's bearer token and sees only that tenant's jobs (another tenant's job is a 403).
  */
 final class JobsApi {
-    private static final Set<String> PARTS = Set.of("model", "model_path", "options", "data");
+    private static final Set<String> PARTS = Set.of("model", "model_path", "options", "data", "data_path");
     /** Seconds a client is asked to wait after a 429: about one small job's run. */
     static final int RETRY_AFTER_SECONDS = 30;
 
@@ -38,6 +38,7 @@ final class JobsApi {
     private final Metrics metrics;
     private final SafeExtractor extractor;
     private final AllowedRoots allowedRoots;
+    private final IdenticalJobs identical;
     private final Object admission = new Object();
 
     JobsApi(ServerConfig config, DataDir dirs, JobStore store, Workers workers, Metrics metrics) {
@@ -49,6 +50,7 @@ final class JobsApi {
         this.extractor = new SafeExtractor(config.maxUnpackedBytes(), config.maxArchiveEntries(),
                 config.maxArchiveRatio());
         this.allowedRoots = new AllowedRoots(config.allowedRoots(), config.maxUnpackedBytes());
+        this.identical = new IdenticalJobs(store, dirs, metrics);
     }
 
     void register(Router r) {
@@ -91,7 +93,7 @@ final class JobsApi {
             Map<String, Object> body = new LinkedHashMap<>();
             body.put("id", id);
             body.put("state", job.state().wire());
-            if (job.reusedFrom() != null) {
+            if (job.state() == JobState.DONE && visibleReusedFrom(job) != null) {
                 body.put("reusedFrom", job.reusedFrom());
             }
             q.setHeader("Location", "/v1/jobs/" + id);
@@ -106,7 +108,7 @@ final class JobsApi {
         for (String name : parts.keySet()) {
             if (!PARTS.contains(name)) {
                 throw ApiException.badRequest("unknown form field '" + name + "' (known: model, model_path, options, "
-                        + "data)");
+                        + "data, data_path)");
             }
         }
         Multipart.Part model = parts.get("model");
@@ -121,11 +123,20 @@ final class JobsApi {
         JobOptions options = JobOptions.parse(parts.containsKey("options")
                 ? Files.readString(parts.get("options").file()) : null);
         Multipart.Part data = parts.get("data");
-        options.checkCalibration(data != null);
+        Multipart.Part dataPath = parts.get("data_path");
+        if (data != null && dataPath != null) {
+            throw ApiException.badRequest("give the calibration data once: a 'data' part or a 'data_path', not both");
+        }
+        options.checkCalibration(data != null || dataPath != null);
         String dataName = null;
         if (data != null) {
             dataName = dataFileName(data.file());
             Files.move(data.file(), incoming.resolve(dataName));
+        } else if (dataPath != null) {
+            Path copy = incoming.resolve("data.copy");
+            allowedRoots.copyFile(Files.readString(dataPath.file()), copy, "data_path");
+            dataName = dataFileName(copy);
+            Files.move(copy, incoming.resolve(dataName));
         }
         String modelHash;
         String modelName;
@@ -149,8 +160,10 @@ final class JobsApi {
                 java.nio.charset.StandardCharsets.UTF_8));
         DataDir.deleteRecursively(incoming.resolve("upload"));
         long now = System.currentTimeMillis();
+        // the cache is per tenant unless the server shares it (a shared one tells a tenant by timing what others sent)
+        String scope = config.shareCacheAcrossTenants() ? null : tenant;
         synchronized (admission) {
-            Job earlier = store.findDone(tenant, cacheKey).orElse(null);
+            Job earlier = store.findDone(scope, cacheKey).orElse(null);
             if (earlier != null && Files.isDirectory(dirs.resolve(earlier.resultDir()))) {
                 Job job = new Job(id, tenant, JobState.DONE, now, now, now, "reused", 100, canonical, modelName,
                         modelBytes, cacheKey, earlier.resultDir(), earlier.id(), null, earlier.summary(), 0, false,
@@ -164,13 +177,16 @@ final class JobsApi {
             Job job = new Job(id, tenant, JobState.QUEUED, now, null, null, null, 0, canonical, modelName,
                     modelBytes, cacheKey, null, null, null, null, 0, false, null);
             try {
-                store.insert(job);
+                // an identical job queued or running: this one waits on it (keeping its upload in case it is cancelled)
+                job = store.insertOrAttach(job, scope);
             } catch (RuntimeException e) {
                 DataDir.deleteRecursively(dirs.job(id));
                 throw e;
             }
-            metrics.submitted(false);
-            workers.enqueue(id);
+            metrics.submitted(job.reusedFrom() != null);
+            if (job.reusedFrom() == null) {
+                workers.enqueue(id);
+            }
             return job;
         }
     }
@@ -271,6 +287,10 @@ final class JobsApi {
             workers.dequeue(job.id());
             DataDir.deleteRecursively(dirs.job(job.id()));
             metrics.finished(JobState.CANCELLED, Map.of());
+            String next = identical.settle(job.id()); // identical jobs waiting on it: one now runs itself
+            if (next != null) {
+                workers.enqueue(next);
+            }
         } else {
             store.requestCancel(job.id());
             workers.cancelRunning(job.id());
@@ -334,6 +354,12 @@ final class JobsApi {
         return "application/octet-stream";
     }
 
+    /** The job whose result {@code j} reuses or waits on, when it is the same tenant's (another's id is not shown). */
+    private String visibleReusedFrom(Job j) {
+        return j.reusedFrom() != null && store.get(j.reusedFrom()).map(o -> o.tenant().equals(j.tenant()))
+                .orElse(false) ? j.reusedFrom() : null;
+    }
+
     /** A job as the API shows it. */
     private Map<String, Object> view(Job j) throws JsonProcessingException {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -342,7 +368,8 @@ final class JobsApi {
         m.put("model", Map.of("name", j.modelName(), "bytes", j.modelBytes()));
         m.put("options", Request.JSON.readTree(j.options()));
         Map<String, Object> progress = new LinkedHashMap<>();
-        progress.put("step", j.state() == JobState.QUEUED ? "queued" : j.step());
+        progress.put("step", j.state() != JobState.QUEUED ? j.step()
+                : j.reusedFrom() != null ? "waiting for an identical job" : "queued");
         progress.put("percent", j.percent());
         m.put("progress", progress);
         Map<String, Object> t = new LinkedHashMap<>();
@@ -362,7 +389,7 @@ final class JobsApi {
         if (j.expiredMs() != null) {
             m.put("expired", Instant.ofEpochMilli(j.expiredMs()).toString());
         }
-        if (j.reusedFrom() != null) {
+        if (visibleReusedFrom(j) != null) {
             m.put("reusedFrom", j.reusedFrom());
         }
         if (j.error() != null) {

@@ -39,13 +39,15 @@ public final class KilnServer implements AutoCloseable {
     private final HttpServer http;
     private final ExecutorService httpThreads;
     private final java.util.concurrent.ScheduledExecutorService sweeper;
+    private final EngineSlots engines;
     private volatile boolean closed;
 
     /** How often the retention limit is applied. */
     static final long SWEEP_SECONDS = 60;
 
     private KilnServer(ServerConfig config, JobStore store, Workers workers, Metrics metrics, HttpServer http,
-                       ExecutorService httpThreads, java.util.concurrent.ScheduledExecutorService sweeper) {
+                       ExecutorService httpThreads, java.util.concurrent.ScheduledExecutorService sweeper,
+                       EngineSlots engines) {
         this.config = config;
         this.store = store;
         this.workers = workers;
@@ -53,6 +55,7 @@ public final class KilnServer implements AutoCloseable {
         this.http = http;
         this.httpThreads = httpThreads;
         this.sweeper = sweeper;
+        this.engines = engines;
     }
 
     /**
@@ -76,13 +79,21 @@ public final class KilnServer implements AutoCloseable {
             throw new UncheckedIOException("cannot clean the data directory " + dirs.root() + ": " + e.getMessage(), e);
         }
         Metrics metrics = new Metrics();
-        Workers workers = new Workers(config.workers(), new JobRunner(store, dirs, metrics));
+        EngineSlots engines = EngineSlots.of(config.gpuSlots());
+        LOG.info(engines.describe());
+        Workers workers = new Workers(config.workers(), engines.slots(), id -> store.get(id)
+                .map(j -> JobOptions.parse(j.options()).buildsEngines()).orElse(false),
+                new JobRunner(store, dirs, metrics));
         List<String> requeued = store.recover(config.maxAttempts(), System.currentTimeMillis());
         if (!requeued.isEmpty()) {
             LOG.info("re-queued " + requeued.size() + " job(s) that were running when the server stopped: "
                     + requeued);
         }
+        // identical jobs whose leader ended or failed for good before they were settled
+        List<String> promoted = new IdenticalJobs(store, dirs, metrics).settleAll();
+        removeLeftovers(dirs, store);
         store.queuedIds().forEach(workers::enqueue);
+        promoted.forEach(workers::enqueue);
         ExecutorService pool = Executors.newFixedThreadPool(config.httpThreads(), r -> {
             Thread t = new Thread(r, "kiln-http");
             t.setDaemon(true);
@@ -124,7 +135,7 @@ public final class KilnServer implements AutoCloseable {
                 }
             }, 0, SWEEP_SECONDS, TimeUnit.SECONDS);
         }
-        KilnServer server = new KilnServer(config, store, workers, metrics, http, pool, sweeper);
+        KilnServer server = new KilnServer(config, store, workers, metrics, http, pool, sweeper, engines);
         Router router = new Router(metrics.bytesOut::add);
         new JobsApi(config, dirs, store, workers, metrics).register(router);
         server.registerOpenRoutes(router);
@@ -159,6 +170,24 @@ public final class KilnServer implements AutoCloseable {
         }
     }
 
+    /**
+     * The staging directory and upload of jobs that have ended: a job that failed for good at start (the server died
+     * during each of its attempts) still has the {@code work/} of its last one.
+     */
+    private static void removeLeftovers(DataDir dirs, JobStore store) {
+        try (Stream<Path> s = Files.list(dirs.jobs())) {
+            for (Path p : s.toList()) {
+                String id = p.getFileName().toString();
+                if (store.get(id).map(j -> j.state().finished()).orElse(false)) {
+                    DataDir.deleteRecursively(dirs.work(id));
+                    DataDir.deleteRecursively(dirs.model(id));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot clean the data directory " + dirs.root() + ": " + e.getMessage(), e);
+        }
+    }
+
     /** The routes that need no token: health, metrics (aggregates only), the API description and the page. */
     private void registerOpenRoutes(Router r) {
         r.route("GET", "/healthz", q -> q.sendJson(200, Map.of("status", "ok")));
@@ -172,10 +201,14 @@ public final class KilnServer implements AutoCloseable {
             body.put("queued", queued);
             body.put("queueCapacity", config.queueCapacity());
             body.put("workers", workers.size());
+            body.put("running", workers.runningCount());
+            body.put("gpuSlots", workers.gpuSlots());
+            body.put("tensorrt", engines.describe());
             q.sendJson(ready ? 200 : 503, body);
         });
         r.route("GET", "/metrics", q -> q.send(200, "text/plain; version=0.0.4; charset=utf-8",
-                metrics.render(store.countByState(), workers.queueLength(), workers.size())
+                metrics.render(store.countByState(), workers.queueLength(), workers.size(), workers.gpuSlots(),
+                        engines.probed())
                         .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
         r.route("GET", "/openapi.json", q -> q.send(200, "application/json", resource("openapi.json")));
         r.route("GET", "/", q -> q.send(200, "text/html; charset=utf-8", resource("index.html")));
@@ -198,6 +231,11 @@ public final class KilnServer implements AutoCloseable {
     /** The base URL, e.g. {@code http://127.0.0.1:8080} ({@code https} with TLS). */
     public String url() {
         return (config.tlsKeystore() != null ? "https://" : "http://") + config.host() + ":" + port();
+    }
+
+    /** TensorRT engine builds that run at once (one per GPU; 0 without a GPU). */
+    public int gpuSlots() {
+        return workers.gpuSlots();
     }
 
     public ServerConfig config() {

@@ -40,7 +40,8 @@ final class Metrics {
         });
     }
 
-    String render(Map<JobState, Long> byState, int queueLength, int workers) {
+    /** {@code gpusFound}: GPUs the TensorRT probe found (-1 when the slot count was configured, not probed). */
+    String render(Map<JobState, Long> byState, int queueLength, int workers, int gpuSlots, int gpusFound) {
         StringBuilder sb = new StringBuilder();
         sb.append("# HELP kiln_jobs Jobs in the database by state.\n# TYPE kiln_jobs gauge\n");
         for (JobState s : JobState.values()) {
@@ -48,7 +49,13 @@ final class Metrics {
                     .append('\n');
         }
         gauge(sb, "kiln_queue_length", "Jobs waiting for a worker.", queueLength);
-        gauge(sb, "kiln_workers", "Worker threads.", workers);
+        gauge(sb, "kiln_workers", "CPU worker threads.", workers);
+        gauge(sb, "kiln_gpu_slots", "TensorRT engine builds that may run at once, one per GPU (0: engine jobs write "
+                + "ONNX and a trtexec plan on the CPU workers).", gpuSlots);
+        if (gpusFound >= 0) {
+            gauge(sb, "kiln_tensorrt_gpus_found", "GPUs usable by TensorRT, as kiln-tensorrt's probe found them.",
+                    gpusFound);
+        }
         counter(sb, "kiln_jobs_submitted_total", "Jobs accepted since start.", submitted.sum());
         counter(sb, "kiln_jobs_reused_total", "Jobs answered from an earlier identical job's result since start.",
                 reused.sum());

@@ -41,7 +41,10 @@ final class Migrations {
                     "CREATE INDEX jobs_tenant ON jobs(tenant, created_ms)",
                     "CREATE INDEX jobs_cache ON jobs(tenant, cache_key, state)")),
             new Migration(2, "retention: when a job's outputs were removed", List.of(
-                    "ALTER TABLE jobs ADD COLUMN expired_ms INTEGER")));
+                    "ALTER TABLE jobs ADD COLUMN expired_ms INTEGER")),
+            new Migration(3, "identical jobs: look-ups by cache key across tenants and of the jobs waiting on one",
+                    List.of("CREATE INDEX jobs_cache_any ON jobs(cache_key, state)",
+                            "CREATE INDEX jobs_reused ON jobs(reused_from, state)")));
 
     private Migrations() {
     }

@@ -13,7 +13,7 @@ public record ServerConfig(String host, int port, Path dataDir, Tokens tokens, i
                            long maxUploadBytes, long maxUnpackedBytes, long maxArchiveEntries, double maxArchiveRatio,
                            int maxAttempts, int httpThreads, java.time.Duration retentionMaxAge,
                            long retentionMaxBytes, Path tlsKeystore, char[] tlsPassword,
-                           java.util.List<Path> allowedRoots) {
+                           java.util.List<Path> allowedRoots, Integer gpuSlots, boolean shareCacheAcrossTenants) {
 
     /** Workers by default: one per two cores (a job uses a core or more itself), at least one. */
     public static int defaultWorkers() {
@@ -43,6 +43,8 @@ public record ServerConfig(String host, int port, Path dataDir, Tokens tokens, i
         private Path tlsKeystore;
         private char[] tlsPassword;
         private java.util.List<Path> allowedRoots = java.util.List.of();
+        private Integer gpuSlots;
+        private boolean shareCacheAcrossTenants;
 
         private Builder(Path dataDir, Tokens tokens) {
             this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
@@ -148,10 +150,29 @@ public record ServerConfig(String host, int port, Path dataDir, Tokens tokens, i
             return this;
         }
 
+        /**
+         * TensorRT engine builds run at once, one per GPU (null, the default: the GPUs kiln-tensorrt's probe finds;
+         * 0: engine jobs write the ONNX and a trtexec plan on the CPU workers, as without a GPU).
+         */
+        public Builder gpuSlots(Integer n) {
+            KilnArgumentException.check(n == null || n >= 0 && n <= 64, "GPU slots must be in [0, 64], got " + n);
+            this.gpuSlots = n;
+            return this;
+        }
+
+        /**
+         * Whether identical submissions of different tenants share results (done, or being made). Off by default: a
+         * shared cache lets a tenant tell by the timing of its own job that another tenant sent the same model.
+         */
+        public Builder shareCacheAcrossTenants(boolean share) {
+            this.shareCacheAcrossTenants = share;
+            return this;
+        }
+
         public ServerConfig build() {
             return new ServerConfig(host, port, dataDir, tokens, workers, queueCapacity, maxUploadBytes,
                     maxUnpackedBytes, maxArchiveEntries, maxArchiveRatio, maxAttempts, httpThreads, retentionMaxAge,
-                    retentionMaxBytes, tlsKeystore, tlsPassword, allowedRoots);
+                    retentionMaxBytes, tlsKeystore, tlsPassword, allowedRoots, gpuSlots, shareCacheAcrossTenants);
         }
     }
 }

@@ -153,6 +153,15 @@ class ServerEndToEndTest {
         HttpResponse<String> ready = client.get("/readyz", null);
         assertEquals(200, ready.statusCode(), ready.body());
         assertEquals("ok", ServerClient.json(ready).get("database").asText());
+        // GPU slots as kiln-tensorrt's probe finds GPUs; none here: tensorrt jobs plan on the CPU workers
+        int gpus = dev.kiln.tensorrt.TensorRtProbe.deviceCount();
+        assertEquals(gpus, ServerClient.json(ready).get("gpuSlots").asInt());
+        assertTrue(ServerClient.json(ready).get("tensorrt").asText().contains(gpus == 0
+                ? "tensorrt jobs write the ONNX and a trtexec plan on the CPU workers"
+                : "one TensorRT engine build per GPU"), ready.body());
+        String metrics = client.get("/metrics", null).body();
+        assertTrue(metrics.contains("\nkiln_gpu_slots " + gpus + "\n"), metrics);
+        assertTrue(metrics.contains("\nkiln_tensorrt_gpus_found " + gpus + "\n"), metrics);
         JsonNode api = ServerClient.json(client.get("/openapi.json", null));
         assertTrue(api.get("openapi").asText().startsWith("3."));
         assertTrue(api.get("paths").has("/v1/jobs/{id}/artifacts/{name}"));

@@ -152,7 +152,7 @@ class ServerRefusalsTest {
         Map<String, ServerClient.Part> withData = new java.util.LinkedHashMap<>(
                 ServerClient.model("m.tar", goodTar, null));
         withData.put("data", new ServerClient.Part("d.npy", "not numpy".getBytes(StandardCharsets.UTF_8)));
-        assertRefused(client.submit(ALICE, withData), 400, "a 'data' part calibrates INT8");
+        assertRefused(client.submit(ALICE, withData), 400, "calibrates INT8, but 'precisions' has no 'int8'");
         withData.put("options", new ServerClient.Part(null, "{\"precisions\": [\"int8\"]}".getBytes(
                 StandardCharsets.UTF_8)));
         assertRefused(client.submit(ALICE, withData), 400, "neither .npy nor .npz");

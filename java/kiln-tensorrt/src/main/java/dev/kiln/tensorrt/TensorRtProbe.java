@@ -63,6 +63,15 @@ public final class TensorRtProbe {
         return NativeLibraries.probe(TensorRtLibrary.INSTANCE);
     }
 
+    /** GPUs usable by TensorRT here: 0 unless the probe found TensorRT and a GPU, else the driver's device count. */
+    public static int deviceCount() {
+        if (!probe().available()) {
+            return 0;
+        }
+        int[] n = new int[1];
+        return cudart.cudaGetDeviceCount(n) == cudart.cudaSuccess ? n[0] : 0;
+    }
+
     /**
      * Probes with {@code locator}; {@code load}: also load the presets and ask the driver (false: report what the
      * files say, for tests).
