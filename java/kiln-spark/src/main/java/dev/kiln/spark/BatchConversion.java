@@ -75,7 +75,7 @@ public final class BatchConversion {
         List<Row> done;
         try {
             done = new ArrayList<>(rows.collect());
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // SparkException is checked in Scala's eyes only
             throw SparkErrors.unwrap(e, "batch conversion on Spark");
         } finally {
             progress.detach();

@@ -137,7 +137,7 @@ public final class SparkCalibration {
         TaskProgress progress = TaskProgress.attach(spark, "calibrate", slices, log);
         try {
             return perPartition.treeReduce(ShardStatistics::merge, 2);
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // SparkException is checked in Scala's eyes only
             throw SparkErrors.unwrap(e, "calibration on Spark");
         } finally {
             progress.detach();
@@ -171,8 +171,10 @@ public final class SparkCalibration {
 
     /**
      * The window cut into pieces: the explicit splits, else one per partition of equal size; boundaries on
-     * multiples of the batch size, so each piece's batches are the single run's (which matters where the model fixes
-     * its batch size: the single run drops only its last short batch).
+     * multiples of the batch size, so each piece's batches are the single run's. That is what makes the tables
+     * byte-equal: TensorFlow's forward pass is not batch invariant to the last bit (measured: a softmax output of
+     * 0x3f7fffff in one batch layout is 0x3f800000 in another), and a model with a fixed batch size drops only the
+     * single run's last short batch.
      */
     private List<ShardTask> ranges(long[] w, int batch, boolean fixedBatch) {
         long usable = fixedBatch ? w[1] / batch * batch : w[1];
@@ -200,9 +202,11 @@ public final class SparkCalibration {
         for (long[] p : pieces) {
             long count = Math.min(p[1], usable - p[0]);
             if (count > 0) {
-                KilnArgumentException.check(splits == null || !fixedBatch || count % batch == 0 || p[0] + count
-                        == usable, "split of " + count + " samples: the model fixes its batch at " + batch
-                        + ", so splits must be multiples of it");
+                // TensorFlow's kernels are not batch invariant to the last bit (a row's softmax can differ by one
+                // ulp with its position in the batch): pieces start where the single run's batches start
+                KilnArgumentException.check(splits == null || count % batch == 0 || p[0] + count == usable,
+                        "split of " + count + " samples: splits must be multiples of the batch size " + batch
+                        + " (but the last), so that every batch is one the single-process run feeds");
                 tasks.add(new ShardTask(tasks.size(), data, w[0] + p[0], count));
             }
         }
@@ -318,8 +322,8 @@ public final class SparkCalibration {
         }
 
         /**
-         * Cuts the range into pieces of these sizes, in order (they must add up to the range), dealt to the
-         * partitions in turn: for uneven partitions and tests of them.
+         * Cuts the range into pieces of these sizes, in order (they must add up to the range; each a multiple of the
+         * batch size but the last), dealt to the partitions in turn: for uneven partitions and tests of them.
          */
         public Builder splits(long... sizes) {
             KilnArgumentException.check(sizes.length > 0 && Arrays.stream(sizes).allMatch(s -> s > 0),

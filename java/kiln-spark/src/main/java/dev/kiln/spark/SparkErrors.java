@@ -4,14 +4,14 @@ import dev.kiln.ErrorCode;
 import dev.kiln.KilnException;
 
 /**
- * Turns a failed Spark job back into the {@link KilnException} a task threw: Spark wraps it in a SparkException whose
+ * Turns a failed Spark job (a SparkException: checked in Scala's eyes, so callers catch Exception) back into the {@link KilnException} a task threw: Spark wraps it in a SparkException whose
  * message carries the executor's stack trace; the user needs the one line that says what and where.
  */
 final class SparkErrors {
     private SparkErrors() {
     }
 
-    static KilnException unwrap(RuntimeException e, String what) {
+    static KilnException unwrap(Exception e, String what) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof KilnException k) {
                 return new KilnException(k.code(), k.getMessage(), e);

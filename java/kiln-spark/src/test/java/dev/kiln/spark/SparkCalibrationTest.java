@@ -21,7 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Distributed calibration gives the bytes of a single-process {@code kiln calibrate} (CalibrateJob) on the real MNIST
- * calibration images, whatever the partitioning: uneven pieces dealt in shuffled order to local[2] and local[4].
+ * calibration images, whatever the partitioning: uneven pieces (1 to 8 batches of 32) dealt in shuffled order to
+ * local[2] and local[4]; a split that would cut a batch is refused, saying why.
  */
 class SparkCalibrationTest {
     private static final long SAMPLES = 600;
@@ -48,21 +49,28 @@ class SparkCalibrationTest {
     @Test
     void unevenShuffledPartitionsInLocal2GiveTheSingleProcessBytes() throws IOException {
         int loadsBefore = ExecutorModels.loads();
-        SparkCalibration.Result r = run("local[2]", 3, 1, 37, 263, 100, 200);
+        SparkCalibration.Result r = run("local[2]", 3, 1, 32, 256, 96, 216);
         assertSameFiles(r, "local2");
         assertEquals(3, r.totals().partitions());
         assertEquals(SAMPLES, r.totals().samples());
         // a second job on the same executors reuses their loaded model
-        SparkCalibration.Result again = run("local[2]", 2, 5, 300, 300);
+        SparkCalibration.Result again = run("local[2]", 2, 5, 288, 312);
         assertSameFiles(again, "local2-again");
         assertEquals(1, ExecutorModels.loads() - loadsBefore, "one model load per executor JVM, reused");
     }
 
     @Test
     void unevenShuffledPartitionsInLocal4GiveTheSingleProcessBytes() throws IOException {
-        SparkCalibration.Result r = run("local[4]", 4, 11, 1, 64, 5, 230, 33, 33, 134, 100);
+        SparkCalibration.Result r = run("local[4]", 4, 11, 32, 64, 32, 224, 32, 64, 96, 56);
         assertSameFiles(r, "local4");
         assertEquals(4, r.totals().partitions());
+    }
+
+    @Test
+    void aSplitThatCutsABatchIsRefused() {
+        dev.kiln.KilnException e = org.junit.jupiter.api.Assertions.assertThrows(dev.kiln.KilnException.class,
+                () -> run("local[2]", 2, 1, 37, 563));
+        assertTrue(e.getMessage().contains("multiples of the batch size 32"), e.getMessage());
     }
 
     private static SparkCalibration.Result run(String master, int partitions, long seed, long... splits) {
