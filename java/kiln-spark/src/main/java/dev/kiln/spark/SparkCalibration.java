@@ -18,6 +18,8 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 
 import java.io.IOException;
@@ -50,6 +52,8 @@ import java.util.function.Consumer;
 public final class SparkCalibration {
     private final CalibrationSpec spec;
     private final DataSpec data;
+    private final Dataset<Row> rows;
+    private final String rowsDescription;
     private final long[] window;
     private final ThresholdMethod method;
     private final Map<String, ThresholdMethod> methods;
@@ -60,7 +64,11 @@ public final class SparkCalibration {
 
     private SparkCalibration(Builder b) {
         this.spec = b.spec;
-        this.data = Objects.requireNonNull(b.data, "data: calibration needs representative data");
+        KilnArgumentException.check((b.data == null) != (b.rows == null), "calibration needs representative data: "
+                + "files (data) or DataFrame rows (rows), one of them");
+        this.data = b.data;
+        this.rows = b.rows;
+        this.rowsDescription = b.rowsDescription;
         this.window = b.window;
         this.method = b.method;
         this.methods = Map.copyOf(b.methods);
@@ -86,6 +94,9 @@ public final class SparkCalibration {
         Path localModel = HadoopPaths.local(spec.model());
         List<SignatureTensor> inputs = TfImporter.load(localModel, spec.importOptions().toBuilder()
                 .loadWeights(false).build()).inputs();
+        if (rows != null) {
+            return runOnRows(spark, localModel, inputs);
+        }
         List<ShardTask> tasks;
         RepresentativeData described;
         List<String> shards = shardFiles(data.spec());
@@ -113,10 +124,52 @@ public final class SparkCalibration {
         long t0 = System.nanoTime();
         ShardStatistics totals = aggregate(spark, tasks, slices);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        CalibrationStatistics stats = totals.unpack();
         if (described == null) {
             described = RepresentativeData.of(List.of(), shardContent(shards, totals.samples()));
         }
+        return finish(localModel, described, totals, seconds);
+    }
+
+    /** Calibration on DataFrame rows ({@link TensorRows}): each partition's rows in batches, in partition order. */
+    private Result runOnRows(SparkSession spark, Path localModel, List<SignatureTensor> inputs) {
+        TensorRows layout = TensorRows.of(inputs, data == null ? 0 : data.batchSize());
+        CalibrationSpec s = spec;
+        String what = rowsDescription; // the lambda below must not capture this (not serializable)
+        log.accept(String.format(Locale.ROOT, "calibrate  %s over %s: %d partitions on %s", spec.model(),
+                rowsDescription, rows.rdd().getNumPartitions(), spark.sparkContext().master()));
+        long t0 = System.nanoTime();
+        ShardStatistics totals;
+        TaskProgress progress = TaskProgress.attach(spark, "calibrate", rows.rdd().getNumPartitions(), log);
+        try {
+            totals = rows.javaRDD().mapPartitions(it -> collectRows(s, layout, what, it))
+                    .treeReduce(ShardStatistics::merge, 2);
+        } catch (Exception e) { // SparkException is checked in Scala's eyes only
+            throw SparkErrors.unwrap(e, "calibration on Spark");
+        } finally {
+            progress.detach();
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        return finish(localModel, RepresentativeData.of(List.of(), rowsDescription + "; " + totals.samples()
+                + " samples"), totals, seconds);
+    }
+
+    private static Iterator<ShardStatistics> collectRows(CalibrationSpec spec, TensorRows layout, String what,
+                                                         Iterator<org.apache.spark.sql.Row> it) {
+        if (!it.hasNext()) {
+            return java.util.Collections.emptyIterator();
+        }
+        long t0 = System.nanoTime();
+        ExecutorModels.Lease lease = ExecutorModels.get(spec);
+        ExecutorModels.Loaded m = lease.model();
+        dev.kiln.calib.Calibrator.Result r = m.calibrator.collect(m.optimized, m.tensors,
+                RepresentativeData.of(layout.batches(it), what), m::borrow, null);
+        return List.of(ShardStatistics.of(r.statistics(), r.samples(), r.batches(), lease.loadNanos(),
+                r.forwardNanos(), r.histogramNanos(), t0)).iterator();
+    }
+
+    /** The tables, once, on the driver, from the merged statistics. */
+    private Result finish(Path localModel, RepresentativeData described, ShardStatistics totals, double seconds) {
+        CalibrationStatistics stats = totals.unpack();
         checkMethods(stats);
         CalibrateJob job = CalibrateJob.builder(localModel).targets(spec.targets()).method(method).methods(methods)
                 .bins(spec.bins()).withOutputs(spec.withOutputs()).data(described).build();
@@ -278,6 +331,8 @@ public final class SparkCalibration {
     public static final class Builder {
         private final CalibrationSpec spec;
         private DataSpec data;
+        private Dataset<Row> rows;
+        private String rowsDescription;
         private long[] window;
         private ThresholdMethod method = CalibrateJob.DEFAULT_METHOD;
         private Map<String, ThresholdMethod> methods = Map.of();
@@ -293,6 +348,18 @@ public final class SparkCalibration {
         /** The representative data: one data set (cut into sample ranges) or a glob of shard files. */
         public Builder data(DataSpec d) {
             this.data = Objects.requireNonNull(d, "data");
+            return this;
+        }
+
+        /**
+         * DataFrame rows instead of files: one row per sample, a column per model input (named after it) holding the
+         * flattened sample as an array of floats or doubles ({@link TensorRows}); {@code description} says what they
+         * are in the table. Each partition's rows run in batches from its start, so partitions of whole batches give
+         * the bytes of one process over the same rows in order.
+         */
+        public Builder rows(Dataset<Row> r, String description) {
+            this.rows = Objects.requireNonNull(r, "rows");
+            this.rowsDescription = Objects.requireNonNull(description, "description");
             return this;
         }
 
