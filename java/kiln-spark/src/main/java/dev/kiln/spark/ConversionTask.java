@@ -49,7 +49,10 @@ record ConversionTask(int index, String model, String options, String root) impl
             String k = key;
             AtomicFiles.writeDirectory(out, tmp -> {
                 OptimizeReport report = o.job(local, tmp).log(s -> { }).build().run();
-                Files.writeString(tmp.resolve("report.json"), Reports.toJson(report));
+                // the job wrote into the temporary directory: the report names its files relative to the output
+                String abs = tmp.toAbsolutePath().toString();
+                Files.writeString(tmp.resolve("report.json"), Reports.toJson(report).replace(abs + "/", "")
+                        .replace("\"" + abs + "\"", "\".\""));
                 ConversionRow done = result(k, out, tmp, report, Files.exists(local) ? OptimizeJob.sizeOf(local) : 0,
                         seconds(t0));
                 Files.write(tmp.resolve(ROW_FILE), JSON.writeValueAsBytes(done));

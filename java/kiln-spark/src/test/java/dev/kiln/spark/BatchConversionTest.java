@@ -21,7 +21,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -81,6 +80,8 @@ class BatchConversionTest {
                 assertEquals(expected, digests(Path.of(r.output()), "report.json", ConversionTask.ROW_FILE),
                         r.model() + ": artifacts differ from the serial optimize");
                 assertTrue(r.artifactBytes() > 0 && r.modelBytes() > 0 && r.artifacts().contains("model.onnx"));
+                assertTrue(Files.readString(Path.of(r.output(), "report.json")).contains("\"outputDir\" : \".\""),
+                        "report.json names its files relative to the output");
                 converted++;
             }
         }

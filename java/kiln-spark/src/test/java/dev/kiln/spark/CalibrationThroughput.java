@@ -27,22 +27,29 @@ public final class CalibrationThroughput {
         Path images = SparkTestSupport.shared().resolve("data/mnist/images_u8.npy");
         double scale = 1.0 / 255;
 
-        long t0 = System.nanoTime();
-        CalibrateJob.Result single = CalibrateJob.builder(model).withOutputs(true)
-                .data(DataSources.parse(images.toString(), Path.of(""), TfImporter.load(model).inputs(),
-                        FloatConversion.scale(scale)).range(0, n).build()).build().run();
-        double wall = (System.nanoTime() - t0) / 1e9;
-        System.out.printf(Locale.ROOT, "single process   %6.0f samples/s collecting (%.2f s), %.2f s with import%n",
-                single.summary().samplesPerSecond(), single.summary().seconds(), wall);
-
+        for (String round : new String[] {"cold", "warm"}) { // warm: the JVM's second run (JIT, TensorFlow loaded)
+            long t0 = System.nanoTime();
+            CalibrateJob.Result single = CalibrateJob.builder(model).withOutputs(true)
+                    .data(DataSources.parse(images.toString(), Path.of(""), TfImporter.load(model).inputs(),
+                            FloatConversion.scale(scale)).range(0, n).build()).build().run();
+            double wall = (System.nanoTime() - t0) / 1e9;
+            System.out.printf(Locale.ROOT, "single %-9s %6.0f samples/s collecting (%.2f s), %.2f s with import%n",
+                    round, single.summary().samplesPerSecond(), single.summary().seconds(), wall);
+        }
         for (String master : new String[] {"local[1]", "local[2]"}) {
             SparkSession spark = SparkTestSupport.local(master);
             int cores = master.equals("local[1]") ? 1 : 2;
-            report(master + " cold", run(spark, model, images, scale, n, cores));
-            report(master + " warm", run(spark, model, images, scale, n, cores));
-            report(master + " 8 parts", run(spark, model, images, scale, n, 8));
+            report(master + " first", run(spark, model, images, scale, n, cores));
+            report(master + " warm", best(run(spark, model, images, scale, n, cores),
+                    run(spark, model, images, scale, n, cores)));
+            report(master + " 8 parts", best(run(spark, model, images, scale, n, 8),
+                    run(spark, model, images, scale, n, 8)));
             spark.stop();
         }
+    }
+
+    private static SparkCalibration.Result best(SparkCalibration.Result a, SparkCalibration.Result b) {
+        return a.seconds() <= b.seconds() ? a : b;
     }
 
     private static SparkCalibration.Result run(SparkSession spark, Path model, Path images, double scale, long n,
