@@ -64,6 +64,22 @@ class SparkMainTest {
         assertTrue(conv[2].contains("none.csv does not exist"), conv[2]);
     }
 
+    @Test
+    void convertWritesResultsAndExitsOneWhenARowFailed() throws Exception {
+        Path model = SparkTestSupport.model("tfserving_half_plus_two_cpu");
+        Path list = tmp.resolve("models.csv");
+        Files.write(list, java.util.List.of("model,options", model + ",--format onnx", tmp.resolve("gone") + ","));
+        Path out = tmp.resolve("out");
+        String[] r = run("convert", list.toString(), "--master", "local[2]", "-o", out.toString());
+        assertEquals("1", r[0], r[2]);
+        assertTrue(r[1].contains("converted " + model) && r[1].contains("failed    " + tmp.resolve("gone")), r[1]);
+        assertTrue(r[2].contains("convert    task 2/2 done"), r[2]);
+        java.util.List<String> csv = Files.readAllLines(out.resolve("results.csv"));
+        assertEquals(3, csv.size());
+        assertTrue(csv.get(1).contains(",converted,") && csv.get(2).contains(",failed,"), csv.toString());
+        assertTrue(Files.readString(out.resolve("results.json")).contains("does not exist"));
+    }
+
     /** Exit status, stdout and stderr of one command. */
     private static String[] run(String... args) {
         PrintStream oldOut = System.out;
