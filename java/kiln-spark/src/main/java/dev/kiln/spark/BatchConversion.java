@@ -71,14 +71,16 @@ public final class BatchConversion {
                 spark.sparkContext().master(), outputDir));
         JavaRDD<Row> rows = JavaSparkContext.fromSparkContext(spark.sparkContext())
                 .parallelize(tasks, tasks.size()).map(t -> t.run().toRow());
+        boolean ok = false;
         TaskProgress progress = TaskProgress.attach(spark, "convert", tasks.size(), log);
         List<Row> done;
         try {
             done = new ArrayList<>(rows.collect());
+            ok = true;
         } catch (Exception e) { // SparkException is checked in Scala's eyes only
             throw SparkErrors.unwrap(e, "batch conversion on Spark");
         } finally {
-            progress.detach();
+            progress.detach(ok);
         }
         done.sort(Comparator.comparingInt(r -> r.getInt(0)));
         return spark.createDataFrame(done, ConversionRow.SCHEMA);

@@ -139,14 +139,16 @@ public final class SparkCalibration {
                 rowsDescription, rows.rdd().getNumPartitions(), spark.sparkContext().master()));
         long t0 = System.nanoTime();
         ShardStatistics totals;
+        boolean ok = false;
         TaskProgress progress = TaskProgress.attach(spark, "calibrate", rows.rdd().getNumPartitions(), log);
         try {
             totals = rows.javaRDD().mapPartitions(it -> collectRows(s, layout, what, it))
                     .treeReduce(ShardStatistics::merge, 2);
+            ok = true;
         } catch (Exception e) { // SparkException is checked in Scala's eyes only
             throw SparkErrors.unwrap(e, "calibration on Spark");
         } finally {
-            progress.detach();
+            progress.detach(ok);
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
         return finish(localModel, RepresentativeData.of(List.of(), rowsDescription + "; " + totals.samples()
@@ -187,13 +189,16 @@ public final class SparkCalibration {
         CalibrationSpec s = spec;
         JavaRDD<ShardStatistics> perPartition = jsc.parallelize(tasks, slices)
                 .mapPartitions(it -> collectPartition(s, it));
+        boolean ok = false;
         TaskProgress progress = TaskProgress.attach(spark, "calibrate", slices, log);
         try {
-            return perPartition.treeReduce(ShardStatistics::merge, 2);
+            ShardStatistics merged = perPartition.treeReduce(ShardStatistics::merge, 2);
+            ok = true;
+            return merged;
         } catch (Exception e) { // SparkException is checked in Scala's eyes only
             throw SparkErrors.unwrap(e, "calibration on Spark");
         } finally {
-            progress.detach();
+            progress.detach(ok);
         }
     }
 

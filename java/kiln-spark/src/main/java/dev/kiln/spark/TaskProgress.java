@@ -30,7 +30,20 @@ final class TaskProgress extends SparkListener {
         return p;
     }
 
-    void detach() {
+    /**
+     * Stops listening. Spark delivers listener events asynchronously: after a successful job, waits (up to 2 s) for
+     * the last tasks' lines, so they come before the job's result is printed.
+     */
+    void detach(boolean succeeded) {
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        while (succeeded && done.get() < total && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
         spark.sparkContext().removeSparkListener(this);
     }
 
