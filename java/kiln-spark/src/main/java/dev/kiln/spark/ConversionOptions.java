@@ -1,8 +1,10 @@
 package dev.kiln.spark;
 
 import dev.kiln.KilnArgumentException;
+import dev.kiln.data.ArrayData;
 import dev.kiln.data.DataSources;
 import dev.kiln.data.FloatConversion;
+import dev.kiln.data.NpyFile;
 import dev.kiln.data.RepresentativeData;
 import dev.kiln.graph.SignatureTensor;
 import dev.kiln.onnx.Precision;
@@ -55,6 +57,15 @@ final class ConversionOptions {
 
     @Option(names = "--data-scale")
     String dataScale = "1";
+
+    @Option(names = "--eval-data", description = "held-out evaluation data: a path or URI")
+    String evalData;
+
+    @Option(names = "--eval-range", description = "START:COUNT of the evaluation data (default: all)")
+    String evalRange;
+
+    @Option(names = "--labels", description = "class labels (.npy, indexed like the evaluation data): top-1")
+    String labels;
 
     @Option(names = "--tags", split = ",")
     List<String> tags = List.of("serve");
@@ -111,7 +122,8 @@ final class ConversionOptions {
     String canonical() {
         return "format=" + formatSet() + " precision=" + precisionSet() + " opset=" + opset + " samples=" + samples
                 + " batch=" + batch + " seed=" + seed + " calibRandom=" + calibRandom + " calibSamples=" + calibSamples
-                + " data=" + data + " dataScale=" + FloatConversion.parseNumber(dataScale) + " tags="
+                + " data=" + data + " dataScale=" + FloatConversion.parseNumber(dataScale) + " evalData=" + evalData
+                + " evalRange=" + evalRange + " labels=" + labels + " tags="
                 + new java.util.TreeSet<>(tags) + " signature=" + signature;
     }
 
@@ -131,6 +143,36 @@ final class ConversionOptions {
                     : DataSources.parse(DataSpec.of(data).localSpec(), Path.of(""), inputs,
                             FloatConversion.scale(FloatConversion.parseNumber(dataScale))).build());
         }
+        if (evalData != null) {
+            List<SignatureTensor> inputs = TfImporter.load(model, imports.toBuilder().loadWeights(false).build())
+                    .inputs();
+            ArrayData.Builder eval = DataSources.parse(DataSpec.of(evalData).localSpec(), Path.of(""), inputs,
+                    FloatConversion.scale(FloatConversion.parseNumber(dataScale))).batchSize(64);
+            long[] w = evalRange == null ? null : range(evalRange);
+            RepresentativeData e = (w == null ? eval : eval.range(w[0], w[1])).build();
+            b.evaluationData(e);
+            if (labels != null) {
+                try (NpyFile f = NpyFile.open(HadoopPaths.local(labels))) {
+                    long start = w == null ? 0 : w[0];
+                    KilnArgumentException.check(start + e.sampleCount() <= f.sampleCount(), "--labels " + labels
+                            + " has " + f.sampleCount() + " labels; the evaluation needs samples " + start + ".."
+                            + (start + e.sampleCount() - 1));
+                    b.labels(f.read(start, (int) e.sampleCount()).asLongs());
+                }
+            }
+        } else {
+            KilnArgumentException.check(labels == null, "--labels need --eval-data");
+        }
         return b;
+    }
+
+    private static long[] range(String spec) {
+        String[] p = spec.split(":");
+        try {
+            KilnArgumentException.check(p.length == 2, "--eval-range must be START:COUNT, got '" + spec + "'");
+            return new long[] {Long.parseLong(p[0].trim()), Long.parseLong(p[1].trim())};
+        } catch (NumberFormatException ex) {
+            throw new KilnArgumentException("--eval-range must be START:COUNT with whole numbers, got '" + spec + "'");
+        }
     }
 }

@@ -102,9 +102,14 @@ class BatchConversionTest {
     @Test
     void aMissingModelAndBadOptionsFailOnlyTheirRows() throws IOException {
         Path model = SparkTestSupport.model("tfserving_half_plus_two_cpu");
+        Path mnist = SparkTestSupport.model("kotlindl_mnist1_saved_model");
+        Path images = SparkTestSupport.mnist("images_u8.npy");
+        Path labels = SparkTestSupport.mnist("labels_u8.npy");
         Path list = tmp.resolve("list.csv");
         Files.write(list, List.of("model,options", tmp.resolve("no_such_model") + ",", model
-                + ",\"--format onnx --precision fp32,fp17\"", model + ",\"--precision fp32,fp16 --format onnx\""));
+                + ",\"--format onnx --precision fp32,fp17\"", model + ",\"--precision fp32,fp16 --format onnx\"",
+                mnist + ",--format onnx --eval-data " + images + " --data-scale 0.00392156862745098 --eval-range "
+                        + "5000:500 --labels " + labels));
         SparkSession spark = SparkTestSupport.local("local[2]");
         List<ConversionRow> rows = BatchConversion.run(spark, BatchConversion.read(spark, list.toString()),
                 tmp.resolve("out").toString(), s -> { }).collectAsList().stream().map(ConversionRow::of).toList();
@@ -116,6 +121,10 @@ class BatchConversionTest {
         assertEquals("converted", rows.get(2).status(), rows.get(2).reason());
         assertTrue(rows.get(2).artifacts().contains("model_fp16.onnx"), rows.get(2).artifacts());
         assertNotNull(rows.get(2).key());
+        assertNull(rows.get(2).accuracy(), "no labels, no accuracy");
+        // the real MNIST test images 5000-5499: the trained model's top-1 through ONNX Runtime (97% in TensorFlow)
+        assertEquals("converted", rows.get(3).status(), rows.get(3).reason());
+        assertTrue(rows.get(3).accuracy() > 0.9 && rows.get(3).accuracy() <= 1, "top-1 " + rows.get(3).accuracy());
     }
 
     /** The serial optimize's file digests, or its failure's message. */
