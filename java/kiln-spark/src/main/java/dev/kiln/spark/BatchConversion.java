@@ -59,7 +59,8 @@ public final class BatchConversion {
     public static Dataset<Row> run(SparkSession spark, Dataset<Row> requests, String outputDir,
                                    Consumer<String> log) {
         List<ConversionTask> tasks = new ArrayList<>();
-        String root = Path.of(outputDir).toAbsolutePath().resolve("artifacts").toString();
+        String root = HadoopPaths.isUri(outputDir) ? outputDir.replaceAll("/+$", "") + "/artifacts"
+                : Path.of(outputDir).toAbsolutePath().resolve("artifacts").toString();
         for (Row r : requests.select("model", "options").collectAsList()) {
             String model = r.getString(0);
             KilnArgumentException.check(model != null && !model.isBlank(), "row " + (tasks.size() + 1)
@@ -84,6 +85,32 @@ public final class BatchConversion {
         }
         done.sort(Comparator.comparingInt(r -> r.getInt(0)));
         return spark.createDataFrame(done, ConversionRow.SCHEMA);
+    }
+
+    /**
+     * Writes results.csv and results.json into {@code dir}, a local path (each file atomically) or a Hadoop URI
+     * (uploaded); returns where they are.
+     */
+    public static List<String> write(Dataset<Row> results, String dir) {
+        if (!HadoopPaths.isUri(dir)) {
+            return write(results, Path.of(dir)).stream().map(Path::toString).toList();
+        }
+        try {
+            Path local = java.nio.file.Files.createTempDirectory("kiln-results-");
+            write(results, local);
+            org.apache.hadoop.fs.FileSystem fs = org.apache.hadoop.fs.FileSystem.get(java.net.URI.create(dir),
+                    new org.apache.hadoop.conf.Configuration());
+            List<String> out = new ArrayList<>();
+            for (String name : List.of("results.csv", "results.json")) {
+                org.apache.hadoop.fs.Path dst = new org.apache.hadoop.fs.Path(dir.replaceAll("/+$", "") + "/" + name);
+                fs.copyFromLocalFile(true, true, new org.apache.hadoop.fs.Path(local.resolve(name).toUri()), dst);
+                out.add(dst.toString());
+            }
+            java.nio.file.Files.deleteIfExists(local);
+            return out;
+        } catch (java.io.IOException e) {
+            throw KilnException.io("cannot write the results into " + dir + ": " + e.getMessage(), e);
+        }
     }
 
     /** Writes results.csv and results.json into {@code dir} (each atomically); returns their paths. */

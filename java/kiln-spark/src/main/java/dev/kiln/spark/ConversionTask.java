@@ -25,7 +25,7 @@ import java.util.Locale;
  * @param index    the row's position
  * @param model    path or URI of the model
  * @param options  kiln optimize flags
- * @param root     the output root: a local path, or a file system every executor mounts
+ * @param root     the output root: a directory every executor mounts, or a Hadoop-compatible URI
  */
 record ConversionTask(int index, String model, String options, String root) implements Serializable {
     static final String ROW_FILE = "kiln-spark-row.json";
@@ -41,23 +41,27 @@ record ConversionTask(int index, String model, String options, String root) impl
                 throw KilnException.io("model " + model + " does not exist", null);
             }
             key = HadoopPaths.digest(ModelFingerprint.of(local) + "\n" + o.canonical()).substring(0, 32);
-            Path out = Path.of(root).resolve(key);
-            Path row = out.resolve(ROW_FILE);
-            if (Files.isRegularFile(row)) {
-                return JSON.readValue(row.toFile(), ConversionRow.class).reusedBy(index, model, options, seconds(t0));
+            OutputStore store = OutputStore.of(root);
+            ConversionRow before = store.row(key);
+            if (before != null) {
+                return before.reusedBy(index, model, options, seconds(t0));
             }
             String k = key;
-            AtomicFiles.writeDirectory(out, tmp -> {
+            String output = store.location(key);
+            Path written = store.localDirectory(key);
+            AtomicFiles.writeDirectory(written, tmp -> {
                 OptimizeReport report = o.job(local, tmp).log(s -> { }).build().run();
                 // the job wrote into the temporary directory: the report names its files relative to the output
                 String abs = tmp.toAbsolutePath().toString();
                 Files.writeString(tmp.resolve("report.json"), Reports.toJson(report).replace(abs + "/", "")
                         .replace("\"" + abs + "\"", "\".\""));
-                ConversionRow done = result(k, out, tmp, report, Files.exists(local) ? OptimizeJob.sizeOf(local) : 0,
-                        seconds(t0));
-                Files.write(tmp.resolve(ROW_FILE), JSON.writeValueAsBytes(done));
+                Files.write(tmp.resolve(ROW_FILE), JSON.writeValueAsBytes(result(k, output, tmp, report,
+                        OptimizeJob.sizeOf(local), seconds(t0))));
             });
-            return JSON.readValue(row.toFile(), ConversionRow.class);
+            store.publish(key, written);
+            ConversionRow done = JSON.readValue(written.resolve(ROW_FILE).toFile(), ConversionRow.class);
+            store.cleanUp(written);
+            return done;
         } catch (KilnException e) {
             return ConversionRow.failed(index, model, options, key, seconds(t0), e.getMessage());
         } catch (Exception | LinkageError e) {
@@ -66,7 +70,7 @@ record ConversionTask(int index, String model, String options, String root) impl
         }
     }
 
-    private ConversionRow result(String key, Path out, Path tmp, OptimizeReport r, long modelBytes, double secs) {
+    private ConversionRow result(String key, String out, Path tmp, OptimizeReport r, long modelBytes, double secs) {
         List<String> artifacts = new ArrayList<>();
         long bytes = 0;
         for (OptimizeReport.Artifact a : r.artifacts()) {
@@ -81,7 +85,7 @@ record ConversionTask(int index, String model, String options, String root) impl
         String summary = String.format(Locale.ROOT, "%d -> %d nodes, %d artifacts, %s", r.original().nodes(),
                 r.optimized().nodes(), r.artifacts().size(), r.allPassed() ? "all verifications passed"
                         : "verification FAILED");
-        return new ConversionRow(index, model, options, key, "converted", out.toString(), String.join("; ", artifacts),
+        return new ConversionRow(index, model, options, key, "converted", out, String.join("; ", artifacts),
                 bytes, modelBytes, r.allPassed(), summary, accuracy, secs, null);
     }
 

@@ -4,7 +4,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -27,8 +26,9 @@ final class SparkConvertCommand implements Callable<Integer> {
     String list;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "DIR", description = "results and, under "
-            + "DIR/artifacts, the outputs (content-addressed); a directory every executor can write")
-    Path output;
+            + "DIR/artifacts, the outputs (content-addressed): a directory every executor mounts, or a URI (hdfs://, "
+            + "s3a://, ...)")
+    String output;
 
     @Mixin
     SparkOptions sparkOptions = new SparkOptions();
@@ -36,9 +36,9 @@ final class SparkConvertCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         SparkSession spark = sparkOptions.session("kiln spark convert");
-        Dataset<Row> results = BatchConversion.run(spark, BatchConversion.read(spark, list), output.toString(),
+        Dataset<Row> results = BatchConversion.run(spark, BatchConversion.read(spark, list), output,
                 s -> System.err.println("kiln: " + s));
-        List<Path> written = BatchConversion.write(results, output);
+        List<String> written = BatchConversion.write(results, output);
         long failed = 0;
         for (ConversionRow r : results.collectAsList().stream().map(ConversionRow::of).toList()) {
             System.out.println(String.format("%-9s %s%s", r.status(), r.model(), r.reason() != null ? ": " + r.reason()

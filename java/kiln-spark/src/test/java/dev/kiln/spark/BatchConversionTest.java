@@ -127,6 +127,28 @@ class BatchConversionTest {
         assertTrue(rows.get(3).accuracy() > 0.9 && rows.get(3).accuracy() <= 1, "top-1 " + rows.get(3).accuracy());
     }
 
+    @Test
+    void outputsOnAHadoopUriAreUploadedWholeAndReused() throws IOException {
+        Path model = SparkTestSupport.model("tfserving_half_plus_two_cpu");
+        Path list = tmp.resolve("list.csv");
+        Files.write(list, List.of("model,options", model + "," + OPTIONS));
+        String root = tmp.resolve("remote").toUri().toString(); // file://, through Hadoop's FileSystem like hdfs://
+        SparkSession spark = SparkTestSupport.local("local[2]");
+        Dataset<Row> results = BatchConversion.run(spark, BatchConversion.read(spark, list.toString()), root, s -> { });
+        ConversionRow r = ConversionRow.of(results.collectAsList().get(0));
+        assertEquals("converted", r.status(), r.reason());
+        assertTrue(r.output().startsWith("file:") && r.output().endsWith("/artifacts/" + r.key()), r.output());
+        Path out = Path.of(java.net.URI.create(r.output()));
+        assertEquals(serial(model, tmp.resolve("serial")), digests(out, "report.json", ConversionTask.ROW_FILE,
+                ".report.json.crc", "." + ConversionTask.ROW_FILE + ".crc", ".model.onnx.crc"));
+        List<String> written = BatchConversion.write(results, root);
+        assertTrue(Files.readString(tmp.resolve("remote/results.csv")).contains(",converted,"), written.toString());
+        ConversionRow again = ConversionRow.of(BatchConversion.run(spark, BatchConversion.read(spark,
+                list.toString()), root, s -> { }).collectAsList().get(0));
+        assertEquals("reused", again.status());
+        assertEquals(r.key(), again.key());
+    }
+
     /** The serial optimize's file digests, or its failure's message. */
     private static Object serial(Path model, Path out) {
         try {
