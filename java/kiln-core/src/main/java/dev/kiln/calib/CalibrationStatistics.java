@@ -227,6 +227,15 @@ public final class CalibrationStatistics {
         return fromJson(CalibFiles.read(file), file, kernels, signedFor);
     }
 
+    /**
+     * Parses the bytes {@link #toJson} wrote (statistics sent between processes, e.g. Spark executors and their
+     * driver); {@code source} names them in errors. Tensors added later get no signed histogram.
+     */
+    public static CalibrationStatistics fromJson(byte[] bytes, String source) {
+        KilnArgumentException.check(bytes != null, "bytes must not be null");
+        return fromJson(bytes, source, KernelBackends.get(), name -> false);
+    }
+
     /** Parses the bytes of a statistics file; {@code source} names it in errors. */
     static CalibrationStatistics fromJson(byte[] bytes, Object source, Kernels kernels, Predicate<String> signedFor) {
         JsonNode root = CalibJson.parse(bytes, source);

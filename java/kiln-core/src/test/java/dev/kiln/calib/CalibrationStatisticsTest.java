@@ -139,6 +139,21 @@ class CalibrationStatisticsTest {
     }
 
     @Test
+    void statisticsSentAsBytesMergeToTheSameTableAndBadBytesNameTheirSource() {
+        float[][][] x = rows(150);
+        List<Integer> all = order(150, SEED);
+        byte[] a = feed(fresh(), x, all.subList(0, 70), 8).toJson();   // as executors send them
+        byte[] b = feed(fresh(), x, all.subList(70, 150), 3).toJson();
+        CalibrationStatistics merged = CalibrationStatistics.fromJson(a, "part a")
+                .merge(CalibrationStatistics.fromJson(b, "part b"));
+        CalibrationStatistics one = feed(fresh(), x, all, 150);
+        assertArrayEquals(one.toJson(), merged.toJson());
+        KilnException e = assertThrows(KilnException.class, () -> CalibrationStatistics.fromJson(
+                Arrays.copyOf(a, a.length / 2), "statistics from partition 3"));
+        assertTrue(e.getMessage().contains("statistics from partition 3"), e.getMessage());
+    }
+
+    @Test
     void saveThenLoadGivesTheSameBytesAndData(@TempDir Path dir) throws Exception {
         CalibrationStatistics s = feed(fresh(), rows(100), order(100, 0), 10);
         s.add("zeros", new float[] {0f, -0f, 0f}, 1);

@@ -148,20 +148,50 @@ public final class CalibrateJob {
         return calibrate(g, ModelFingerprint.of(model));
     }
 
-    /** Calibrates an already optimized graph (the one the INT8 exports are made from). */
-    public Result calibrate(Graph optimized, String fingerprint) {
+    /**
+     * The tensors this job calibrates in {@code optimized}: those the INT8 exports of its targets quantize (and the
+     * outputs, where asked). Fails when a per-tensor method names a tensor outside them.
+     */
+    public Set<TensorRef> tensorsToCalibrate(Graph optimized) {
         Set<TensorRef> tensors = new LinkedHashSet<>();
-        boolean signed = false;
         for (Int8Target t : targets) {
             tensors.addAll(withOutputs ? Int8Placement.quantizableWithOutputs(optimized, t)
                     : Int8Placement.quantizable(optimized, t));
-            signed |= Int8Placement.asymmetric(t);
         }
         for (String name : methods.keySet()) {
             boolean known = tensors.stream().anyMatch(r -> r.toString().equals(name) || r.node().equals(name));
             KilnArgumentException.check(known, "--calib-method: tensor '" + name + "' is not among the tensors the "
                     + "INT8 export quantizes");
         }
+        return tensors;
+    }
+
+    /** Whether the statistics need signed histograms (an asymmetric target is among the targets). */
+    public boolean signedHistograms() {
+        return targets.stream().anyMatch(Int8Placement::asymmetric);
+    }
+
+    /** The calibrator this job collects with (its bins and histogram sides). */
+    public Calibrator calibrator() {
+        return Calibrator.builder().bins(bins).signed(signedHistograms()).build();
+    }
+
+    /**
+     * One table per target from (merged) statistics: a pure function of the statistics, the job's methods and
+     * data, and the model's {@code fingerprint}; statistics merged from several processes give the same bytes.
+     */
+    public Map<Int8Target, CalibrationTable> tables(CalibrationStatistics statistics, String fingerprint) {
+        Map<Int8Target, CalibrationTable> tables = new EnumMap<>(Int8Target.class);
+        for (Int8Target t : targets) {
+            tables.put(t, CalibrationTable.compute(statistics, this::methodFor, !Int8Placement.asymmetric(t),
+                    CalibrationTable.Metadata.of(fingerprint, data.content(), data.isRandom())));
+        }
+        return tables;
+    }
+
+    /** Calibrates an already optimized graph (the one the INT8 exports are made from). */
+    public Result calibrate(Graph optimized, String fingerprint) {
+        Set<TensorRef> tensors = tensorsToCalibrate(optimized);
         log.accept(String.format(java.util.Locale.ROOT, "calibrate  %d tensors over %s%s", tensors.size(),
                 data.description(), data.isRandom() ? " (RANDOM data: a smoke run, not a calibration)" : ""));
         data.notes().forEach(n -> log.accept("           " + n));
@@ -169,18 +199,14 @@ public final class CalibrateJob {
         long t0 = System.nanoTime();
         try (Progress progress = Progress.start("calibrate", data.sampleCount(), "samples")) {
             long[] last = {0};
-            r = Calibrator.builder().bins(bins).signed(signed).build().collect(optimized, tensors, data,
+            r = calibrator().collect(optimized, tensors, data,
                     TfRunner::of, (done, total) -> {
                         progress.stepBy(done - last[0]);
                         last[0] = done;
                     });
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Map<Int8Target, CalibrationTable> tables = new EnumMap<>(Int8Target.class);
-        for (Int8Target t : targets) {
-            tables.put(t, CalibrationTable.compute(r.statistics(), this::methodFor, !Int8Placement.asymmetric(t),
-                    CalibrationTable.Metadata.of(fingerprint, data.content(), data.isRandom())));
-        }
+        Map<Int8Target, CalibrationTable> tables = tables(r.statistics(), fingerprint);
         long nan = 0;
         long inf = 0;
         for (String name : r.statistics().tensorNames()) {
