@@ -127,7 +127,15 @@ final class TfliteFileCheck {
             require(d >= 0, tensor + " has dimension " + d + " in its shape");
             elements = elements > Long.MAX_VALUE / Math.max(d, 1) ? Long.MAX_VALUE : elements * d;
         }
-        vector(table, vt, TENSOR_SHAPE_SIGNATURE, 4, tensor + ".shape_signature");
+        int[] signature = vector(table, vt, TENSOR_SHAPE_SIGNATURE, 4, tensor + ".shape_signature");
+        if (signature != null) { // the shape with -1 where a dimension is open
+            require(len(signature) == len(shape), tensor + " has a shape_signature of rank " + len(signature)
+                    + " for a shape of rank " + len(shape));
+            for (int i = 0; i < len(signature); i++) {
+                int d = bb.getInt(signature[0] + 4 * i);
+                require(d >= -1, tensor + " has dimension " + d + " in its shape_signature");
+            }
+        }
         int buffer = int32(table, vt, TENSOR_BUFFER, 0);
         index(buffer, bufferSizes.length, tensor + ".buffer");
         int typeSize = typeSize(int8(table, vt, TENSOR_TYPE));
