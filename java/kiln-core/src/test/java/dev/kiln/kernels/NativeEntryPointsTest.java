@@ -37,6 +37,7 @@ class NativeEntryPointsTest {
     List<DynamicTest> wrongArgumentsAreErrorStatusesNeverCrashes() {
         Assumptions.assumeTrue(NativeLibraries.cpu().available(), "native CPU library: "
                 + NativeLibraries.cpu().description());
+        System.out.println("NativeEntryPointsTest: " + NativeLibraries.cpu().description()); // which library
         float[] f = new float[16];
         long[] n = new long[16];
         int[] q = new int[16];
