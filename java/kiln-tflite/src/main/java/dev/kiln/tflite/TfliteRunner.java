@@ -50,7 +50,8 @@ public final class TfliteRunner implements ModelRunner {
     private static final System.Logger LOG = System.getLogger(TfliteRunner.class.getName());
     private final String source;
     private final BytePointer modelData; // the C API reads the model from this buffer for the model's lifetime
-    private final Messages messages = new Messages();
+    /** The interpreter's error reporter, a native callback; made after the structural check (see constructor). */
+    private final Messages messages;
     private TfLiteModel model;
     private TfLiteInterpreterOptions options;
     private TfLiteInterpreter interpreter;
@@ -90,7 +91,12 @@ public final class TfliteRunner implements ModelRunner {
     }
 
     private TfliteRunner(byte[] bytes, int threads, String source, boolean xnnpack) {
+        TfliteFileCheck.check(bytes, source); // a corrupt file is an exception here, not a crash in native code
         this.source = source;
+        // Only now the native callback, which close() frees: made before the check, each refused file left one to
+        // the garbage collector, and after some 100 of them TfLiteModelCreate called a null function (JVM crash in
+        // TfliteFileCheckTest).
+        this.messages = new Messages();
         this.modelData = new BytePointer(bytes.length);
         modelData.put(bytes);
         try {
