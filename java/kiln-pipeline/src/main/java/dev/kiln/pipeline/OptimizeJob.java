@@ -286,6 +286,12 @@ public final class OptimizeJob {
             engineNotes.addAll(writeEngines(artifacts));
             timings.put("tensorrt", millisSince(tt));
         }
+        // what this job wrote, digested before anything reads it back: another process writing the same output
+        // path may replace a file later, and this job must neither verify nor report that other file as its own
+        List<Path> written = new ArrayList<>();
+        artifacts.forEach(a -> written.add(Path.of(a.path())));
+        written.addAll(calibrationFiles);
+        List<OptimizeReport.OutputFile> digests = OutputDigests.of(output, written);
         for (OptimizeReport.Artifact a : artifacts) {
             log.accept(String.format("export     %-10s %-22s %s (%s)", a.format(), a.precision(), a.path(),
                     Reports.humanBytes(a.bytes())));
@@ -294,12 +300,12 @@ public final class OptimizeJob {
         long t3 = System.nanoTime();
         List<OptimizeReport.Artifact> exact = artifacts.stream().filter(a -> !a.precision().startsWith("int8"))
                 .toList();
-        List<OptimizeReport.Verification> verifications = verify(original, exact, lossyReference);
+        List<String> warnings = new ArrayList<>(engineNotes);
+        List<OptimizeReport.Verification> verifications = verify(original, exact, lossyReference, digests, warnings);
         timings.put("verify", millisSince(t3));
 
         Evaluation evaluation = null;
         List<OptimizeReport.LayerError> layers = List.of();
-        List<String> warnings = new ArrayList<>(engineNotes);
         RepresentativeData evalData = evaluationData;
         if (evalData == null && (precisions.contains(Precision.INT8) || lossyReference != null)) {
             evalData = RepresentativeData.random(original.inputs(), seed + 1000, 64).withBatchSize(batch);
@@ -323,13 +329,10 @@ public final class OptimizeJob {
                     + "real inputs");
         }
 
-        List<Path> written = new ArrayList<>();
-        artifacts.forEach(a -> written.add(Path.of(a.path())));
-        written.addAll(calibrationFiles);
         return new OptimizeReport(Versions.kiln(), Environments.current(), model.toString(), modelNote,
                 output.toString(), summarize(original), summarize(optimized), passResults, artifacts, verifications,
                 calibration, precisions.contains(Precision.INT8) ? int8WeightMethod.toString() : null, evaluation,
-                layers, mixed, pruningReport, lowRankReport, warnings, timings, OutputDigests.of(output, written));
+                layers, mixed, pruningReport, lowRankReport, warnings, timings, digests);
     }
 
     /**
@@ -453,9 +456,13 @@ public final class OptimizeJob {
         return w;
     }
 
-    /** Runs TF on the original and every artifact on its runtime with the same random inputs, and compares. */
+    /**
+     * Runs TF on the original and every artifact on its runtime with the same random inputs, and compares. An
+     * artifact whose bytes are no longer those this job wrote ({@code digests}), before or after it was run, was
+     * replaced by another writer: it is left out with a warning instead of being judged as this job's.
+     */
     private List<OptimizeReport.Verification> verify(Graph original, List<OptimizeReport.Artifact> artifacts,
-            Graph lossyReference) {
+            Graph lossyReference, List<OptimizeReport.OutputFile> digests, List<String> warnings) {
         List<Map<String, Tensor>> inputs = new ArrayList<>();
         for (int i = 0; i < samples; i++) {
             inputs.add(RandomInputs.forSignature(original.inputs(), seed + i, batch));
@@ -481,6 +488,10 @@ public final class OptimizeJob {
                 double maxRel = 0;
                 List<Double> times = new ArrayList<>();
                 String runtime = runtimeOf(a);
+                if (OutputDigests.replaced(output, path, digests)) {
+                    warnings.add(replacedWarning(path));
+                    continue;
+                }
                 try (ModelRunner r = openRunner(a, path)) {
                     for (int i = 0; i < samples; i++) {
                         long t = System.nanoTime();
@@ -499,11 +510,20 @@ public final class OptimizeJob {
                         progress.step();
                     }
                 }
+                if (OutputDigests.replaced(output, path, digests)) {
+                    warnings.add(replacedWarning(path));
+                    continue;
+                }
                 out.add(new OptimizeReport.Verification(a.path(), runtime, samples, maxAbs, maxRel, tolerance,
                         maxRel <= tolerance, median(times)));
             }
         }
         return out;
+    }
+
+    private static String replacedWarning(Path path) {
+        return path + " was replaced by another writer after this job wrote it (another process writing the same "
+                + "output path?): not verified; report.json's outputs list the SHA-256 of the bytes this job wrote";
     }
 
     /** The runtime that runs one artifact: ONNX Runtime for ONNX, the TFLite interpreter for TFLite, TensorRT for

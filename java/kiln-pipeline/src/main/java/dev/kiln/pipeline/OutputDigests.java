@@ -45,6 +45,21 @@ final class OutputDigests {
         return List.copyOf(out);
     }
 
+    /**
+     * Whether the files at {@code artifact} (a file, or a SavedModel directory) are no longer those listed in
+     * {@code digests} (taken by {@link #of} when this job wrote them): another writer replaced or changed them.
+     */
+    static boolean replaced(Path outputDir, Path artifact, List<OptimizeReport.OutputFile> digests) {
+        String rel = outputDir.toAbsolutePath().relativize(artifact.toAbsolutePath()).toString().replace('\\', '/');
+        List<OptimizeReport.OutputFile> then = digests.stream()
+                .filter(f -> f.path().equals(rel) || f.path().startsWith(rel + "/")).toList();
+        try {
+            return !of(outputDir, List.of(artifact)).equals(then);
+        } catch (KilnException e) {
+            return true; // gone or unreadable: not the file this job wrote
+        }
+    }
+
     /** The lower-case hex SHA-256 of a file's bytes. */
     static String sha256(Path file) throws IOException {
         MessageDigest md;
