@@ -67,7 +67,8 @@ final class Int8Options {
     List<String> calibMethod = List.of();
 
     @Option(names = "--calib-batch", paramLabel = "N", description = "calibration batch size (default: the model's "
-            + "fixed batch, else 32); the table does not depend on it")
+            + "fixed batch, else 32); Kiln's statistics do not depend on it, but TensorFlow's activations can differ in "
+            + "the last bit between batch sizes, which can move a threshold by a bin")
     int calibBatch = -1;
 
     @Option(names = "--table", paramLabel = "FILE", description = "a calibration table (Kiln's table.json, or a "
