@@ -7,7 +7,7 @@ import static dev.kiln.tflite.TfliteSchema.*;
 
 /**
  * Element-wise binary ops with broadcasting: Add/AddV2 → ADD, Sub → SUB, Mul → MUL, RealDiv → DIV, Maximum → MAXIMUM,
- * Minimum → MINIMUM. Under INT8, MAXIMUM and MINIMUM compare codes, so both inputs and the output share the first
+ * Minimum → MINIMUM, SquaredDifference → SQUARED_DIFFERENCE. Under INT8, MAXIMUM and MINIMUM compare codes, so both inputs and the output share the first
  * input's parameters.
  */
 final class BinaryLowering implements Lowering {
@@ -21,6 +21,8 @@ final class BinaryLowering implements Lowering {
             case "Sub" -> arithmetic(e, SUB, OPT_SUB, a, b, ref);
             case "Mul" -> arithmetic(e, MUL, OPT_MUL, a, b, ref);
             case "RealDiv" -> arithmetic(e, DIV, OPT_DIV, a, b, ref);
+            case "SquaredDifference" -> e.op(SQUARED_DIFFERENCE, new int[] {a, b}, new int[] {e.output(ref)},
+                    BuiltinOptions.empty(OPT_SQUARED_DIFFERENCE));
             default -> {
                 int out = e.outputLike(ref, a);
                 int b2 = e.requantize(b, e.model().tensor(a).quantization(), e.typeOf(n.input(1)));

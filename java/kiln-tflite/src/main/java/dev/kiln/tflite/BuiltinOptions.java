@@ -227,4 +227,14 @@ record BuiltinOptions(byte type, ToIntFunction<FlatBufferBuilder> writer) {
             return b.endTable();
         });
     }
+
+    /** CumsumOptions. */
+    static BuiltinOptions cumsum(boolean exclusive, boolean reverse) {
+        return new BuiltinOptions(OPT_CUMSUM, b -> {
+            b.startTable(2);
+            b.addBoolean(0, exclusive, false);
+            b.addBoolean(1, reverse, false);
+            return b.endTable();
+        });
+    }
 }

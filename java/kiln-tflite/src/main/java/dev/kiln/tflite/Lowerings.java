@@ -16,15 +16,15 @@ public final class Lowerings {
     private static final Set<String> IDENTITY = Set.of("Identity", "Snapshot", "StopGradient", "PreventGradient",
             "CheckNumerics", "PlaceholderWithDefault", "EnsureShape");
     private static final Set<String> FLOAT_ONLY = Set.of("Exp", "Log", "Sqrt", "Rsqrt", "Square", "Floor", "Elu",
-            "RealDiv", "LogSoftmax", "Cast", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "Sum", "RandomUniform", "Fill", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3");
+            "RealDiv", "LogSoftmax", "Cast", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "Sum", "RandomUniform", "Sign", "Round", "Cumsum", "Fill", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3");
 
     static {
         put(new ConvLowering(), "CONV_2D / DEPTHWISE_CONV_2D (+ fused bias, Relu/Relu6)", "Conv2D",
                 "DepthwiseConv2dNative");
         put(new MatMulLowering(), "FULLY_CONNECTED (+ fused bias, Relu/Relu6)", "MatMul");
         put(new BiasAddLowering(), "ADD", "BiasAdd");
-        put(new BinaryLowering(), "ADD / SUB / MUL / DIV / MAXIMUM / MINIMUM", "Add", "AddV2", "Sub", "Mul",
-                "RealDiv", "Maximum", "Minimum");
+        put(new BinaryLowering(), "ADD / SUB / MUL / DIV / MAXIMUM / MINIMUM / SQUARED_DIFFERENCE", "Add", "AddV2",
+                "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "SquaredDifference");
         put(new ActivationLowering(), "RELU / RELU6 / LOGISTIC / TANH / ELU / LEAKY_RELU", "Relu", "Relu6",
                 "Sigmoid", "Tanh", "Elu", "LeakyRelu");
         put(new SoftmaxLowering(), "SOFTMAX / LOG_SOFTMAX", "Softmax", "LogSoftmax");
@@ -35,8 +35,8 @@ public final class Lowerings {
         put(new ConcatLowering(), "CONCATENATION / PACK", "ConcatV2", "Pack");
         put(new PadLowering(), "PAD / PADV2", "Pad", "PadV2");
         put(new SliceLowering(), "STRIDED_SLICE / SLICE", "StridedSlice", "Slice");
-        put(new UnaryLowering(), "EXP / LOG / SQRT / RSQRT / NEG / ABS / SQUARE / FLOOR", "Exp", "Log", "Sqrt",
-                "Rsqrt", "Neg", "Abs", "Square", "Floor");
+        put(new UnaryLowering(), "EXP / LOG / SQRT / RSQRT / NEG / ABS / SQUARE / FLOOR / SIGN / ROUND", "Exp", "Log",
+                "Sqrt", "Rsqrt", "Neg", "Abs", "Square", "Floor", "Sign", "Round");
         put(new CastLowering(), "CAST / SHAPE", "Cast", "Shape");
         put(new BatchNormLowering(), "MUL + ADD (inference batch norm)", "FusedBatchNorm", "FusedBatchNormV2",
                 "FusedBatchNormV3");
@@ -48,6 +48,9 @@ public final class Lowerings {
         put(new TileLowering(), "TILE", "Tile");
         put(new ResizeLowering(), "RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR", "ResizeBilinear",
                 "ResizeNearestNeighbor");
+        put(new ReverseLowering(), "REVERSE_V2 (one per axis)", "ReverseV2");
+        put(new SelectLowering(), "SELECT_V2 (TF1 Select's row condition reshaped)", "Select", "SelectV2");
+        put(new CumsumLowering(), "CUMSUM", "Cumsum");
         put(new IdentityLowering(), "(no operator: the input tensor)", IDENTITY.toArray(new String[0]));
     }
 

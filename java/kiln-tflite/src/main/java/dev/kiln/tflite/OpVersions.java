@@ -31,13 +31,17 @@ final class OpVersions {
                 default -> 1;
             };
         }
+        if (builtin == REVERSE_V2 && first == BOOL) {
+            return 2;
+        }
         if (first == INT8) {
             return switch (builtin) {
+                case REVERSE_V2 -> 3;
                 case CONV_2D, DEPTHWISE_CONV_2D -> 3;
                 case FULLY_CONNECTED -> 4;
                 case ADD, SUB, MUL, AVERAGE_POOL_2D, MAX_POOL_2D, SOFTMAX, LOGISTIC, TANH, CONCATENATION, PAD,
                      MEAN, TRANSPOSE, STRIDED_SLICE, RELU, RELU6, MAXIMUM, MINIMUM, SLICE, SUM, REDUCE_MAX,
-                     REDUCE_MIN, PACK, LEAKY_RELU -> 2;
+                     REDUCE_MIN, PACK, LEAKY_RELU, SQUARED_DIFFERENCE -> 2;
                 default -> 1;
             };
         }

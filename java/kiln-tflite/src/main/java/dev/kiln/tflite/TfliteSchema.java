@@ -82,13 +82,19 @@ final class TfliteSchema {
     static final int SQUARE = 92;
     static final int RESIZE_NEAREST_NEIGHBOR = 97;
     static final int LEAKY_RELU = 98;
+    static final int SQUARED_DIFFERENCE = 99;
     static final int ABS = 101;
+    static final int REVERSE_V2 = 105;
     static final int ELU = 111;
     static final int QUANTIZE = 114;
+    static final int ROUND = 116;
+    static final int SELECT_V2 = 123;
     static final int BATCH_MATMUL = 126;
     static final int RANDOM_UNIFORM = 148;
+    static final int SIGN = 158;
     /** Codes at or above this go only into OperatorCode.builtin_code; below it also into deprecated_builtin_code. */
     static final int PLACEHOLDER_FOR_GREATER_OP_CODES = 127;
+    static final int CUMSUM = 128;
 
     /** union BuiltinOptions: the type index of each options table (NONE = 0). */
     static final byte OPT_CONV_2D = 1;
@@ -126,10 +132,15 @@ final class TfliteSchema {
     static final byte OPT_SQUARE = 66;
     static final byte OPT_RESIZE_NEAREST_NEIGHBOR = 74;
     static final byte OPT_LEAKY_RELU = 75;
+    static final byte OPT_SQUARED_DIFFERENCE = 76;
     static final byte OPT_ABS = 78;
+    static final byte OPT_REVERSE_V2 = 81;
     static final byte OPT_QUANTIZE = 89;
+    static final byte OPT_SELECT_V2 = 98;
     static final byte OPT_BATCH_MATMUL = 101;
+    static final byte OPT_CUMSUM = 102;
     static final byte OPT_RANDOM = 114;
+    static final byte OPT_SIGN = 123;
 
     // ---- field slots, per table ----
 

@@ -5,7 +5,10 @@ import dev.kiln.graph.TensorRef;
 
 import static dev.kiln.tflite.TfliteSchema.*;
 
-/** Element-wise math: Exp, Log, Sqrt, Rsqrt, Neg, Abs, Square, Floor → the TFLite operator of the same name. */
+/**
+ * Element-wise math: Exp, Log, Sqrt, Rsqrt, Neg, Abs, Square, Floor, Sign, Round → the TFLite operator of the same name
+ * (ROUND rounds half to even, as TensorFlow's Round does).
+ */
 final class UnaryLowering implements Lowering {
     @Override
     public void lower(Node n, TfliteEmitter e) {
@@ -19,6 +22,8 @@ final class UnaryLowering implements Lowering {
             case "Neg" -> e.op(NEG, new int[] {x}, new int[] {out}, BuiltinOptions.empty(OPT_NEG));
             case "Abs" -> e.op(ABS, new int[] {x}, new int[] {out}, BuiltinOptions.empty(OPT_ABS));
             case "Square" -> e.op(SQUARE, new int[] {x}, new int[] {out}, BuiltinOptions.empty(OPT_SQUARE));
+            case "Sign" -> e.op(SIGN, new int[] {x}, new int[] {out}, BuiltinOptions.empty(OPT_SIGN));
+            case "Round" -> e.op(ROUND, new int[] {x}, new int[] {out}, BuiltinOptions.NONE);
             default -> e.op(FLOOR, new int[] {x}, new int[] {out}, BuiltinOptions.NONE);
         }
     }

@@ -3,6 +3,9 @@ package dev.kiln.tflite;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Graph;
 import dev.kiln.graph.HandBuiltGraphs;
+import dev.kiln.graph.Node;
+import dev.kiln.graph.SignatureTensor;
+import dev.kiln.graph.TensorRef;
 import dev.kiln.graph.Shape;
 import dev.kiln.graph.Tensor;
 import dev.kiln.graph.TensorType;
@@ -111,6 +114,49 @@ final class TestGraphs extends HandBuiltGraphs {
         t.output("h", h, -1, 4);
         t.output("sequence", seq, -1, 3, 4);
         return t.graph();
+    }
+
+    /**
+     * What a masked Keras Bidirectional RNN and friends need beside the cell: x [?,6,8] reversed in time (ReverseV2 on
+     * axis 1, and on axes [-1, 1]), a SelectV2 whose bool mask [?,6,1] broadcasts over the features, one whose "else"
+     * is the scalar 0, a TF1 Select whose rank-1 condition [?] picks whole batch rows, and Sign, Round,
+     * SquaredDifference and two Cumsums (exclusive; reversed on axis -2) concatenated on the last axis. Outputs
+     * "masked" [?,6,8], "rows" [?,6,8] and "math" [?,6,40].
+     */
+    static Graph maskedBidirectional(long seed) {
+        TestGraphs t = new TestGraphs(seed);
+        String x = t.input("x", -1, 6, 8);
+        String mask = t.boolInput("mask", -1, 6, 1);
+        String rows = t.boolInput("rows", -1);
+        String backward = t.add(t.builder("backward", "ReverseV2", x, t.ints("backward/axis", 1))
+                .attr("Tidx", DType.INT32));
+        String both = t.add(t.builder("both", "ReverseV2", x, t.ints("both/axis", -1, 1)).attr("Tidx", DType.INT32));
+        String picked = t.op("picked", "SelectV2", mask, x, backward);
+        String masked = t.op("masked", "SelectV2", mask, picked, t.constant("zero", Tensor.scalar(0f)));
+        // typed as the importer types it (TensorFlow's shape inference): that tells a row pick from an element-wise one
+        String byRow = t.add(t.builder("by_row", "Select", rows, both, t.op("scaled", "Mul", x, t.weights("scale", 1f, 8)))
+                .outputType(TensorType.of(DType.FLOAT, -1, 6, 8)));
+        String sign = t.op("sign", "Sign", x);
+        String round = t.op("round", "Round", t.op("times3", "Mul", x, t.constant("three", Tensor.scalar(3f))));
+        String sqd = t.op("sqd", "SquaredDifference", x, backward);
+        // one exclusive, one reversed: a swapped option slot shows
+        String cum = t.add(t.builder("cumsum", "Cumsum", x, t.constant("cumsum/axis", Tensor.scalar(1)))
+                .attr("Tidx", DType.INT32).attr("exclusive", true).attr("reverse", false));
+        String cumRev = t.add(t.builder("cumsum_reverse", "Cumsum", x, t.constant("cumsum_reverse/axis",
+                Tensor.scalar(-2))).attr("Tidx", DType.INT32).attr("exclusive", false).attr("reverse", true));
+        String math = t.add(t.builder("math", "ConcatV2", sign, round, sqd, cum, cumRev,
+                t.constant("math/axis", Tensor.scalar(2))).attr("N", 5L));
+        t.output("masked", masked, -1, 6, 8);
+        t.output("rows", byRow, -1, 6, 8);
+        t.output("math", math, -1, 6, 40);
+        return t.graph();
+    }
+
+    String boolInput(String name, long... dims) {
+        graph().add(Node.builder(name, "Placeholder").attr("dtype", DType.BOOL)
+                .outputType(TensorType.of(DType.BOOL, dims)).build());
+        graph().addInput(new SignatureTensor(name, TensorRef.of(name, 0), TensorType.of(DType.BOOL, dims)));
+        return name;
     }
 
     String ints2(String name, int... v) {

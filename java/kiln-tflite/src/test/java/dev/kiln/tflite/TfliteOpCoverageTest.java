@@ -1,5 +1,6 @@
 package dev.kiln.tflite;
 
+import dev.kiln.KilnException;
 import dev.kiln.calib.CalibrationTable;
 import dev.kiln.calib.ThresholdMethod;
 import dev.kiln.data.RepresentativeData;
@@ -13,6 +14,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -41,6 +43,23 @@ class TfliteOpCoverageTest {
     }
 
     @Test
+    void reverseSelectAndElementwiseMathMatchTensorFlow() {
+        check(TestGraphs.maskedBidirectional(17), true);
+    }
+
+    @Test
+    void tf1SelectOfUnknownRankIsRefusedNamingTheNode() {
+        TestGraphs t = new TestGraphs(1);
+        String x = t.input("x", -1, 6, 8);
+        String cond = t.boolInput("cond", -1);
+        String sel = t.op("pick", "Select", cond, t.op("a", "Relu", x), t.op("b", "Neg", x));
+        t.output("y", sel, -1, 6, 8);
+        KilnException e = assertThrows(KilnException.class, () -> TfliteExporter.fp32().toBytes(t.graph()));
+        assertTrue(e.getMessage().contains("node 'pick' (Select)") && e.getMessage().contains("rank"),
+                e.getMessage());
+    }
+
+    @Test
     void smallCnnMatchesTensorFlowUnoptimizedAndOptimized() {
         check(TestGraphs.cnn(3), false);
         Graph optimized = TestGraphs.cnn(3);
@@ -62,6 +81,8 @@ class TfliteOpCoverageTest {
         double err32 = TfliteOracleTest.worst(tf, run(TfliteExporter.fp32().toBytes(g), in), "FP32");
         double err16 = TfliteOracleTest.worst(tf, run(TfliteExporter.builder().precision(TflitePrecision.FP16).build()
                 .toBytes(g), in), "FP16");
+        System.out.printf(java.util.Locale.ROOT, "op coverage %s: FP32 max rel error %.2e, FP16 %.2e%n",
+                g.outputs().stream().map(o -> o.name()).toList(), err32, err16);
         assertTrue(err32 <= 1e-4, "FP32 rel error " + err32);
         assertTrue(err16 <= 1e-2, "FP16 rel error " + err16);
 
@@ -71,6 +92,7 @@ class TfliteOpCoverageTest {
         Map<String, Tensor> q = run(int8, in);
         for (Map.Entry<String, Tensor> e : tf.entrySet()) {
             double cos = cosine(e.getValue().asFloats(), q.get(e.getKey()).asFloats());
+            System.out.printf(java.util.Locale.ROOT, "  INT8 %s cosine %.5f%n", e.getKey(), cos);
             assertTrue(cos >= 0.99, "INT8 output " + e.getKey() + ": cosine " + cos + " to TF");
         }
         byte[] dyn = TfliteExporter.builder().precision(TflitePrecision.DYNAMIC_RANGE).build().toBytes(g);
