@@ -237,4 +237,22 @@ record BuiltinOptions(byte type, ToIntFunction<FlatBufferBuilder> writer) {
             return b.endTable();
         });
     }
+
+    /** ArgMaxOptions and ArgMinOptions: the index type. */
+    static BuiltinOptions argMinMax(byte type, byte outputType) {
+        return new BuiltinOptions(type, b -> {
+            b.startTable(1);
+            b.addByte(0, outputType, 0);
+            return b.endTable();
+        });
+    }
+
+    /** OneHotOptions. */
+    static BuiltinOptions oneHot(int axis) {
+        return new BuiltinOptions(OPT_ONE_HOT, b -> {
+            b.startTable(1);
+            b.addInt(0, axis, 0);
+            return b.endTable();
+        });
+    }
 }

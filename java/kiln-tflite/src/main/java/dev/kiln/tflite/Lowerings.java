@@ -16,7 +16,7 @@ public final class Lowerings {
     private static final Set<String> IDENTITY = Set.of("Identity", "Snapshot", "StopGradient", "PreventGradient",
             "CheckNumerics", "PlaceholderWithDefault", "EnsureShape");
     private static final Set<String> FLOAT_ONLY = Set.of("Exp", "Log", "Sqrt", "Rsqrt", "Square", "Floor", "Elu",
-            "RealDiv", "LogSoftmax", "Cast", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "Sum", "RandomUniform", "Sign", "Round", "Cumsum", "Fill", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3");
+            "RealDiv", "LogSoftmax", "Cast", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "Sum", "RandomUniform", "Sign", "Round", "Cumsum", "OneHot", "Fill", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3");
 
     static {
         put(new ConvLowering(), "CONV_2D / DEPTHWISE_CONV_2D (+ fused bias, Relu/Relu6)", "Conv2D",
@@ -51,6 +51,8 @@ public final class Lowerings {
         put(new ReverseLowering(), "REVERSE_V2 (one per axis)", "ReverseV2");
         put(new SelectLowering(), "SELECT_V2 (TF1 Select's row condition reshaped)", "Select", "SelectV2");
         put(new CumsumLowering(), "CUMSUM", "Cumsum");
+        put(new ArgMinMaxLowering(), "ARG_MIN / ARG_MAX", "ArgMin", "ArgMax");
+        put(new OneHotLowering(), "ONE_HOT", "OneHot");
         put(new IdentityLowering(), "(no operator: the input tensor)", IDENTITY.toArray(new String[0]));
     }
 

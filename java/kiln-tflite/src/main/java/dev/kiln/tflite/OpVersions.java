@@ -41,7 +41,7 @@ final class OpVersions {
                 case FULLY_CONNECTED -> 4;
                 case ADD, SUB, MUL, AVERAGE_POOL_2D, MAX_POOL_2D, SOFTMAX, LOGISTIC, TANH, CONCATENATION, PAD,
                      MEAN, TRANSPOSE, STRIDED_SLICE, RELU, RELU6, MAXIMUM, MINIMUM, SLICE, SUM, REDUCE_MAX,
-                     REDUCE_MIN, PACK, LEAKY_RELU, SQUARED_DIFFERENCE -> 2;
+                     REDUCE_MIN, PACK, LEAKY_RELU, SQUARED_DIFFERENCE, ARG_MIN, ARG_MAX -> 2;
                 default -> 1;
             };
         }

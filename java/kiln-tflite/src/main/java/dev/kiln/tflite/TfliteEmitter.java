@@ -343,6 +343,13 @@ final class TfliteEmitter {
         return output(ref, null);
     }
 
+    /** A new tensor of dtype {@code dt} for {@code ref}, whatever the IR says (indices an op's attribute types). */
+    int outputOfType(TensorRef ref, DType dt) {
+        int idx = tensor(ref.toString(), tfliteType(dt), typeOf(ref), 0, null);
+        values.put(ref.toString(), idx);
+        return idx;
+    }
+
     /** Like {@link #output(TensorRef)}, with the quantization of the int8 tensor {@code like} (pass-through ops). */
     int outputLike(TensorRef ref, int like) {
         TensorSpec l = mb.tensor(like);

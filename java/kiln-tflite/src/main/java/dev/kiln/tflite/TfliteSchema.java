@@ -63,6 +63,7 @@ final class TfliteSchema {
     static final int LOG_SOFTMAX = 50;
     static final int CAST = 53;
     static final int MAXIMUM = 55;
+    static final int ARG_MAX = 56;
     static final int MINIMUM = 57;
     static final int NEG = 59;
     static final int PADV2 = 60;
@@ -74,8 +75,10 @@ final class TfliteSchema {
     static final int SQRT = 75;
     static final int RSQRT = 76;
     static final int SHAPE = 77;
+    static final int ARG_MIN = 79;
     static final int REDUCE_MAX = 82;
     static final int PACK = 83;
+    static final int ONE_HOT = 85;
     static final int UNPACK = 88;
     static final int FILL = 94;
     static final int REDUCE_MIN = 89;
@@ -120,13 +123,16 @@ final class TfliteSchema {
     static final byte OPT_CAST = 37;
     static final byte OPT_DEQUANTIZE = 38;
     static final byte OPT_MAXIMUM_MINIMUM = 39;
+    static final byte OPT_ARG_MAX = 40;
     static final byte OPT_NEG = 42;
     static final byte OPT_PADV2 = 43;
     static final byte OPT_SLICE = 48;
     static final byte OPT_TILE = 51;
     static final byte OPT_EXPAND_DIMS = 52;
     static final byte OPT_SHAPE = 55;
+    static final byte OPT_ARG_MIN = 57;
     static final byte OPT_PACK = 59;
+    static final byte OPT_ONE_HOT = 61;
     static final byte OPT_UNPACK = 64;
     static final byte OPT_FILL = 68;
     static final byte OPT_SQUARE = 66;

@@ -152,6 +152,36 @@ final class TestGraphs extends HandBuiltGraphs {
         return t.graph();
     }
 
+    /**
+     * Index ops: ArgMin over the last axis (int64, TF's default) and ArgMax over axis 1 (int32) of x [?,6,8], and
+     * OneHot of int32 ids [?,5] (values 0..3) at depth 4 on a new last axis and at depth 3 on axis 1 (id 3 then gives a
+     * column of off_value). Outputs "argmin" [?,6], "argmax" [?,8], "onehot" [?,5,4], "onehot_axis1" [?,3,5].
+     */
+    static Graph indices(long seed) {
+        TestGraphs t = new TestGraphs(seed);
+        String x = t.input("x", -1, 6, 8);
+        t.graph().add(Node.builder("ids", "Placeholder").attr("dtype", DType.INT32)
+                .outputType(TensorType.of(DType.INT32, -1, 5)).build());
+        t.graph().addInput(new SignatureTensor("ids", TensorRef.of("ids", 0), TensorType.of(DType.INT32, -1, 5)));
+        String argmin = t.add(t.builder("argmin", "ArgMin", x, t.constant("argmin/axis", Tensor.scalar(-1)))
+                .attr("Tidx", DType.INT32).attr("output_type", DType.INT64)
+                .outputType(TensorType.of(DType.INT64, -1, 6)));
+        String argmax = t.add(t.builder("argmax", "ArgMax", x, t.constant("argmax/axis", Tensor.scalar(1)))
+                .attr("Tidx", DType.INT32).attr("output_type", DType.INT32)
+                .outputType(TensorType.of(DType.INT32, -1, 8)));
+        String on = t.constant("on", Tensor.scalar(2.5f));
+        String off = t.constant("off", Tensor.scalar(-1f));
+        String oneHot = t.add(t.builder("onehot", "OneHot", "ids", t.constant("depth4", Tensor.scalar(4)), on, off)
+                .attr("TI", DType.INT32).attr("axis", -1L));
+        String oneHot1 = t.add(t.builder("onehot_axis1", "OneHot", "ids", t.constant("depth3", Tensor.scalar(3)), on,
+                off).attr("TI", DType.INT32).attr("axis", 1L));
+        t.graph().addOutput(new SignatureTensor("argmin", TensorRef.parse(argmin), TensorType.of(DType.INT64, -1, 6)));
+        t.graph().addOutput(new SignatureTensor("argmax", TensorRef.parse(argmax), TensorType.of(DType.INT32, -1, 8)));
+        t.output("onehot", oneHot, -1, 5, 4);
+        t.output("onehot_axis1", oneHot1, -1, 3, 5);
+        return t.graph();
+    }
+
     String boolInput(String name, long... dims) {
         graph().add(Node.builder(name, "Placeholder").attr("dtype", DType.BOOL)
                 .outputType(TensorType.of(DType.BOOL, dims)).build());
