@@ -3,6 +3,7 @@ package dev.kiln;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -50,23 +51,12 @@ public final class AtomicFiles {
 
     /** Streams {@code content} to {@code target} atomically (through a 1 MB buffer); an I/O error names the file. */
     public static void write(Path target, Content content) {
-        Path abs = target.toAbsolutePath();
-        Path tmp = null;
-        try {
-            Files.createDirectories(abs.getParent());
-            KilnTemporaries.removeStale(abs.getParent());
-            tmp = KilnTemporaries.nameFor(abs);
-            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW,
-                    StandardOpenOption.WRITE), 1 << 20)) {
-                content.writeTo(out);
-            }
-            move(tmp, abs);
-            tmp = null;
-        } catch (IOException e) {
-            throw KilnException.io("cannot write " + target + ": " + e.getMessage(), e);
-        } finally {
-            deleteQuietly(tmp);
-        }
+        writeChannel(target, channel -> {
+            // writeChannel closes the channel; flushing the buffer into it is enough
+            OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 20);
+            content.writeTo(out);
+            out.flush();
+        });
     }
 
     /** What {@link #writeChannel} fills: the temporary file's channel, written from position 0 on. */
