@@ -30,6 +30,7 @@ public final class Graph {
     private final Map<String, QuantParams> quantization = new LinkedHashMap<>();
     private final Map<String, SparsityInfo> sparsity = new LinkedHashMap<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
+    private final Map<String, byte[]> functions = new LinkedHashMap<>();
 
     public Graph() {
     }
@@ -43,6 +44,7 @@ public final class Graph {
         g.quantization.putAll(quantization);
         g.sparsity.putAll(sparsity);
         g.metadata.putAll(metadata);
+        g.functions.putAll(functions);
         return g;
     }
 
@@ -292,6 +294,15 @@ public final class Graph {
     /** Free-form facts about where the graph came from: source path, tags, signature key, producer. */
     public Map<String, String> metadata() {
         return metadata;
+    }
+
+    /**
+     * Function definitions that nodes kept whole call (a Keras LSTM layer whose loop is kept rather than unrolled), by
+     * name, in the source framework's serialized form (TensorFlow's FunctionDef, with every function it calls). Opaque
+     * to passes; the TensorFlow exporter writes them back as the graph's function library.
+     */
+    public Map<String, byte[]> functions() {
+        return functions;
     }
 
     // ---- sizes ----

@@ -1,9 +1,11 @@
 package dev.kiln.tensorflow;
 
 import dev.kiln.KilnException;
+import dev.kiln.graph.RecurrentCall;
 import dev.kiln.graph.TensorRef;
 import org.tensorflow.proto.AttrValue;
 import org.tensorflow.proto.FunctionDef;
+import org.tensorflow.proto.NameAttrList;
 import org.tensorflow.proto.NodeDef;
 import org.tensorflow.proto.OpDef;
 
@@ -23,6 +25,10 @@ import java.util.Set;
  * and the call's outputs aliased to the body's return values. Control inputs onto a call are dropped (they order
  * side effects, which an inference graph does not have). Functional control flow (While/If/Case, whose bodies are
  * function attributes rather than calls) and TensorList ops stay nodes; {@link ControlFlowLowering} lowers them.
+ *
+ * <p>A call of a Keras recurrent layer's function ({@link KerasRecurrentFunctions}) is kept as one call node instead,
+ * unless the mode is {@link RecurrentLayers#UNROLL}; {@link #expand} inlines a kept call after all (the importer does
+ * so where the sequence length turns out to be known).
  */
 final class Flattener {
     private static final Set<String> CALL_OPS = Set.of("PartitionedCall", "StatefulPartitionedCall");
@@ -36,9 +42,41 @@ final class Flattener {
     private final Set<String> inlinedCalls = new HashSet<>();
     /** For error messages: which function each flat node came from ("" for the top-level graph). */
     final Map<String, String> origin = new HashMap<>();
+    private final RecurrentLayers recurrent;
+    /** Recurrent-layer calls kept as nodes, by node name, with what inlining them would need. */
+    private final Map<String, KeptCall> kept = new LinkedHashMap<>();
+
+    private record KeptCall(String function, Map<String, AttrValue> callAttrs, List<String> args, String caller,
+                            RecurrentCall what) {
+    }
 
     Flattener(Map<String, FunctionDef> library) {
+        this(library, RecurrentLayers.UNROLL);
+    }
+
+    Flattener(Map<String, FunctionDef> library, RecurrentLayers recurrent) {
         this.library = library;
+        this.recurrent = recurrent;
+    }
+
+    /** The recurrent-layer calls kept as nodes (node name to what it computes). */
+    Map<String, RecurrentCall> keptCalls() {
+        Map<String, RecurrentCall> out = new LinkedHashMap<>();
+        kept.forEach((name, k) -> out.put(name, k.what()));
+        return out;
+    }
+
+    /** The function kept call {@code name} runs, with every function it calls. */
+    Map<String, FunctionDef> keptFunctions(String name) {
+        return KerasRecurrentFunctions.closure(kept.get(name).function(), library);
+    }
+
+    /** Inlines kept call {@code name} after all: its outputs then resolve to its body's. */
+    void expand(String name) {
+        KeptCall k = kept.remove(name);
+        nodes.remove(name);
+        origin.remove(name);
+        inline(name, k.function(), k.callAttrs(), k.args(), k.caller(), false);
     }
 
     /** The function library the graph's calls and control flow refer to. */
@@ -50,7 +88,8 @@ final class Flattener {
     void addGraph(List<NodeDef> graphNodes) {
         for (NodeDef nd : graphNodes) {
             if (isCall(nd)) {
-                inline(nd.getName(), functionName(nd), callAttrs(nd), dataInputs(nd.getInputList()), "");
+                inline(nd.getName(), functionName(nd), callAttrs(nd), dataInputs(nd.getInputList()), "",
+                        recurrent != RecurrentLayers.UNROLL);
             } else {
                 put(nd, "");
             }
@@ -144,7 +183,7 @@ final class Flattener {
      * syntax). Aliases {@code callName:k} to the body's k-th return value.
      */
     private void inline(String callName, String fname, Map<String, AttrValue> callAttrs, List<String> args,
-                        String caller) {
+                        String caller, boolean keepRecurrent) {
         FunctionDef fd = library.get(fname);
         if (fd == null) {
             throw KilnException.invalidModel("node '" + callName + "' calls function '" + fname
@@ -152,6 +191,11 @@ final class Flattener {
         }
         fd = cpuImplementation(fd);
         fname = fd.getSignature().getName();
+        RecurrentCall recurrentLayer = keepRecurrent ? KerasRecurrentFunctions.match(fd) : null;
+        if (recurrentLayer != null) {
+            keep(callName, fd, callAttrs, args, caller, recurrentLayer);
+            return;
+        }
         inlinedCalls.add(callName);
         String prefix = uniquePrefix(callName);
         List<org.tensorflow.proto.OpDef.ArgDef> inArgs = fd.getSignature().getInputArgList();
@@ -181,7 +225,7 @@ final class Flattener {
             substitutePlaceholders(b, callAttrs, fname);
             NodeDef renamed = b.build();
             if (isCall(renamed)) {
-                inline(newName, functionName(renamed), callAttrs(renamed), dataInputs(ins), fname);
+                inline(newName, functionName(renamed), callAttrs(renamed), dataInputs(ins), fname, keepRecurrent);
             } else {
                 put(renamed, fname);
             }
@@ -192,6 +236,27 @@ final class Flattener {
             String t = translate(ret, argMap, body, prefix, callAttrs, fname);
             aliases.put(TensorRef.of(callName, k).toString(), t);
         }
+    }
+
+    /** Puts a call of recurrent-layer function {@code fd} as one {@code PartitionedCall} node named {@code callName}. */
+    private void keep(String callName, FunctionDef fd, Map<String, AttrValue> callAttrs, List<String> args,
+                      String caller, RecurrentCall what) {
+        if (fd.getSignature().getInputArgCount() != args.size()) {
+            throw KilnException.invalidModel("node '" + callName + "' passes " + args.size() + " inputs to function '"
+                    + fd.getSignature().getName() + "', which takes " + fd.getSignature().getInputArgCount());
+        }
+        AttrValue.ListValue.Builder tin = AttrValue.ListValue.newBuilder();
+        fd.getSignature().getInputArgList().forEach(a -> tin.addType(a.getType()));
+        AttrValue.ListValue.Builder tout = AttrValue.ListValue.newBuilder();
+        fd.getSignature().getOutputArgList().forEach(a -> tout.addType(a.getType()));
+        NodeDef.Builder b = NodeDef.newBuilder().setName(callName).setOp("PartitionedCall").addAllInput(args)
+                .putAttr("Tin", AttrValue.newBuilder().setList(tin).build())
+                .putAttr("Tout", AttrValue.newBuilder().setList(tout).build())
+                .putAttr("f", AttrValue.newBuilder().setFunc(NameAttrList.newBuilder()
+                        .setName(fd.getSignature().getName()).putAllAttr(callAttrs)).build());
+        what.attrs().forEach((k, v) -> b.putAttr(k, GraphDefs.toProto(v)));
+        put(b.build(), caller);
+        kept.put(callName, new KeptCall(fd.getSignature().getName(), callAttrs, args, caller, what));
     }
 
     /**
@@ -225,7 +290,7 @@ final class Flattener {
      * k-th output is then {@code resolve(prefix:k)}. Returns the number of outputs.
      */
     int addFunction(String prefix, String fname, Map<String, AttrValue> attrs, List<String> args) {
-        inline(prefix, fname, attrs, args, "");
+        inline(prefix, fname, attrs, args, "", false);
         return library.get(fname).getSignature().getOutputArgCount();
     }
 

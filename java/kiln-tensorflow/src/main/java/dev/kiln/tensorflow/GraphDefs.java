@@ -45,6 +45,14 @@ public final class GraphDefs {
             b.addNode(toNodeDef(n));
         }
         b.getVersionsBuilder().setProducer(Integer.parseInt(g.metadata().getOrDefault("producer", "1205")));
+        for (Map.Entry<String, byte[]> f : g.functions().entrySet()) {
+            try {
+                b.getLibraryBuilder().addFunction(org.tensorflow.proto.FunctionDef.parseFrom(f.getValue()));
+            } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                throw KilnException.invalidModel("function '" + f.getKey() + "' of the graph is not a TensorFlow "
+                        + "FunctionDef: " + e.getMessage());
+            }
+        }
         return b.build();
     }
 
@@ -119,7 +127,7 @@ public final class GraphDefs {
     public static Node fromNodeDef(NodeDef nd, List<dev.kiln.graph.TensorType> outputTypes) {
         Node.Builder b = Node.builder(nd.getName(), nd.getOp()).inputs(nd.getInputList()).device(nd.getDevice());
         for (Map.Entry<String, org.tensorflow.proto.AttrValue> e : new java.util.TreeMap<>(nd.getAttrMap()).entrySet()) {
-            if (e.getKey().startsWith("_")) {
+            if (e.getKey().startsWith("_") && !e.getKey().startsWith("_kiln_")) {
                 continue; // internal attrs (_output_shapes, _class, _user_specified_name ...): not part of the op
             }
             b.attr(e.getKey(), fromProto(e.getValue(), nd.getName()));

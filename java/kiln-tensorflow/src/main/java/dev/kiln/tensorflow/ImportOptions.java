@@ -24,6 +24,8 @@ import java.util.TreeSet;
  *       TensorFlow cannot infer, or to fix a placeholder's unknown dimensions (a Keras RNN's time steps, so that
  *       its loop can be unrolled);
  *       {@link #parseTensorSpec} reads tf2onnx's {@code name:0[1,490]} syntax.</li>
+ *   <li>{@code recurrentLayers} (default {@link RecurrentLayers#AUTO}): unroll a Keras LSTM's loop or keep the layer
+ *       whole.</li>
  *   <li>{@code loadWeights} (default true): read variable values from the checkpoint and turn variables into
  *       constants; false imports the graph only (variables stay as variable ops), e.g. for {@code kiln inspect} or a
  *       model published without its weights.</li>
@@ -41,6 +43,7 @@ public final class ImportOptions {
 
     private final Map<String, Shape> inputShapes;
     private final boolean loadWeights;
+    private final RecurrentLayers recurrentLayers;
 
     /** A tensor name with an optional shape: {@code name:0[1,490]} (dimension -1 or ? for unknown). */
     public record TensorSpec(String name, Shape shape) { }
@@ -81,6 +84,7 @@ public final class ImportOptions {
         this.outputNames = List.copyOf(b.outputNames);
         this.inputShapes = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(b.inputShapes));
         this.loadWeights = b.loadWeights;
+        this.recurrentLayers = b.recurrentLayers;
     }
 
     public static ImportOptions defaults() {
@@ -93,7 +97,7 @@ public final class ImportOptions {
 
     public Builder toBuilder() {
         return new Builder().tags(tags).signature(signature).inputNames(inputNames).outputNames(outputNames)
-                .inputShapes(inputShapes).loadWeights(loadWeights);
+                .inputShapes(inputShapes).loadWeights(loadWeights).recurrentLayers(recurrentLayers);
     }
 
     public Set<String> tags() {
@@ -122,10 +126,15 @@ public final class ImportOptions {
         return loadWeights;
     }
 
+    public RecurrentLayers recurrentLayers() {
+        return recurrentLayers;
+    }
+
     @Override
     public String toString() {
         return "ImportOptions[tags " + tags + ", signature " + (signature == null ? "automatic" : signature) + ", inputs " + inputNames + ", outputs "
-                + outputNames + (inputShapes.isEmpty() ? "" : ", input shapes " + inputShapes) + ", loadWeights " + loadWeights + "]";
+                + outputNames + (inputShapes.isEmpty() ? "" : ", input shapes " + inputShapes) + ", loadWeights " + loadWeights
+                + (recurrentLayers == RecurrentLayers.AUTO ? "" : ", recurrent layers " + recurrentLayers) + "]";
     }
 
     public static final class Builder {
@@ -135,6 +144,7 @@ public final class ImportOptions {
         private List<String> outputNames = List.of();
         private Map<String, Shape> inputShapes = Map.of();
         private boolean loadWeights = true;
+        private RecurrentLayers recurrentLayers = RecurrentLayers.AUTO;
 
         private Builder() {
         }
@@ -173,6 +183,11 @@ public final class ImportOptions {
 
         public Builder loadWeights(boolean b) {
             this.loadWeights = b;
+            return this;
+        }
+
+        public Builder recurrentLayers(RecurrentLayers r) {
+            this.recurrentLayers = java.util.Objects.requireNonNull(r, "recurrentLayers");
             return this;
         }
 

@@ -89,6 +89,12 @@ public final class TfExporter {
             if (merged.getNodeCount() == 0) {
                 merged.setVersions(gd.getVersions());
             }
+            for (org.tensorflow.proto.FunctionDef fd : gd.getLibrary().getFunctionList()) {
+                if (merged.getLibrary().getFunctionList().stream().noneMatch(m -> m.getSignature().getName()
+                        .equals(fd.getSignature().getName()))) {
+                    merged.getLibraryBuilder().addFunction(fd);
+                }
+            }
             // nodes come in topological order, so every input is renamed before its reader is looked at
             Map<String, String> renamed = new HashMap<>();
             for (NodeDef nd : gd.getNodeList()) {

@@ -343,11 +343,11 @@ public final class TfImporter {
             throw KilnException.invalidModel(where + " has no outputs");
         }
         GraphDef gd = GraphDefs.withoutDevices(mg.getGraphDef());
-        Flattener f = flatten(gd);
+        Flattener f = flatten(gd, o.recurrentLayers());
         ins = withGivenShapes(ins, o.inputShapes(), f, where);
         Set<String> tags = new TreeSet<>(mg.getMetaInfoDef().getTagsList());
         Freezer freezer = o.loadWeights() ? vars -> readVariables(dir, mg, vars) : null;
-        Graph g = build(f, ins, outs, gd, freezer, dir.toString());
+        Graph g = build(f, ins, outs, gd, freezer, dir.toString(), o.recurrentLayers());
         g.metadata().put("source", dir.toString());
         g.metadata().put("format", "saved_model");
         g.metadata().put("tags", String.join(",", tags));
@@ -439,11 +439,15 @@ public final class TfImporter {
     }
 
     private static Flattener flatten(GraphDef gd) {
+        return flatten(gd, RecurrentLayers.UNROLL);
+    }
+
+    private static Flattener flatten(GraphDef gd, RecurrentLayers recurrent) {
         Map<String, FunctionDef> lib = new HashMap<>();
         for (FunctionDef fd : gd.getLibrary().getFunctionList()) {
             lib.put(fd.getSignature().getName(), fd);
         }
-        Flattener f = new Flattener(lib);
+        Flattener f = new Flattener(lib, recurrent);
         f.addGraph(gd.getNodeList());
         return f;
     }
@@ -485,7 +489,7 @@ public final class TfImporter {
 
     private static Graph loadFrozen(Path file, ImportOptions o) {
         GraphDef gd = GraphDefs.withoutDevices(readGraphDef(file));
-        Flattener f = flatten(gd);
+        Flattener f = flatten(gd, o.recurrentLayers());
         Map<String, NodeDef> nodes = f.nodes;
         List<String> inNames = new ArrayList<>(o.inputNames());
         if (inNames.isEmpty()) {
@@ -538,7 +542,7 @@ public final class TfImporter {
         if (outs.isEmpty()) {
             throw KilnException.invalidModel(file + ": no outputs given and none could be inferred");
         }
-        Graph g = build(f, ins, outs, gd, null, file.toString());
+        Graph g = build(f, ins, outs, gd, null, file.toString(), o.recurrentLayers());
         if (o.loadWeights()) {
             for (Node n : g.nodes()) {
                 if (VARIABLE_OPS.contains(n.op())) {
@@ -618,7 +622,10 @@ public final class TfImporter {
     }
 
     private static Graph build(Flattener f, List<SigEntry> ins, List<SigEntry> outs, GraphDef original,
-                               Freezer freezer, String source) {
+                               Freezer freezer, String source, RecurrentLayers recurrent) {
+        if (recurrent == RecurrentLayers.AUTO && !f.keptCalls().isEmpty()) {
+            expandKnownLengths(f, original, source);
+        }
         Map<String, NodeDef> nodes = new LinkedHashMap<>();
         for (NodeDef nd : f.resolvedNodes()) {
             nodes.put(nd.getName(), nd);
@@ -664,8 +671,19 @@ public final class TfImporter {
             nodes = prune(nodes, outRefs, inputNodes);
         }
         // output types from TensorFlow's shape inference
-        GraphDef flat = GraphDef.newBuilder().addAllNode(nodes.values()).setVersions(original.getVersions()).build();
         Graph g = new Graph();
+        GraphDef.Builder flatBuilder = GraphDef.newBuilder().addAllNode(nodes.values())
+                .setVersions(original.getVersions());
+        for (String call : f.keptCalls().keySet()) {
+            if (nodes.containsKey(call)) {
+                for (FunctionDef fd : f.keptFunctions(call).values()) {
+                    if (g.functions().putIfAbsent(fd.getSignature().getName(), fd.toByteArray()) == null) {
+                        flatBuilder.getLibraryBuilder().addFunction(fd);
+                    }
+                }
+            }
+        }
+        GraphDef flat = flatBuilder.build();
         try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
             try {
                 tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(flat));
@@ -727,6 +745,32 @@ public final class TfImporter {
         g.metadata().put("original_nodes", Integer.toString(original.getNodeCount() + original.getLibrary()
                 .getFunctionList().stream().mapToInt(FunctionDef::getNodeDefCount).sum()));
         return g;
+    }
+
+    /**
+     * Inlines every kept recurrent-layer call whose sequence length TensorFlow's shape inference knows, so that its loop
+     * is unrolled like any other; calls over sequences of unknown length stay whole ({@link RecurrentLayers#AUTO}).
+     */
+    private static void expandKnownLengths(Flattener f, GraphDef original, String source) {
+        GraphDef.Builder b = GraphDef.newBuilder().addAllNode(f.resolvedNodes()).setVersions(original.getVersions())
+                .setLibrary(original.getLibrary());
+        Map<String, Boolean> known = new LinkedHashMap<>();
+        try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
+            tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(b.build()));
+            for (Map.Entry<String, dev.kiln.graph.RecurrentCall> e : f.keptCalls().entrySet()) {
+                TensorRef x = TensorRef.parse(f.resolve(f.nodes.get(e.getKey()).getInput(0)));
+                org.tensorflow.ndarray.Shape shape = tfg.operation(x.node()).output(x.index()).shape();
+                int timeAxis = e.getValue().timeMajor() ? 0 : 1;
+                known.put(e.getKey(), !shape.isUnknown() && shape.numDimensions() == 3 && shape.size(timeAxis) >= 0);
+            }
+        } catch (IllegalArgumentException | TensorFlowException e) {
+            return; // TensorFlow cannot shape the graph yet: the calls stay whole, and the full import reports problems
+        }
+        known.forEach((call, isKnown) -> {
+            if (isKnown) {
+                f.expand(call);
+            }
+        });
     }
 
     /**
@@ -876,8 +920,9 @@ public final class TfImporter {
                         + " changes variable state; a stateful computation cannot be frozen into an inference "
                         + "graph; nodes that depend on it: " + dependents(nodes, nd.getName()));
             }
+            boolean keptWhole = nd.containsAttr(dev.kiln.graph.RecurrentCall.KIND_ATTR);
             for (Map.Entry<String, AttrValue> a : nd.getAttrMap().entrySet()) {
-                if (a.getValue().hasFunc() || a.getValue().getList().getFuncCount() > 0) {
+                if (!keptWhole && a.getValue().hasFunc() || a.getValue().getList().getFuncCount() > 0) {
                     throw KilnException.unsupported("op " + op + " (node '" + nd.getName() + "' in " + in + " of "
                             + source + ") takes a function attribute '" + a.getKey() + "'; Kiln inlines only "
                             + "PartitionedCall/StatefulPartitionedCall; nodes that depend on it: "

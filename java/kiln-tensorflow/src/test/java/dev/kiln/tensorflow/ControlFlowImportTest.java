@@ -7,7 +7,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tensorflow.proto.NodeDef;
 import org.tensorflow.proto.SavedModel;
-import org.tensorflow.proto.TensorShapeProto;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -78,10 +77,11 @@ class ControlFlowImportTest {
     }
 
     @Test
-    void kerasLstmWithUnknownTimeStepsIsRefusedThenImportsWithInputShapes() throws IOException {
+    void kerasLstmWithUnknownTimeStepsIsRefusedWhenUnrollingThenImportsWithInputShapes() throws IOException {
         Path original = RoundTrip.sharedModels().resolve("tfnet_keras_lstm_from_sequential");
-        Path m = anyLengthCopy(original);
-        NotRunnableModelsTest.importFails(m, ImportOptions.defaults(), ErrorCode.UNSUPPORTED, m.toString(),
+        Path m = KerasLstmModels.anyLength(original, tmp.resolve("lstm_any_length"));
+        ImportOptions unroll = ImportOptions.builder().recurrentLayers(RecurrentLayers.UNROLL).build();
+        NotRunnableModelsTest.importFails(m, unroll, ErrorCode.UNSUPPORTED, m.toString(),
                 "While loop '", "/while'", "input_1 [?,?,3]", "--input-shapes input_1[-1,N,3]");
         ImportOptions fixed = ImportOptions.builder().inputShapes(Map.of("input_1", Shape.of(-1, 5, 3))).build();
         RoundTrip.check("keras lstm, steps given", m, fixed, tmp);
@@ -93,7 +93,7 @@ class ControlFlowImportTest {
     @Test
     void lstmSavedOnAGpuMachineImportsTheCpuImplementation() throws IOException {
         Path original = RoundTrip.sharedModels().resolve("tfnet_keras_lstm_from_sequential");
-        Path m = copy(original, tmp.resolve("lstm_gpu"));
+        Path m = KerasLstmModels.copy(original, tmp.resolve("lstm_gpu"));
         // what Keras writes when it traces on a GPU: the serving path calls gpu_lstm_with_fallback (CudnnRNN); the
         // library's standard_lstm with the same api_implements is the CPU variant TensorFlow's implementation
         // selector swaps in
@@ -128,53 +128,5 @@ class ControlFlowImportTest {
             var c = dev.kiln.eval.TensorComparison.compare(expected.get("dense"), r.run(in).get("dense"));
             assertTrue(c.within(RoundTrip.TOLERANCE), c.toString());
         }
-    }
-
-    private static Path copy(Path from, Path to) throws IOException {
-        try (Stream<Path> s = Files.walk(from)) {
-            for (Path p : s.sorted().toList()) {
-                Path t = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t);
-                }
-            }
-        }
-        return to;
-    }
-
-    /** The LSTM SavedModel with its input's time dimension made unknown (placeholder, signature, traced shapes). */
-    private Path anyLengthCopy(Path original) throws IOException {
-        Path m = copy(original, tmp.resolve("lstm_any_length"));
-        TensorShapeProto any = GraphDefs.toProto(Shape.of(-1, -1, 3));
-        SavedModel.Builder sm = SavedModel.parseFrom(Files.readAllBytes(m.resolve("saved_model.pb"))).toBuilder();
-        var mg = sm.getMetaGraphsBuilder(0);
-        var gd = mg.getGraphDefBuilder();
-        for (int i = 0; i < gd.getNodeCount(); i++) {
-            NodeDef n = gd.getNode(i);
-            if (n.getName().equals("serving_default_input_1")) {
-                gd.setNode(i, n.toBuilder().putAttr("shape", org.tensorflow.proto.AttrValue.newBuilder().setShape(any)
-                        .build()).removeAttr("_output_shapes"));
-            }
-        }
-        // the traced shapes TensorFlow's importer trusts (_output_shapes, with the 5 steps of the trace) go too, as in
-        // a model traced with an unknown number of steps
-        for (int i = 0; i < gd.getNodeCount(); i++) {
-            gd.setNode(i, gd.getNode(i).toBuilder().removeAttr("_output_shapes"));
-        }
-        var lib = gd.getLibraryBuilder();
-        for (int f = 0; f < lib.getFunctionCount(); f++) {
-            var fn = lib.getFunctionBuilder(f);
-            for (int i = 0; i < fn.getNodeDefCount(); i++) {
-                fn.setNodeDef(i, fn.getNodeDef(i).toBuilder().removeAttr("_output_shapes"));
-            }
-            fn.clearArgAttr();
-        }
-        var sig = mg.getSignatureDefOrThrow("serving_default").toBuilder();
-        sig.putInputs("input_1", sig.getInputsOrThrow("input_1").toBuilder().setTensorShape(any).build());
-        mg.putSignatureDef("serving_default", sig.build());
-        Files.write(m.resolve("saved_model.pb"), sm.build().toByteArray());
-        return m;
     }
 }

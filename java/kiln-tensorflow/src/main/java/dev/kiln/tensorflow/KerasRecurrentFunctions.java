@@ -1,0 +1,98 @@
+package dev.kiln.tensorflow;
+
+import dev.kiln.graph.RecurrentCall;
+import org.tensorflow.proto.AttrValue;
+import org.tensorflow.proto.FunctionDef;
+import org.tensorflow.proto.NameAttrList;
+import org.tensorflow.proto.NodeDef;
+import org.tensorflow.proto.OpDef;
+
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Recognizes the functions that implement a Keras recurrent layer, the way TensorFlow's own implementation selector and
+ * the TFLite converter do: by the {@code api_implements} attribute Keras puts on them ({@code lstm_<uuid>}), never by
+ * the shape of their bodies. Only the plain form is taken: the six arguments of {@code standard_lstm} (no mask, no
+ * sequence lengths), whose cell Keras only uses with tanh and sigmoid activations.
+ */
+final class KerasRecurrentFunctions {
+    private static final List<String> LSTM_ARGS = List.of("inputs", "init_h", "init_c", "kernel", "recurrent_kernel",
+            "bias");
+
+    private KerasRecurrentFunctions() {
+    }
+
+    /** What {@code fd} computes when it is Keras's plain {@code standard_lstm}; null otherwise. */
+    static RecurrentCall match(FunctionDef fd) {
+        Map<String, AttrValue> attrs = fd.getAttrMap();
+        AttrValue api = attrs.get("api_implements");
+        if (api == null || !api.getS().toStringUtf8().startsWith("lstm_")
+                || !attrs.containsKey("go_backwards") || !attrs.containsKey("time_major")
+                || !fd.getSignature().getInputArgList().stream().map(OpDef.ArgDef::getName).toList().equals(LSTM_ARGS)
+                || fd.getSignature().getOutputArgCount() != 5) {
+            return null;
+        }
+        Boolean returnSequences = returnsSequences(fd);
+        if (returnSequences == null) {
+            return null;
+        }
+        return new RecurrentCall(RecurrentCall.Kind.KERAS_LSTM, attrs.get("go_backwards").getB(),
+                attrs.get("time_major").getB(), returnSequences);
+    }
+
+    /**
+     * Whether the loop keeps every step's output: Keras's {@code backend.rnn} reserves a TensorList of one element
+     * when {@code return_sequences} is false and of the sequence's length otherwise. (With one time step the two read
+     * the same.) Null when the function has no loop writing into a reserved list.
+     */
+    private static Boolean returnsSequences(FunctionDef fd) {
+        Map<String, NodeDef> body = new LinkedHashMap<>();
+        fd.getNodeDefList().forEach(nd -> body.put(nd.getName(), nd));
+        for (NodeDef nd : fd.getNodeDefList()) {
+            if (!nd.getOp().equals("While") && !nd.getOp().equals("StatelessWhile")) {
+                continue;
+            }
+            for (String in : nd.getInputList()) {
+                NodeDef src = body.get(in.split(":")[0]);
+                if (src != null && src.getOp().equals("TensorListReserve") && src.getInputCount() >= 2) {
+                    NodeDef size = body.get(src.getInput(1).split(":")[0]);
+                    return !(size != null && size.getOp().equals("Const")
+                            && size.getAttrOrThrow("value").getTensor().getIntValList().equals(List.of(1)));
+                }
+            }
+        }
+        return null;
+    }
+
+    /** {@code fname} and every function it calls or loops over, transitively, by name. */
+    static Map<String, FunctionDef> closure(String fname, Map<String, FunctionDef> library) {
+        Map<String, FunctionDef> out = new LinkedHashMap<>();
+        Deque<String> todo = new ArrayDeque<>(List.of(fname));
+        while (!todo.isEmpty()) {
+            String name = todo.poll();
+            FunctionDef fd = library.get(name);
+            if (fd == null || out.containsKey(name)) {
+                continue;
+            }
+            out.put(name, fd);
+            for (NodeDef nd : fd.getNodeDefList()) {
+                if (library.containsKey(nd.getOp())) {
+                    todo.add(nd.getOp());
+                }
+                for (AttrValue a : nd.getAttrMap().values()) {
+                    if (a.hasFunc()) {
+                        todo.add(a.getFunc().getName());
+                    }
+                    for (NameAttrList f : a.getList().getFuncList()) {
+                        todo.add(f.getName());
+                    }
+                }
+            }
+        }
+        return out;
+    }
+}
