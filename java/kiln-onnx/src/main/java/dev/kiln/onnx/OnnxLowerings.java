@@ -49,6 +49,7 @@ final class OnnxLowerings {
         NormLowerings.register(new Table("Normalization"));
         ImageLowerings.register(new Table("Image, space and depth"));
         QuantLowerings.register(new Table("Quantization"));
+        RecurrentLowerings.register(new Table("Recurrent layers"));
     }
 
     private OnnxLowerings() {

@@ -1,0 +1,127 @@
+package dev.kiln.onnx;
+
+import dev.kiln.eval.RandomInputs;
+import dev.kiln.eval.TensorComparison;
+import dev.kiln.graph.Graph;
+import dev.kiln.graph.Shape;
+import dev.kiln.graph.SignatureTensor;
+import dev.kiln.graph.Tensor;
+import dev.kiln.graph.TensorType;
+import dev.kiln.passes.Passes;
+import dev.kiln.tensorflow.ImportOptions;
+import dev.kiln.tensorflow.KerasLstmModels;
+import dev.kiln.tensorflow.RecurrentLayers;
+import dev.kiln.tensorflow.TfImporter;
+import dev.kiln.tensorflow.TfRunner;
+import dev.kiln.onnx.proto.Onnx.ModelProto;
+import dev.kiln.onnx.proto.Onnx.NodeProto;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A Keras LSTM kept whole at import, exported as one ONNX LSTM and run by ONNX Runtime against TensorFlow running the
+ * original SavedModel: FP32, FP16 and both INT8 layouts on the shared model (5 steps), and FP32 at several lengths
+ * on the same model made to take any number of steps.
+ */
+class KeptLstmOnnxTest {
+    @TempDir
+    Path tmp;
+
+    private static Map<String, Tensor> feeds(Graph g, int batch, int steps, long seed) {
+        SignatureTensor in = g.inputs().get(0);
+        return RandomInputs.forSignature(List.of(new SignatureTensor(in.name(), in.tensor(),
+                new TensorType(in.type().dtype(), Shape.of(batch, steps, 3)))), seed, batch);
+    }
+
+    private static Map<String, Tensor> tf(Path model, ImportOptions o, Map<String, Tensor> in) {
+        try (TfRunner r = TfRunner.open(model, o)) {
+            return r.run(in);
+        }
+    }
+
+    private static Map<String, Tensor> ort(Path onnx, Map<String, Tensor> in) {
+        try (OnnxRunner r = OnnxRunner.open(onnx, 1)) {
+            return r.run(in);
+        }
+    }
+
+    private static TensorComparison compare(Map<String, Tensor> expected, Map<String, Tensor> actual) {
+        Tensor a = actual.get("dense");
+        if (a.dtype() == dev.kiln.graph.DType.HALF) {
+            a = OnnxTensors.halfToFloat(a);
+        }
+        return TensorComparison.compare(expected.get("dense"), a);
+    }
+
+    private static long count(ModelProto m, String op) {
+        return m.getGraph().getNodeList().stream().map(NodeProto::getOpType).filter(op::equals).count();
+    }
+
+    @Test
+    void keptLstmIsOneOnnxLstmInEveryPrecision() throws Exception {
+        Path model = KerasLstmModels.shared();
+        ImportOptions keep = ImportOptions.builder().recurrentLayers(RecurrentLayers.KEEP).build();
+        Graph g = TfImporter.load(model, keep);
+        Passes.optimizeForInference().run(g);
+        Map<String, Tensor> in = feeds(g, 4, 5, 11);
+        Map<String, Tensor> expected = tf(model, ImportOptions.defaults(), in);
+
+        Path f32 = tmp.resolve("fp32.onnx");
+        OnnxExporter.fp32().export(g, f32);
+        ModelProto m = OnnxReader.read(f32);
+        assertEquals(1, count(m, "LSTM"), "one ONNX LSTM");
+        assertEquals(0, count(m, "Loop") + count(m, "Scan") + count(m, "MatMul") - 1, "no loop; one MatMul (Dense)");
+        TensorComparison c32 = compare(expected, ort(f32, in));
+        assertTrue(c32.within(1e-5), "FP32: " + c32);
+
+        Path f16 = tmp.resolve("fp16.onnx");
+        OnnxExporter.builder().precision(Precision.FP16).build().export(g, f16);
+        TensorComparison c16 = compare(expected, ort(f16, in));
+        assertTrue(c16.maxAbsError() <= 1e-2, "FP16: " + c16);
+
+        for (Int8Target target : Int8Target.values()) {
+            Graph q = g.copy();
+            MinMaxCalibration.minMax(q, in, gg -> {
+                try (TfRunner r = TfRunner.of(gg)) {
+                    return r.run(in);
+                }
+            }, target);
+            Path i8 = tmp.resolve("int8-" + target + ".onnx");
+            OnnxExporter.builder().precision(Precision.INT8).int8Target(target).build().export(q, i8);
+            assertEquals(1, count(OnnxReader.read(i8), "LSTM"), target + ": the LSTM stays one float op");
+            TensorComparison c8 = compare(expected, ort(i8, in));
+            // the Dense after the LSTM is quantized: within a few of its output steps (outputs lie in about [-1, 1])
+            assertTrue(c8.maxAbsError() <= 0.05, "INT8 " + target + ": " + c8);
+            System.out.printf("kept LSTM INT8 %s: max abs error %.4f%n", target, c8.maxAbsError());
+        }
+        System.out.printf("kept LSTM: FP32 max rel %.2e, FP16 max abs %.2e%n", c32.maxRelError(), c16.maxAbsError());
+    }
+
+    @Test
+    void anyLengthLstmRunsInOnnxRuntimeAtEveryLength() throws Exception {
+        Path model = KerasLstmModels.anyLength(KerasLstmModels.shared(), tmp.resolve("lstm_any_length"));
+        Graph g = TfImporter.load(model, ImportOptions.defaults());
+        Passes.optimizeForInference().run(g);
+        Path onnx = tmp.resolve("any.onnx");
+        OnnxExporter.fp32().export(g, onnx);
+        ModelProto m = OnnxReader.read(onnx);
+        assertEquals(1, count(m, "LSTM"));
+        var dims = m.getGraph().getInput(0).getType().getTensorType().getShape().getDimList();
+        assertEquals(3, dims.size());
+        assertTrue(!dims.get(1).hasDimValue(), "the time dimension stays free: " + dims);
+        for (int steps : new int[] {1, 4, 11}) {
+            Map<String, Tensor> in = feeds(g, 3, steps, 5 + steps);
+            TensorComparison c = compare(tf(model, ImportOptions.defaults(), in), ort(onnx, in));
+            assertTrue(c.within(1e-5), steps + " steps: " + c);
+        }
+        assertTrue(Files.size(onnx) > 0);
+    }
+}
