@@ -2,6 +2,7 @@ package dev.kiln.cli;
 
 import dev.kiln.graph.Shape;
 import dev.kiln.tensorflow.ImportOptions;
+import dev.kiln.tensorflow.RecurrentLayers;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -9,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Option;
 
 /** Options that say which part of a model to import: tags and signature, or inputs/outputs of a frozen graph. */
@@ -38,6 +40,19 @@ final class ModelOptions {
             description = "frozen .pb: output tensor names (default: the sinks)")
     List<String> outputs = List.of();
 
+    @Option(names = "--rnn", paramLabel = "MODE", converter = RecurrentLayersConverter.class,
+            description = "Keras LSTM layers: auto (default: unroll a loop of known length, keep a variable-length "
+                    + "one whole), unroll, or keep (whole: one call in SavedModels, one LSTM op in ONNX)")
+    RecurrentLayers rnn = RecurrentLayers.AUTO;
+
+    /** Reads --rnn through RecurrentLayers.parse, whose error names the accepted values. */
+    static final class RecurrentLayersConverter implements ITypeConverter<RecurrentLayers> {
+        @Override
+        public RecurrentLayers convert(String value) {
+            return RecurrentLayers.parse(value);
+        }
+    }
+
     ImportOptions importOptions() {
         List<String> names = new ArrayList<>();
         Map<String, Shape> shapes = new LinkedHashMap<>();
@@ -54,6 +69,6 @@ final class ModelOptions {
             shapes.put(t.name(), t.shape());
         }
         return ImportOptions.builder().tags(Set.copyOf(tags)).signature(signature).inputNames(names)
-                .outputNames(outputs).inputShapes(shapes).build();
+                .outputNames(outputs).inputShapes(shapes).recurrentLayers(rnn).build();
     }
 }

@@ -79,4 +79,43 @@ class KerasRnnCliTest {
         assertTrue(unknown.err().contains("'nope'") && unknown.err().contains("its inputs: input_1"), unknown.err());
         assertFalse(Files.exists(tmp.resolve("a")) || Files.exists(tmp.resolve("b")), "nothing written");
     }
+
+    @Test
+    void variableLengthLstmIsKeptWholeVerifiedAndRefusedByTflite() throws Exception {
+        Path model = dev.kiln.tensorflow.KerasLstmModels.anyLength(lstm(), tmp.resolve("lstm_any_length"));
+        Path out = tmp.resolve("any");
+        CliTest.Run r = kiln("optimize", model.toString(), "-o", out.toString(), "--format", "savedmodel,onnx",
+                "--samples", "4");
+        assertEquals(0, r.status(), r.err() + r.out());
+        JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
+        assertEquals(1, report.get("optimized").get("ops").get("PartitionedCall").asInt(), report.get("optimized")
+                .toString());
+        int verified = 0;
+        for (JsonNode v : report.get("verifications")) {
+            assertTrue(v.get("passed").asBoolean(), v.toString());
+            verified++;
+        }
+        assertEquals(3, verified, "original, SavedModel, ONNX: " + report.get("verifications"));
+        assertEquals(1, dev.kiln.onnx.OnnxReader.read(out.resolve("model.onnx")).getGraph().getNodeList().stream()
+                .filter(n -> n.getOpType().equals("LSTM")).count(), "one ONNX LSTM");
+
+        CliTest.Run tflite = kiln("export", model.toString(), "--format", "tflite", "-o",
+                tmp.resolve("any.tflite").toString());
+        assertEquals(4, tflite.status(), tflite.err());
+        assertTrue(tflite.err().contains("Keras LSTM") && tflite.err().contains("--input-shapes"), tflite.err());
+        assertFalse(Files.exists(tmp.resolve("any.tflite")));
+    }
+
+    @Test
+    void rnnKeepWritesOneOnnxLstmForTheFixedLengthModelAndBadModesAreRefused() {
+        Path onnx = tmp.resolve("kept.onnx");
+        CliTest.Run r = kiln("export", lstm().toString(), "--format", "onnx", "--rnn", "keep", "-o", onnx.toString());
+        assertEquals(0, r.status(), r.err() + r.out());
+        var nodes = dev.kiln.onnx.OnnxReader.read(onnx).getGraph().getNodeList();
+        assertEquals(1, nodes.stream().filter(n -> n.getOpType().equals("LSTM")).count(), nodes.toString());
+        CliTest.Run bad = kiln("export", lstm().toString(), "--format", "onnx", "--rnn", "fuse", "-o",
+                tmp.resolve("bad.onnx").toString());
+        assertEquals(2, bad.status(), bad.err());
+        assertTrue(bad.err().contains("'fuse'") && bad.err().contains("auto, unroll or keep"), bad.err());
+    }
 }

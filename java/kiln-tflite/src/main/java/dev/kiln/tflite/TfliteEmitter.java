@@ -195,6 +195,10 @@ final class TfliteEmitter {
             }
             if (n.op().equals("Placeholder")) {
                 problems.add("Placeholder node '" + n.name() + "' is not a signature input");
+            } else if (dev.kiln.graph.RecurrentCall.of(n) != null) {
+                problems.add("node '" + n.name() + "' is a " + dev.kiln.graph.RecurrentCall.of(n).describe()
+                        + " kept whole, which Kiln's TFLite writer does not map; unroll it: give its time steps "
+                        + "(--input-shapes NAME[-1,STEPS,FEATURES]) and leave --rnn at auto, or use --rnn unroll");
             } else if (Lowerings.get(n.op()) == null) {
                 String why = Lowerings.noBuiltinReason(n.op());
                 problems.add("op '" + n.op() + "' (node '" + n.name() + "') has no TFLite mapping"
