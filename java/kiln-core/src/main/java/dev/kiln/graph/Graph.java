@@ -31,6 +31,7 @@ public final class Graph {
     private final Map<String, SparsityInfo> sparsity = new LinkedHashMap<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
     private final Map<String, byte[]> functions = new LinkedHashMap<>();
+    private final Map<String, Graph> subgraphs = new LinkedHashMap<>();
 
     public Graph() {
     }
@@ -45,6 +46,7 @@ public final class Graph {
         g.sparsity.putAll(sparsity);
         g.metadata.putAll(metadata);
         g.functions.putAll(functions);
+        g.subgraphs.putAll(subgraphs);
         return g;
     }
 
@@ -303,6 +305,16 @@ public final class Graph {
      */
     public Map<String, byte[]> functions() {
         return functions;
+    }
+
+    /**
+     * Bodies of the control flow kept in this graph (a loop's condition and body, an If's branches), as Kiln graphs
+     * whose inputs are the function's arguments and outputs its return values, keyed by node name and attribute
+     * ({@code "loop/body"}, {@code "case/branches_1"}); for exporters that write control flow as subgraphs (ONNX Loop
+     * and If). The TensorFlow exporter writes {@link #functions()} instead.
+     */
+    public Map<String, Graph> subgraphs() {
+        return subgraphs;
     }
 
     // ---- sizes ----

@@ -32,6 +32,11 @@ import java.util.Set;
  * <p>What cannot be lowered (a trip count that depends on a dimension nobody fixed, a list op Kiln does not know) is
  * remembered, not thrown at once: only a value the model's outputs need is refused, with a one-line message naming
  * the node and, for a loop, the inputs whose shape would fix it.
+ *
+ * <p>Unless control flow may be kept ({@link RecurrentLayers#AUTO}, {@link RecurrentLayers#KEEP},
+ * {@link RecurrentLayers#LOOP}): then a loop of unknown length, an If/Case whose predicate is known only at run time
+ * and the TensorList ops of unknown size around them stay nodes, calling their functions (TensorFlow runs them as they
+ * are; the ONNX exporter writes Loop and If). KEEP and LOOP keep every loop, of known length too.
  */
 final class ControlFlowLowering {
     /** Unrolling grows the graph by one body per step: loops longer than this are refused. */
@@ -65,11 +70,18 @@ final class ControlFlowLowering {
     private final Map<String, String> refusedNodes = new HashMap<>();
     private final StaticValues statics;
     private int syntheticArgs;
+    /** Keep control flow that cannot be lowered statically, instead of refusing it. */
+    private final boolean keepDynamic;
+    /** Keep every loop, and the TensorList ops around it, whatever its length. */
+    private final boolean keepEveryLoop;
 
-    private ControlFlowLowering(Map<String, FunctionDef> library, VersionDef versions, String hint) {
+    private ControlFlowLowering(Map<String, FunctionDef> library, VersionDef versions, String hint,
+                                RecurrentLayers mode) {
         this.library = library;
         this.hint = hint;
         this.statics = new StaticValues(out, versions);
+        this.keepDynamic = mode != RecurrentLayers.UNROLL;
+        this.keepEveryLoop = mode == RecurrentLayers.KEEP || mode == RecurrentLayers.LOOP;
     }
 
     /** Whether a flat graph has anything to lower. */
@@ -89,8 +101,8 @@ final class ControlFlowLowering {
      * give shapes to, and how).
      */
     static Map<String, NodeDef> lower(Map<String, NodeDef> nodes, List<String> outputs, Map<String, FunctionDef> library,
-                                      VersionDef versions, String hint) {
-        ControlFlowLowering l = new ControlFlowLowering(library, versions, hint);
+                                      VersionDef versions, String hint, RecurrentLayers mode) {
+        ControlFlowLowering l = new ControlFlowLowering(library, versions, hint, mode);
         l.process(new ArrayList<>(nodes.values()));
         for (int i = 0; i < outputs.size(); i++) {
             Value v = l.value(outputs.get(i));
@@ -136,14 +148,14 @@ final class ControlFlowLowering {
             } else if (IF.contains(op)) {
                 Long pred = plainScalar(ins.get(0));
                 String branch = function(nd, pred == null || pred != 0 ? "then_branch" : "else_branch").getName();
-                selectBranch(nd, pred == null ? null : branch, ins.subList(1, ins.size()), "predicate");
+                selectBranch(nd, pred == null ? null : branch, ins.subList(1, ins.size()), "predicate", ins);
             } else if (CASE.contains(op)) {
                 Long idx = plainScalar(ins.get(0));
                 List<NameAttrList> branches = nd.getAttrOrThrow("branches").getList().getFuncList();
                 // out of range runs the last branch (TensorFlow's default branch)
                 String branch = idx == null ? null : branches.get(idx < 0 || idx >= branches.size()
                         ? branches.size() - 1 : idx.intValue()).getName();
-                selectBranch(nd, branch, ins.subList(1, ins.size()), "branch index");
+                selectBranch(nd, branch, ins.subList(1, ins.size()), "branch index", ins);
             } else if (op.startsWith("TensorList")) {
                 lowerListOp(nd, ins, controls);
             } else if ((op.equals("Identity") || op.equals("IdentityN")) && ins.stream()
@@ -200,10 +212,18 @@ final class ControlFlowLowering {
     private void unrollWhile(NodeDef nd, List<Value> init) {
         NameAttrList cond = function(nd, "cond");
         NameAttrList body = function(nd, "body");
+        if (keepEveryLoop) {
+            keep(nd, init);
+            return;
+        }
         List<Value> state = init;
         for (int i = 0; ; i++) {
             List<Value> c = instantiate(cond, state, nd.getName() + "/kiln_cond_" + i);
             Long go = plainScalar(c.get(0));
+            if (go == null && keepDynamic && !(c.get(0) instanceof Refused)) {
+                keep(nd, init);
+                return;
+            }
             if (go == null) {
                 String why = c.get(0) instanceof Refused r ? r.why() : statics.whyUnknown();
                 refuse(nd, init.size(), "While loop '" + nd.getName() + "' has no trip count Kiln can tell at "
@@ -213,6 +233,10 @@ final class ControlFlowLowering {
             }
             if (go == 0) {
                 break;
+            }
+            if (i >= MAX_ITERATIONS && keepDynamic) {
+                keep(nd, init); // too long to unroll: a loop it stays (the bodies unrolled so far are pruned)
+                return;
             }
             if (i >= MAX_ITERATIONS) {
                 refuse(nd, init.size(), "While loop '" + nd.getName() + "' runs more than " + MAX_ITERATIONS
@@ -226,6 +250,62 @@ final class ControlFlowLowering {
         }
     }
 
+    /**
+     * Keeps control-flow node {@code nd} as it is: its functions stay calls, and its outputs are plain tensors (a list
+     * it returns is a real TensorList, read by list ops that are kept too).
+     */
+    private void keep(NodeDef nd, List<Value> ins) {
+        List<Value> plain = new ArrayList<>();
+        for (int k = 0; k < ins.size(); k++) {
+            Value v = ins.get(k);
+            if (v instanceof ListValue l) {
+                String ref = materialize(l, nd.getName() + "/kiln_list_" + k);
+                if (ref == null) {
+                    refusedNodes.put(nd.getName(), nd.getOp() + " '" + nd.getName() + "' is kept as it is (not "
+                            + "unrolled) but its input " + k + " is a TensorList whose items are set in part");
+                    return;
+                }
+                v = new Plain(ref);
+            }
+            plain.add(v);
+        }
+        emitPlain(nd, plain, List.of());
+    }
+
+    /**
+     * A real TensorList for a list Kiln tracked as items, for a kept node to read: a list of unset items becomes a
+     * TensorListReserve of that size, a list of set items the Pack of them as a TensorListFromTensor; null for a list
+     * set in part.
+     */
+    private String materialize(ListValue l, String name) {
+        boolean none = l.items().stream().allMatch(java.util.Objects::isNull);
+        boolean all = l.items().stream().noneMatch(java.util.Objects::isNull);
+        if (!none && !all || l.items().isEmpty() && !none) {
+            return null;
+        }
+        AttrValue int32 = AttrValue.newBuilder().setType(DataType.DT_INT32).build();
+        put(NodeDef.newBuilder().setName(name + "/element_shape").setOp("Const").putAttr("dtype", int32)
+                .putAttr("value", AttrValue.newBuilder().setTensor(TensorProto.newBuilder().setDtype(DataType.DT_INT32)
+                        .setTensorShape(TensorShapeProto.getDefaultInstance()).addIntVal(-1)).build()).build());
+        if (none) {
+            put(NodeDef.newBuilder().setName(name + "/size").setOp("Const").putAttr("dtype", int32)
+                    .putAttr("value", AttrValue.newBuilder().setTensor(TensorProto.newBuilder()
+                            .setDtype(DataType.DT_INT32).setTensorShape(TensorShapeProto.getDefaultInstance())
+                            .addIntVal(l.items().size())).build()).build());
+            put(NodeDef.newBuilder().setName(name).setOp("TensorListReserve").addInput(name + "/element_shape")
+                    .addInput(name + "/size").putAttr("element_dtype", l.elementDtype()).putAttr("shape_type", int32)
+                    .build());
+        } else {
+            put(NodeDef.newBuilder().setName(name + "/stacked").setOp("Pack").addAllInput(l.items())
+                    .putAttr("T", l.elementDtype()).putAttr("N", AttrValue.newBuilder().setI(l.items().size()).build())
+                    .putAttr("axis", AttrValue.newBuilder().setI(0).build()).build());
+            put(NodeDef.newBuilder().setName(name).setOp("TensorListFromTensor").addInput(name + "/stacked")
+                    .addInput(name + "/element_shape").putAttr("element_dtype", l.elementDtype())
+                    .putAttr("shape_type", int32).build());
+        }
+        return TensorRef.of(name, 0).toString();
+    }
+
     private void refuse(NodeDef nd, int outputs, String why) {
         refusedNodes.put(nd.getName(), why);
         for (int k = 0; k < outputs; k++) {
@@ -235,7 +315,11 @@ final class ControlFlowLowering {
 
     // ---- If / Case ----
 
-    private void selectBranch(NodeDef nd, String branch, List<Value> args, String what) {
+    private void selectBranch(NodeDef nd, String branch, List<Value> args, String what, List<Value> all) {
+        if (branch == null && keepDynamic && !(all.get(0) instanceof Refused)) {
+            keep(nd, all);
+            return;
+        }
         if (branch == null) {
             refusedNodes.put(nd.getName(), nd.getOp() + " '" + nd.getName() + "' has a " + what + " that is only "
                     + "known at run time (" + statics.whyUnknown() + "); Kiln inlines an If/Case whose " + what
@@ -275,6 +359,10 @@ final class ControlFlowLowering {
     private void lowerListOp(NodeDef nd, List<Value> ins, List<String> controls) {
         String name = nd.getName();
         String out0 = TensorRef.of(name, 0).toString();
+        if (keepEveryLoop || keepDynamic && keptList(nd, ins)) {
+            emitPlain(nd, ins, controls);
+            return;
+        }
         switch (nd.getOp()) {
             case "TensorListReserve", "EmptyTensorList" -> {
                 Value n = nd.getOp().equals("EmptyTensorList") ? null : ins.get(1);
@@ -383,6 +471,25 @@ final class ControlFlowLowering {
             default -> refusedNodes.put(name, "TensorList op " + nd.getOp() + " (node '" + name + "') is not one "
                     + "Kiln lowers (Reserve, FromTensor, GetItem, SetItem, PushBack, Stack, Length)");
         }
+    }
+
+    /**
+     * Whether list op {@code nd} stays a node: it reads a list that is a real tensor (made by a kept op), or it makes a
+     * list whose size is known only at run time.
+     */
+    private boolean keptList(NodeDef nd, List<Value> ins) {
+        return switch (nd.getOp()) {
+            case "TensorListReserve" -> plainScalar(ins.get(1)) == null && !(ins.get(1) instanceof Refused);
+            case "TensorListFromTensor" -> {
+                if (!(ins.get(0) instanceof Plain p)) {
+                    yield false;
+                }
+                dev.kiln.graph.Shape shape = statics.shape(p.ref());
+                yield !shape.hasRank() || shape.rank() == 0 || shape.dim(0) < 0;
+            }
+            case "EmptyTensorList" -> false;
+            default -> !ins.isEmpty() && ins.get(0) instanceof Plain;
+        };
     }
 
     /** The list an op reads, or null after recording why the op is refused. */

@@ -27,7 +27,7 @@ import java.util.Set;
  * function attributes rather than calls) and TensorList ops stay nodes; {@link ControlFlowLowering} lowers them.
  *
  * <p>A call of a Keras recurrent layer's function ({@link KerasRecurrentFunctions}) is kept as one call node instead,
- * unless the mode is {@link RecurrentLayers#UNROLL}; {@link #expand} inlines a kept call after all (the importer does
+ * in modes {@link RecurrentLayers#AUTO} and {@link RecurrentLayers#KEEP}; {@link #expand} inlines a kept call after all (the importer does
  * so where the sequence length turns out to be known).
  */
 final class Flattener {
@@ -66,11 +66,6 @@ final class Flattener {
         return out;
     }
 
-    /** The function kept call {@code name} runs, with every function it calls. */
-    Map<String, FunctionDef> keptFunctions(String name) {
-        return KerasRecurrentFunctions.closure(kept.get(name).function(), library);
-    }
-
     /** Inlines kept call {@code name} after all: its outputs then resolve to its body's. */
     void expand(String name) {
         KeptCall k = kept.remove(name);
@@ -89,7 +84,7 @@ final class Flattener {
         for (NodeDef nd : graphNodes) {
             if (isCall(nd)) {
                 inline(nd.getName(), functionName(nd), callAttrs(nd), dataInputs(nd.getInputList()), "",
-                        recurrent != RecurrentLayers.UNROLL);
+                        recurrent == RecurrentLayers.AUTO || recurrent == RecurrentLayers.KEEP);
             } else {
                 put(nd, "");
             }

@@ -3,12 +3,9 @@ package dev.kiln.tensorflow;
 import dev.kiln.graph.RecurrentCall;
 import org.tensorflow.proto.AttrValue;
 import org.tensorflow.proto.FunctionDef;
-import org.tensorflow.proto.NameAttrList;
 import org.tensorflow.proto.NodeDef;
 import org.tensorflow.proto.OpDef;
 
-import java.util.ArrayDeque;
-import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -66,33 +63,5 @@ final class KerasRecurrentFunctions {
             }
         }
         return null;
-    }
-
-    /** {@code fname} and every function it calls or loops over, transitively, by name. */
-    static Map<String, FunctionDef> closure(String fname, Map<String, FunctionDef> library) {
-        Map<String, FunctionDef> out = new LinkedHashMap<>();
-        Deque<String> todo = new ArrayDeque<>(List.of(fname));
-        while (!todo.isEmpty()) {
-            String name = todo.poll();
-            FunctionDef fd = library.get(name);
-            if (fd == null || out.containsKey(name)) {
-                continue;
-            }
-            out.put(name, fd);
-            for (NodeDef nd : fd.getNodeDefList()) {
-                if (library.containsKey(nd.getOp())) {
-                    todo.add(nd.getOp());
-                }
-                for (AttrValue a : nd.getAttrMap().values()) {
-                    if (a.hasFunc()) {
-                        todo.add(a.getFunc().getName());
-                    }
-                    for (NameAttrList f : a.getList().getFuncList()) {
-                        todo.add(f.getName());
-                    }
-                }
-            }
-        }
-        return out;
     }
 }

@@ -1,17 +1,21 @@
 package dev.kiln.tensorflow;
 
 /**
- * What import does with a Keras LSTM layer (the {@code standard_lstm} function and its {@code While} loop): unroll it
- * into straight-line ops, or keep it whole as one call (see {@link dev.kiln.graph.RecurrentCall}) that the TensorFlow
- * exporter writes back as the function and the ONNX exporter as one {@code LSTM} op.
+ * What import does with loops (TF2 While, with the TensorList ops around them) and with a Keras LSTM layer (the
+ * {@code standard_lstm} function and its loop): unroll them into straight-line ops, or keep them: a Keras LSTM as one
+ * call (see {@link dev.kiln.graph.RecurrentCall}) that the ONNX exporter writes as one {@code LSTM} op, any other
+ * loop as a While node that the ONNX exporter writes as a {@code Loop}. Kept ones call their functions, which the
+ * TensorFlow exporter writes back as they were.
  */
 public enum RecurrentLayers {
     /** Unroll where the number of time steps is known; keep whole where it is not (variable-length sequences). */
     AUTO,
     /** Always unroll (a loop whose length is unknown is refused, naming the input to give a shape). */
     UNROLL,
-    /** Always keep whole. */
-    KEEP;
+    /** Always keep whole: a Keras LSTM as one call (one ONNX LSTM), any other loop as a loop (ONNX Loop). */
+    KEEP,
+    /** Keep every loop as a loop, a Keras LSTM's too (ONNX Loop rather than LSTM). */
+    LOOP;
 
     /** Reads {@code auto}, {@code unroll} or {@code keep}. */
     public static RecurrentLayers parse(String s) {
@@ -20,6 +24,6 @@ public enum RecurrentLayers {
                 return r;
             }
         }
-        throw new dev.kiln.KilnArgumentException("bad recurrent-layer mode '" + s + "': expected auto, unroll or keep");
+        throw new dev.kiln.KilnArgumentException("bad recurrent-layer mode '" + s + "': expected auto, unroll, keep or loop");
     }
 }

@@ -661,7 +661,7 @@ public final class TfImporter {
         if (ControlFlowLowering.needed(nodes.values())) {
             List<String> lowered = new ArrayList<>(outRefs.stream().map(TensorRef::toString).toList());
             nodes = ControlFlowLowering.lower(nodes, lowered, f.library(), original.getVersions(),
-                    unknownShapeHint(ins));
+                    unknownShapeHint(ins), recurrent);
             outRefs = new ArrayList<>(lowered.stream().map(TensorRef::parse).toList());
             nodes = prune(nodes, outRefs, inputNodes);
         }
@@ -674,14 +674,10 @@ public final class TfImporter {
         Graph g = new Graph();
         GraphDef.Builder flatBuilder = GraphDef.newBuilder().addAllNode(nodes.values())
                 .setVersions(original.getVersions());
-        for (String call : f.keptCalls().keySet()) {
-            if (nodes.containsKey(call)) {
-                for (FunctionDef fd : f.keptFunctions(call).values()) {
-                    if (g.functions().putIfAbsent(fd.getSignature().getName(), fd.toByteArray()) == null) {
-                        flatBuilder.getLibraryBuilder().addFunction(fd);
-                    }
-                }
-            }
+        // the functions that kept calls and control flow run, with every function they call
+        for (FunctionDef fd : FunctionGraphs.calledFunctions(nodes.values(), f.library()).values()) {
+            g.functions().put(fd.getSignature().getName(), fd.toByteArray());
+            flatBuilder.getLibraryBuilder().addFunction(fd);
         }
         GraphDef flat = flatBuilder.build();
         try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
@@ -741,6 +737,7 @@ public final class TfImporter {
             TensorRef r = outRefs.get(i);
             g.addOutput(new SignatureTensor(outs.get(i).name(), r, sigType(outs.get(i), g.typeOf(r))));
         }
+        FunctionGraphs.attach(g, f.library(), original.getVersions());
         g.metadata().put("producer", Integer.toString(original.getVersions().getProducer()));
         g.metadata().put("original_nodes", Integer.toString(original.getNodeCount() + original.getLibrary()
                 .getFunctionList().stream().mapToInt(FunctionDef::getNodeDefCount).sum()));
@@ -850,7 +847,7 @@ public final class TfImporter {
     }
 
     /** The nodes the outputs need (data edges, and control edges onto side-effect-free ops); inputs stop the walk. */
-    private static Map<String, NodeDef> prune(Map<String, NodeDef> nodes, List<TensorRef> outs, Set<String> stop) {
+    static Map<String, NodeDef> prune(Map<String, NodeDef> nodes, List<TensorRef> outs, Set<String> stop) {
         Set<String> keep = new LinkedHashSet<>();
         Deque<String> work = new ArrayDeque<>();
         outs.forEach(r -> work.add(r.node()));
@@ -905,7 +902,7 @@ public final class TfImporter {
             String op = nd.getOp();
             String fn = f.origin.getOrDefault(nd.getName(), "");
             String in = fn.isEmpty() ? "the graph" : "function " + fn;
-            if (TfOpSupport.isControlFlow(op)) {
+            if (TfOpSupport.isControlFlow(op) && !FunctionGraphs.isKeptControlFlow(op)) {
                 throw KilnException.unsupported("unsupported control flow in " + (fn.isEmpty() ? "the top-level graph"
                         : fn) + ": node '" + nd.getName() + "' is " + op + " (TF1 control flow; Kiln lowers TF2's "
                         + "functional While/If/Case and TensorList ops only) (" + source + ")");
@@ -920,7 +917,8 @@ public final class TfImporter {
                         + " changes variable state; a stateful computation cannot be frozen into an inference "
                         + "graph; nodes that depend on it: " + dependents(nodes, nd.getName()));
             }
-            boolean keptWhole = nd.containsAttr(dev.kiln.graph.RecurrentCall.KIND_ATTR);
+            boolean keptWhole = nd.containsAttr(dev.kiln.graph.RecurrentCall.KIND_ATTR)
+                    || FunctionGraphs.isKeptControlFlow(op);
             for (Map.Entry<String, AttrValue> a : nd.getAttrMap().entrySet()) {
                 if (!keptWhole && a.getValue().hasFunc() || a.getValue().getList().getFuncCount() > 0) {
                     throw KilnException.unsupported("op " + op + " (node '" + nd.getName() + "' in " + in + " of "

@@ -24,6 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * static shape would fix.
  */
 class ControlFlowImportTest {
+    private static final ImportOptions UNROLL = ImportOptions.builder().recurrentLayers(RecurrentLayers.UNROLL).build();
+
     @TempDir
     Path tmp;
 
@@ -61,27 +63,73 @@ class ControlFlowImportTest {
     }
 
     @Test
-    void unknownTimeDimensionIsRefusedWithTheFlagThatFixesIt() throws IOException {
+    void unknownTimeDimensionIsRefusedWhenUnrollingWithTheFlagThatFixesIt() throws IOException {
         Path pb = WhileLoopGraphs.rnn(tmp.resolve("rnn_any_length.pb"), -1);
-        NotRunnableModelsTest.importFails(pb, ImportOptions.defaults(), ErrorCode.UNSUPPORTED, pb.toString(),
+        NotRunnableModelsTest.importFails(pb, UNROLL, ErrorCode.UNSUPPORTED, pb.toString(),
                 "While loop 'loop'", "no trip count", "'xt'", "x [?,?,3]", "--input-shapes x[-1,N,3]");
         ImportOptions fixed = ImportOptions.builder().inputShapes(Map.of("x", Shape.of(-1, 4, 3))).build();
         RoundTrip.check("hand-built While, steps given", pb, fixed, tmp);
     }
 
     @Test
-    void loopLongerThanTheLimitIsRefused() throws IOException {
+    void loopLongerThanTheLimitIsRefusedWhenUnrollingAndKeptOtherwise() throws IOException {
         Path pb = WhileLoopGraphs.rnn(tmp.resolve("rnn_long.pb"), ControlFlowLowering.MAX_ITERATIONS + 1);
-        NotRunnableModelsTest.importFails(pb, ImportOptions.defaults(), ErrorCode.UNSUPPORTED, "While loop 'loop'",
+        NotRunnableModelsTest.importFails(pb, UNROLL, ErrorCode.UNSUPPORTED, "While loop 'loop'",
                 "more than 1000 iterations");
+        Graph g = TfImporter.load(pb);
+        assertEquals(1, count(g, "StatelessWhile"), g.opHistogram().toString());
+        assertEquals(0, count(g, "MatMul"), "no unrolled body left: " + g.opHistogram());
+        RoundTrip.check("hand-built While of 1001 steps, kept", pb, ImportOptions.defaults(), tmp);
+    }
+
+    @Test
+    void unknownLengthLoopAndRunTimeBranchesAreKeptAndTensorFlowRunsThem() throws IOException {
+        Path pb = WhileLoopGraphs.rnn(tmp.resolve("rnn_any_length.pb"), -1);
+        Graph g = TfImporter.load(pb);
+        assertEquals(1, count(g, "StatelessWhile"), g.opHistogram().toString());
+        assertEquals(1, count(g, "StatelessIf"), "the If after the loop depends on the length: kept");
+        assertTrue(g.functions().keySet().containsAll(java.util.List.of("loop_cond", "loop_body", "double_it",
+                "negate_it")), g.functions().keySet().toString());
+        Graph body = g.subgraphs().get("loop/body");
+        assertEquals(6, body.inputs().size());
+        assertEquals(6, body.outputs().size());
+        assertEquals(1, count(body, "StatelessCase"), "the Case on the step's parity is kept in the body");
+        assertEquals(2, body.subgraphs().size(), "its two branches: " + body.subgraphs().keySet());
+        assertTrue(g.subgraphs().containsKey("loop/cond") && g.subgraphs().containsKey("branch/then_branch")
+                && g.subgraphs().containsKey("branch/else_branch"), g.subgraphs().keySet().toString());
+        java.nio.file.Path sm = tmp.resolve("kept_loop_saved_model");
+        TfExporter.writeSavedModel(g, sm);
+        for (int steps : new int[] {1, 2, 3, 6}) {
+            dev.kiln.graph.SignatureTensor x = g.inputs().stream().filter(s -> s.name().equals("x")).findFirst()
+                    .orElseThrow();
+            java.util.List<dev.kiln.graph.SignatureTensor> fixed = new java.util.ArrayList<>();
+            for (dev.kiln.graph.SignatureTensor s : g.inputs()) {
+                fixed.add(s == x ? new dev.kiln.graph.SignatureTensor(s.name(), s.tensor(),
+                        new dev.kiln.graph.TensorType(s.type().dtype(), Shape.of(2, steps, 3))) : s);
+            }
+            var in = dev.kiln.eval.RandomInputs.forSignature(fixed, steps, 2);
+            java.util.Map<String, dev.kiln.graph.Tensor> expected;
+            try (TfRunner r = TfRunner.open(pb, ImportOptions.defaults())) {
+                expected = r.run(in);
+            }
+            try (TfRunner ir = TfRunner.of(g); TfRunner saved = TfRunner.open(sm, ImportOptions.defaults())) {
+                var fromIr = ir.run(in);
+                var fromSaved = saved.run(in);
+                for (String name : expected.keySet()) {
+                    var c = dev.kiln.eval.TensorComparison.compare(expected.get(name), fromIr.get(name));
+                    assertTrue(c.within(RoundTrip.TOLERANCE), steps + " steps, IR, " + name + ": " + c);
+                    c = dev.kiln.eval.TensorComparison.compare(expected.get(name), fromSaved.get(name));
+                    assertTrue(c.within(RoundTrip.TOLERANCE), steps + " steps, SavedModel, " + name + ": " + c);
+                }
+            }
+        }
     }
 
     @Test
     void kerasLstmWithUnknownTimeStepsIsRefusedWhenUnrollingThenImportsWithInputShapes() throws IOException {
         Path original = RoundTrip.sharedModels().resolve("tfnet_keras_lstm_from_sequential");
         Path m = KerasLstmModels.anyLength(original, tmp.resolve("lstm_any_length"));
-        ImportOptions unroll = ImportOptions.builder().recurrentLayers(RecurrentLayers.UNROLL).build();
-        NotRunnableModelsTest.importFails(m, unroll, ErrorCode.UNSUPPORTED, m.toString(),
+        NotRunnableModelsTest.importFails(m, UNROLL, ErrorCode.UNSUPPORTED, m.toString(),
                 "While loop '", "/while'", "input_1 [?,?,3]", "--input-shapes input_1[-1,N,3]");
         ImportOptions fixed = ImportOptions.builder().inputShapes(Map.of("input_1", Shape.of(-1, 5, 3))).build();
         RoundTrip.check("keras lstm, steps given", m, fixed, tmp);
