@@ -259,7 +259,7 @@ final class ControlFlowLowering {
         for (int k = 0; k < ins.size(); k++) {
             Value v = ins.get(k);
             if (v instanceof ListValue l) {
-                String ref = materialize(l, nd.getName() + "/kiln_list_" + k);
+                String ref = materialize(l, fresh(nd.getName() + "/kiln_list_" + k));
                 if (ref == null) {
                     refusedNodes.put(nd.getName(), nd.getOp() + " '" + nd.getName() + "' is kept as it is (not "
                             + "unrolled) but its input " + k + " is a TensorList whose items are set in part");
@@ -304,6 +304,15 @@ final class ControlFlowLowering {
                     .putAttr("shape_type", int32).build());
         }
         return TensorRef.of(name, 0).toString();
+    }
+
+    /** {@code base}, or {@code base_N}, whichever no node of the output (nor one under it) has yet. */
+    private String fresh(String base) {
+        String name = base;
+        for (int i = 1; out.containsKey(name) || out.containsKey(name + "/element_shape"); i++) {
+            name = base + "_" + i;
+        }
+        return name;
     }
 
     private void refuse(NodeDef nd, int outputs, String why) {
