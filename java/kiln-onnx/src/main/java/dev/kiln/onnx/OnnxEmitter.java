@@ -78,7 +78,13 @@ final class OnnxEmitter {
     private final Map<String, TensorRef> alias = new HashMap<>();
     private final Map<String, Val> derived = new HashMap<>();
     private final Map<String, String> constCache = new HashMap<>();
-    private final Set<String> used = new HashSet<>();
+    /** Value names taken, in this graph and every subgraph of the model (ONNX names are unique across scopes). */
+    private final Set<String> used;
+    /**
+     * TensorLists, by TF tensor ref: the ONNX value holding the stacked items ([n, ...]: a list made from a tensor, or
+     * written by a loop), or null for a list reserved for a loop to write ({@link ControlFlowLowerings}).
+     */
+    private final Map<String, String> lists = new HashMap<>();
     private final Map<String, Integer> convByOutput = new HashMap<>();
     private final Map<String, Integer> dataUses = new HashMap<>();
     /** INT8 for ONNX Runtime: Q/DQ on quantized ops' outputs too, int8/int32 initializers (see Int8Target). */
@@ -96,10 +102,116 @@ final class OnnxEmitter {
     private Map<String, OnnxFusions.Fusion> fusions = Map.of();
 
     OnnxEmitter(OnnxExporter cfg, Graph g) {
+        this(cfg, g, new HashSet<>());
+    }
+
+    private OnnxEmitter(OnnxExporter cfg, Graph g, Set<String> used) {
         this.cfg = cfg;
         this.g = g;
         this.opset = cfg.opset();
         this.ortInt8 = cfg.precision() == Precision.INT8 && cfg.int8Target() == Int8Target.ONNXRUNTIME;
+        this.used = used;
+    }
+
+    // ---- subgraphs (control flow kept at import: ONNX Loop and If) ----
+
+    /**
+     * An emitter for {@code body}, a function of a kept control-flow node of this graph, that writes into its own node
+     * list with names unique across the model. Bodies compute in float32 without Q/DQ, whatever the precision.
+     */
+    OnnxEmitter child(Graph body) {
+        return new OnnxEmitter(OnnxExporter.builder().opset(opset).build(), body, used);
+    }
+
+    /** Binds input {@code i} of this (child) emitter's graph to value {@code v}. */
+    void bindInput(int i, Val v) {
+        vals.put(g.inputs().get(i).tensor().toString(), v);
+    }
+
+    /** Binds input {@code i} of this (child) emitter's graph to a TensorList (see {@link #list}). */
+    void bindListInput(int i, String stacked) {
+        lists.put(g.inputs().get(i).tensor().toString(), stacked);
+    }
+
+    /** The TensorList {@code r} holds: whether it is one, and the stacked items (null: reserved, not yet written). */
+    boolean isList(TensorRef r) {
+        return lists.containsKey(resolve(r).toString());
+    }
+
+    String list(TensorRef r) {
+        return lists.get(resolve(r).toString());
+    }
+
+    void putList(Node n, int i, String stacked) {
+        lists.put(TensorRef.of(n.name(), i).toString(), stacked);
+    }
+
+    /** Emits every node the graph's outputs need; returns the values of its outputs (float32 in a child emitter). */
+    List<Val> emitBody() {
+        List<Node> live = liveNodes();
+        check(live);
+        for (Node n : live) {
+            for (TensorRef r : inputsOf(n)) {
+                dataUses.merge(r.toString(), 1, Integer::sum);
+            }
+        }
+        for (SignatureTensor s : g.outputs()) {
+            dataUses.merge(s.tensor().toString(), 1, Integer::sum);
+        }
+        for (Node n : live) {
+            emitNode(n);
+        }
+        List<Val> outs = new ArrayList<>();
+        for (SignatureTensor s : g.outputs()) {
+            outs.add(isList(s.tensor()) ? null : get(s.tensor(), Layout.NATIVE, -1));
+        }
+        return outs;
+    }
+
+    /** Moves what a child emitted into this emitter's graph (a function inlined rather than made a subgraph). */
+    void absorb(OnnxEmitter child) {
+        nodes.addAll(child.nodes);
+        inits.addAll(child.inits);
+    }
+
+    /**
+     * What a child emitted, as a subgraph with these inputs and with {@code outputs} as its outputs (each through an
+     * Identity to a fresh name, as ONNX wants distinct output names).
+     */
+    GraphProto subgraph(String hint, List<ValueInfoProto> inputs, List<Val> outputs) {
+        GraphProto.Builder gb = GraphProto.newBuilder().setName(fresh(hint)).addAllInput(inputs);
+        List<String> names = new ArrayList<>();
+        for (Val v : outputs) {
+            String out = add("Identity", hint + "/out", List.of(v.name()));
+            names.add(out);
+            gb.addOutput(ValueInfoProto.newBuilder().setName(out).setType(TypeProto.newBuilder().setTensorType(
+                    TypeProto.Tensor.newBuilder().setElemType(v.type()))));
+        }
+        for (NodeProto.Builder nb : nodes) {
+            gb.addNode(nb);
+        }
+        return gb.addAllInitializer(inits).build();
+    }
+
+    /** An input of a subgraph: a name of this model and an element type, shape left free. */
+    ValueInfoProto subgraphInput(String hint, int type) {
+        return ValueInfoProto.newBuilder().setName(fresh(hint)).setType(TypeProto.newBuilder().setTensorType(
+                TypeProto.Tensor.newBuilder().setElemType(type))).build();
+    }
+
+    /** A scalar input of a subgraph (ONNX Runtime wants the shapes of a Loop body's iteration and condition). */
+    ValueInfoProto scalarSubgraphInput(String hint, int type) {
+        return ValueInfoProto.newBuilder().setName(fresh(hint)).setType(TypeProto.newBuilder().setTensorType(
+                TypeProto.Tensor.newBuilder().setElemType(type).setShape(TensorShapeProto.getDefaultInstance())))
+                .build();
+    }
+
+    Graph graph() {
+        return g;
+    }
+
+    static AttributeProto attr(String name, GraphProto v) {
+        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.GRAPH).setG(v).build();
     }
 
     ModelProto emit() {

@@ -50,6 +50,7 @@ final class OnnxLowerings {
         ImageLowerings.register(new Table("Image, space and depth"));
         QuantLowerings.register(new Table("Quantization"));
         RecurrentLowerings.register(new Table("Recurrent layers"));
+        ControlFlowLowerings.register(new Table("Control flow and TensorLists"));
     }
 
     private OnnxLowerings() {

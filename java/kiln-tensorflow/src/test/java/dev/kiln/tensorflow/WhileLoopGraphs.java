@@ -28,7 +28,7 @@ import java.util.Random;
  *
  * <p>Outputs: {@code y} [batch, steps, 3] (every h), {@code h_last} [batch, 3], {@code z} [batch, 3].
  */
-final class WhileLoopGraphs {
+public final class WhileLoopGraphs {
     private static final DataType F = DataType.DT_FLOAT;
     private static final DataType I = DataType.DT_INT32;
     private static final DataType V = DataType.DT_VARIANT;
@@ -37,7 +37,7 @@ final class WhileLoopGraphs {
     }
 
     /** Writes the graph with input {@code x} of shape [-1, steps, 3] ({@code steps} -1: unknown) to {@code file}. */
-    static Path rnn(Path file, long steps) throws IOException {
+    public static Path rnn(Path file, long steps) throws IOException {
         GraphDef gd = GraphDef.newBuilder()
                 .addNode(placeholder("x", Shape.of(-1, steps, 3)))
                 .addNode(placeholder("h0", Shape.of(-1, 3)))
