@@ -80,7 +80,7 @@ public final class OnnxLatencyBenchmark {
 
     private static final java.util.List<String> FUSED = new java.util.ArrayList<>();
 
-    private static String loadAverage() {
+    static String loadAverage() {
         try {
             return Files.readString(Path.of("/proc/loadavg")).trim() + " (" + Runtime.getRuntime().availableProcessors()
                     + " CPUs)";
@@ -144,7 +144,7 @@ public final class OnnxLatencyBenchmark {
 
     /** {median, p90} in ms of each call, after max(3, runs/10) warm-up rounds; each round calls each once. */
     @SafeVarargs
-    private static double[][] interleaved(int runs, Supplier<?>... calls) {
+    static double[][] interleaved(int runs, Supplier<?>... calls) {
         for (int i = 0; i < Math.max(3, runs / 10); i++) {
             for (Supplier<?> c : calls) {
                 c.get();

@@ -41,8 +41,9 @@ final class ModelOptions {
     List<String> outputs = List.of();
 
     @Option(names = "--rnn", paramLabel = "MODE", converter = RecurrentLayersConverter.class,
-            description = "Keras LSTM layers: auto (default: unroll a loop of known length, keep a variable-length "
-                    + "one whole), unroll, or keep (whole: one call in SavedModels, one LSTM op in ONNX)")
+            description = "loops and Keras LSTM layers: auto (default: unroll what has a known length, keep the "
+                    + "rest: a Keras LSTM as one ONNX LSTM, any other loop as an ONNX Loop), unroll, keep (always "
+                    + "keep), or loop (keep every loop, a Keras LSTM's too, as an ONNX Loop)")
     RecurrentLayers rnn = RecurrentLayers.AUTO;
 
     /** Reads --rnn through RecurrentLayers.parse, whose error names the accepted values. */

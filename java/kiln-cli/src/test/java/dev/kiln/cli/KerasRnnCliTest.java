@@ -116,6 +116,6 @@ class KerasRnnCliTest {
         CliTest.Run bad = kiln("export", lstm().toString(), "--format", "onnx", "--rnn", "fuse", "-o",
                 tmp.resolve("bad.onnx").toString());
         assertEquals(2, bad.status(), bad.err());
-        assertTrue(bad.err().contains("'fuse'") && bad.err().contains("auto, unroll or keep"), bad.err());
+        assertTrue(bad.err().contains("'fuse'") && bad.err().contains("auto, unroll, keep or loop"), bad.err());
     }
 }

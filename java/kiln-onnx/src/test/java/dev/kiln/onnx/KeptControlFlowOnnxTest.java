@@ -75,9 +75,10 @@ class KeptControlFlowOnnxTest {
         return m.getGraph().getNodeList().stream().map(NodeProto::getOpType).filter(op::equals).count();
     }
 
-    @Test
-    void handBuiltLoopWithCaseAndIfRunsInOnnxRuntimeAtEveryLength() throws Exception {
-        Path pb = WhileLoopGraphs.rnn(tmp.resolve("rnn_any_length.pb"), -1);
+    @org.junit.jupiter.params.ParameterizedTest(name = "stateless ops: {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void handBuiltLoopWithCaseAndIfRunsInOnnxRuntimeAtEveryLength(boolean stateless) throws Exception {
+        Path pb = WhileLoopGraphs.rnn(tmp.resolve("rnn_any_length.pb"), -1, stateless);
         Graph g = TfImporter.load(pb);
         Passes.optimizeForInference().run(g);
         Path onnx = tmp.resolve("rnn.onnx");

@@ -38,6 +38,12 @@ public final class WhileLoopGraphs {
 
     /** Writes the graph with input {@code x} of shape [-1, steps, 3] ({@code steps} -1: unknown) to {@code file}. */
     public static Path rnn(Path file, long steps) throws IOException {
+        return rnn(file, steps, true);
+    }
+
+    /** {@link #rnn(Path, long)} written with the stateful ops (While, If, Case) or, {@code stateless}, their Stateless forms. */
+    public static Path rnn(Path file, long steps, boolean stateless) throws IOException {
+        String prefix = stateless ? "Stateless" : "";
         GraphDef gd = GraphDef.newBuilder()
                 .addNode(placeholder("x", Shape.of(-1, steps, 3)))
                 .addNode(placeholder("h0", Shape.of(-1, 3)))
@@ -54,7 +60,7 @@ public final class WhileLoopGraphs {
                         .putAttr("shape_type", type(I)))
                 .addNode(constScalarInt("zero", 0))
                 .addNode(constTensor("w", weights()))
-                .addNode(node("loop", "StatelessWhile", "zero", "h0", "out_ta", "steps", "ta", "w")
+                .addNode(node("loop", prefix + "While", "zero", "h0", "out_ta", "steps", "ta", "w")
                         .putAttr("T", types(I, F, V, I, V, F)).putAttr("cond", func("loop_cond"))
                         .putAttr("body", func("loop_body")))
                 .addNode(node("stack", "TensorListStack", "loop:2", "elem_shape").putAttr("element_dtype", type(F)))
@@ -62,11 +68,11 @@ public final class WhileLoopGraphs {
                 .addNode(node("h_last", "Identity", "loop:1").putAttr("T", type(F)))
                 .addNode(constScalarInt("two", 2))
                 .addNode(node("long_enough", "Greater", "steps", "two").putAttr("T", type(I)))
-                .addNode(node("branch", "StatelessIf", "long_enough", "loop:1").putAttr("Tcond", type(DataType.DT_BOOL))
+                .addNode(node("branch", prefix + "If", "long_enough", "loop:1").putAttr("Tcond", type(DataType.DT_BOOL))
                         .putAttr("Tin", types(F)).putAttr("Tout", types(F))
                         .putAttr("then_branch", func("double_it")).putAttr("else_branch", func("negate_it")))
                 .addNode(node("z", "Identity", "branch").putAttr("T", type(F)))
-                .setLibrary(FunctionDefLibrary.newBuilder().addFunction(cond()).addFunction(body())
+                .setLibrary(FunctionDefLibrary.newBuilder().addFunction(cond()).addFunction(body(prefix))
                         .addFunction(doubleIt()).addFunction(negateIt()))
                 .build();
         Files.write(file, gd.toByteArray());
@@ -99,7 +105,7 @@ public final class WhileLoopGraphs {
                 .putRet("go", "less:z:0").build();
     }
 
-    private static FunctionDef body() {
+    private static FunctionDef body(String prefix) {
         OpDef.Builder s = loopSignature("loop_body");
         String[] outs = {"i_next", "h_next", "out_ta_next", "n_out", "ta_out", "w_out"};
         DataType[] types = {I, F, V, I, V, F};
@@ -115,7 +121,7 @@ public final class WhileLoopGraphs {
                 .addNodeDef(node("h_tanh", "Tanh", "sum:z:0").putAttr("T", type(F)))
                 .addNodeDef(constScalarInt("two", 2))
                 .addNodeDef(node("parity", "FloorMod", "i", "two:output:0").putAttr("T", type(I)))
-                .addNodeDef(node("h_new", "StatelessCase", "parity:z:0", "h_tanh:y:0").putAttr("Tin", types(F))
+                .addNodeDef(node("h_new", prefix + "Case", "parity:z:0", "h_tanh:y:0").putAttr("Tin", types(F))
                         .putAttr("Tout", types(F)).putAttr("branches", AttrValue.newBuilder().setList(
                                 AttrValue.ListValue.newBuilder().addFunc(NameAttrList.newBuilder().setName("double_it"))
                                         .addFunc(NameAttrList.newBuilder().setName("negate_it"))).build()))

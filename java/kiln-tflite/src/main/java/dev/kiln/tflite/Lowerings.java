@@ -78,8 +78,17 @@ public final class Lowerings {
 
     /** Why TFLite cannot express {@code tfOp}, for an op known to have no builtin; else null. */
     static String noBuiltinReason(String tfOp) {
+        if (KEPT_CONTROL_FLOW.contains(tfOp) || tfOp.startsWith("TensorList")) {
+            return "control flow that import kept (a loop of unknown length, a branch decided at run time, or "
+                    + "--rnn keep/loop); Kiln's TFLite writer takes straight-line graphs: give the inputs' time steps "
+                    + "with --input-shapes NAME[-1,STEPS,...] and leave --rnn at auto (or use --rnn unroll) so that "
+                    + "import unrolls it";
+        }
         return NO_BUILTIN.get(tfOp);
     }
+
+    private static final java.util.Set<String> KEPT_CONTROL_FLOW = java.util.Set.of("While", "StatelessWhile", "If",
+            "StatelessIf", "Case", "StatelessCase");
 
     public static boolean isSupported(String tfOp) {
         return TABLE.containsKey(tfOp) || tfOp.equals("Const") || tfOp.equals("Placeholder") || tfOp.equals("NoOp");
