@@ -49,8 +49,8 @@ final class OnnxLowerings {
         NormLowerings.register(new Table("Normalization"));
         ImageLowerings.register(new Table("Image, space and depth"));
         QuantLowerings.register(new Table("Quantization"));
-        RecurrentLowerings.register(new Table("Recurrent layers"));
-        ControlFlowLowerings.register(new Table("Control flow and TensorLists"));
+        RecurrentLowerings.register(new Table("Fused recurrent cells"));
+        ControlFlowLowerings.register(new Table("Control flow"));
     }
 
     private OnnxLowerings() {
