@@ -95,7 +95,8 @@ final class OnnxExternalData {
     private static final class Resolver implements AutoCloseable {
         final Path model;
         final Path dir;
-        final Map<Path, DataFile> files = new HashMap<>();
+        /** The data files by location: many tensors share one. */
+        final Map<String, DataFile> files = new HashMap<>();
 
         Resolver(Path modelFile) {
             this.model = modelFile;
@@ -157,8 +158,14 @@ final class OnnxExternalData {
             if (location == null || location.isEmpty()) {
                 throw KilnException.invalidModel(where + " is external data without a location");
             }
-            Path file = dataFile(location, where);
-            DType dt = OnnxTensors.kilnType(t.getDataType());
+            DataFile data = open(location, where);
+            Path file = data.path;
+            DType dt;
+            try {
+                dt = OnnxTensors.kilnType(t.getDataType());
+            } catch (KilnException unsupported) {
+                return t; // an element type Kiln does not read (float8, int4): left external, the rest reads
+            }
             if (dt == DType.STRING) {
                 throw KilnException.invalidModel(where + ": a string tensor cannot be external data (" + file + ")");
             }
@@ -169,7 +176,6 @@ final class OnnxExternalData {
                 throw KilnException.invalidModel(where + ": external data length " + length + " in " + file
                         + " is not the " + declared + " bytes of its " + dt + " dims " + t.getDimsList());
             }
-            DataFile data = open(file, where);
             if (offset > data.size || length > data.size - offset) {
                 throw KilnException.invalidModel(where + ": external data bytes " + offset + " to " + (offset + length)
                         + " lie beyond the end of " + file + " (" + data.size + " bytes; truncated?)");
@@ -226,16 +232,18 @@ final class OnnxExternalData {
             return file;
         }
 
-        DataFile open(Path file, String where) {
-            DataFile d = files.get(file);
+        /** The data file {@code location} names, checked and opened the first time a tensor names it. */
+        DataFile open(String location, String where) {
+            DataFile d = files.get(location);
             if (d == null) {
+                Path file = dataFile(location, where);
                 try {
-                    d = new DataFile(FileChannel.open(file));
+                    d = new DataFile(file, FileChannel.open(file));
                 } catch (IOException e) {
                     throw KilnException.io(where + ": cannot read external data file " + file + ": " + e.getMessage(),
                             e);
                 }
-                files.put(file, d);
+                files.put(location, d);
             }
             return d;
         }
@@ -288,11 +296,13 @@ final class OnnxExternalData {
 
     /** One data file, mapped read-only window by window as tensors ask for their bytes. */
     private static final class DataFile {
+        final Path path;
         final FileChannel channel;
         final long size;
         final Map<Long, MappedByteBuffer> windows = new HashMap<>();
 
-        DataFile(FileChannel channel) throws IOException {
+        DataFile(Path path, FileChannel channel) throws IOException {
+            this.path = path;
             this.channel = channel;
             this.size = channel.size();
         }

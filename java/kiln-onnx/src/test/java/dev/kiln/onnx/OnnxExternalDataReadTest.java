@@ -95,6 +95,34 @@ class OnnxExternalDataReadTest {
     }
 
     /**
+     * An INT8 export for ONNX Runtime with its int8 weights in the data file is judged like the same export in one
+     * file: the saturation check reads the weights, and the integer kernels Kiln picks for it are the same.
+     */
+    @Test
+    void int8WeightsInTheDataFileAreJudgedLikeTheWholeFiles() throws IOException {
+        Graph g = OnnxExternalDataTest.dense();
+        Map<String, Tensor> in = RandomInputs.forSignature(g.inputs(), 4, 5);
+        MinMaxCalibration.minMax(g, in, MinMaxCalibration.ortFp32(in), Int8Target.ONNXRUNTIME);
+        for (Int8WeightRange range : Int8WeightRange.values()) {
+            OnnxExporter.Builder b = OnnxExporter.builder().precision(Precision.INT8).int8Target(Int8Target.ONNXRUNTIME)
+                    .int8WeightRange(range);
+            Path whole = dir.resolve(range + ".onnx");
+            Path ext = Files.createDirectories(dir.resolve(range.toString())).resolve("model.onnx");
+            b.build().export(g, whole);
+            b.externalData(true).build().export(g, ext);
+            assertTrue(externalTensors(ext) >= 2, "the int8 kernels are external data");
+            Int8Saturation a = Int8Saturation.check(OnnxReader.read(whole));
+            Int8Saturation c = Int8Saturation.check(OnnxReader.read(ext));
+            assertEquals(a, c, range.toString());
+            assertEquals(2, c.integerLayers(), c.summary());
+            assertTrue(c.undetermined().isEmpty(), c.summary());
+            assertEquals(range == Int8WeightRange.REDUCED, c.safe(), c.summary());
+            assertEquals(OnnxRunner.resolve(whole, OnnxRunner.IntegerKernels.AUTO),
+                    OnnxRunner.resolve(ext, OnnxRunner.IntegerKernels.AUTO), range.toString());
+        }
+    }
+
+    /**
      * The layout of {@code onnx.save_model(m, save_as_external_data=True, all_tensors_to_one_file=False)}: one file per
      * tensor in a subdirectory, location only (offset and length absent), and a Constant node's value kept external.
      */
