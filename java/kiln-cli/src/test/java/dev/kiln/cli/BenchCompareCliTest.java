@@ -68,7 +68,7 @@ class BenchCompareCliTest {
         assertTrue(layers.out().contains("per layer: matched by ONNX value names"), layers.out() + layers.err());
     }
 
-    /** compare, per layer too, of an ONNX whose weights are external data: its probe copy carries the weights. */
+    /** compare (per layer too: its probe copy carries the weights) and bench of an ONNX with external data. */
     @Test
     void compareReadsExternalData() throws Exception {
         Path split = Files.createDirectories(tmp.resolve("split")).resolve("cnn.onnx");
@@ -80,6 +80,10 @@ class BenchCompareCliTest {
                 "0");
         assertEquals(0, layers.status(), layers.out() + layers.err());
         assertTrue(layers.out().contains("per layer: matched by ONNX value names"), layers.out() + layers.err());
+        CliTest.Run bench = CliTest.kiln("bench", split.toString(), "--runtime", "onnxruntime", "--iterations", "3",
+                "--warmup", "0", "--json");
+        assertEquals(0, bench.status(), bench.err());
+        assertEquals(3, new ObjectMapper().readTree(bench.out()).at("/entries/0/stats/iterations").asInt());
     }
 
     @Test
