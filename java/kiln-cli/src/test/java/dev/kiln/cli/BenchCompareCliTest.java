@@ -68,6 +68,24 @@ class BenchCompareCliTest {
         assertTrue(layers.out().contains("per layer: matched by ONNX value names"), layers.out() + layers.err());
     }
 
+    /** compare (per layer too: its probe copy carries the weights) and bench of an ONNX with external data. */
+    @Test
+    void compareReadsExternalData() throws Exception {
+        Path split = Files.createDirectories(tmp.resolve("split")).resolve("cnn.onnx");
+        OnnxExporter.builder().externalData(true).build().export(TfImporter.load(Path.of(savedModel)), split);
+        assertTrue(Files.size(split.resolveSibling("cnn.onnx.data")) > 0);
+        CliTest.Run ok = CliTest.kiln("compare", onnx, split.toString(), "--atol", "0", "--rtol", "0");
+        assertEquals(0, ok.status(), ok.out() + ok.err());
+        CliTest.Run layers = CliTest.kiln("compare", onnx, split.toString(), "--per-layer", "--atol", "0", "--rtol",
+                "0");
+        assertEquals(0, layers.status(), layers.out() + layers.err());
+        assertTrue(layers.out().contains("per layer: matched by ONNX value names"), layers.out() + layers.err());
+        CliTest.Run bench = CliTest.kiln("bench", split.toString(), "--runtime", "onnxruntime", "--iterations", "3",
+                "--warmup", "0", "--json");
+        assertEquals(0, bench.status(), bench.err());
+        assertEquals(3, new ObjectMapper().readTree(bench.out()).at("/entries/0/stats/iterations").asInt());
+    }
+
     @Test
     void badInputIsOneLine() throws Exception {
         assertBad(2, "unknown runtime 'tpu'", "bench", onnx, "--runtime", "tpu");

@@ -135,6 +135,78 @@ class CliTest {
         }
     }
 
+    /**
+     * inspect of an INT8 export whose weights are ONNX external data reads them (saturation per channel, TensorRT's
+     * checks) and prints what it prints for the same export in one file; before, it refused the weights.
+     */
+    @Test
+    void inspectOfAnExternalDataExportShowsWhatTheWholeFileShows() throws Exception {
+        // weights of 1 KB or more go to the data file: the example CNN's int8 kernels are smaller, this model's not
+        Path model = ExampleModels.largeModel(tmp.resolve("small_dense"), 32 << 10);
+        Path whole = tmp.resolve("int8-whole.onnx");
+        Path split = Files.createDirectories(tmp.resolve("int8-split")).resolve("int8-whole.onnx");
+        for (Path p : new Path[] {whole, split}) {
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("export", model.toString(),
+                    "-o", p.toString(), "--precision", "int8", "--int8-target", "onnxruntime", "--int8-weights",
+                    "full", "--calib-random"));
+            if (p == split) {
+                args.add("--onnx-external-data");
+            }
+            Run r = kiln(args.toArray(String[]::new));
+            assertEquals(0, r.status(), r.err());
+        }
+        Run a = kiln("inspect", whole.toString());
+        Run b = kiln("inspect", split.toString());
+        assertEquals(0, b.status(), b.err());
+        assertTrue(b.out().contains("saturation-safe on non-VNNI x86: no (") && b.out().contains("  at risk  "),
+                b.out());
+        assertEquals(a.out().replace(whole.toString(), "MODEL"), b.out().replace(split.toString(), "MODEL"));
+        // and the weights it judged are among those in the data file
+        JsonNode n = new ObjectMapper().readTree(kiln("inspect", split.toString(), "--json").out());
+        var external = new java.util.HashSet<String>();
+        dev.kiln.onnx.proto.Onnx.ModelProto.parseFrom(Files.readAllBytes(split)).getGraph().getInitializerList()
+                .stream().filter(t -> t.getExternalDataCount() > 0).forEach(t -> external.add(t.getName()));
+        boolean judgedExternal = false;
+        for (JsonNode l : n.at("/saturation/atRisk")) {
+            judgedExternal |= external.contains(l.get("weight").asText());
+        }
+        assertTrue(judgedExternal, "an at-risk weight is external data: " + external + " " + n.at("/saturation"));
+        Run sparsity = kiln("inspect", split.toString(), "--sparsity");
+        assertEquals(0, sparsity.status(), sparsity.err());
+        assertEquals(kiln("inspect", whole.toString(), "--sparsity").out().replace(whole.toString(), "MODEL"),
+                sparsity.out().replace(split.toString(), "MODEL"));
+
+        Files.delete(split.resolveSibling("int8-whole.onnx.data"));
+        Run missing = kiln("inspect", split.toString());
+        assertEquals(3, missing.status());
+        assertTrue(missing.err().contains(split + ": initializer '") && missing.err().contains(
+                split.resolveSibling("int8-whole.onnx.data") + " does not exist"), missing.err());
+        assertFalse(missing.err().contains("\tat "), "no stack trace: " + missing.err());
+    }
+
+    /** Every format of export, and optimize, make the directories of -o that do not exist yet. */
+    @Test
+    void exportAndOptimizeMakeAMissingOutputDirectory() {
+        Path base = tmp.resolve("made/by/kiln");
+        String[][] exports = {{"onnx", "onnx/x.onnx"}, {"onnx", "onnx-external/x.onnx", "--onnx-external-data"},
+            {"tflite", "tflite/x.tflite"}, {"frozen", "frozen/x.pb"}, {"savedmodel", "savedmodel/deeper/x"}};
+        for (String[] e : exports) {
+            Path out = base.resolve(e[1]);
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("export", example.toString(),
+                    "--format", e[0], "-o", out.toString()));
+            args.addAll(java.util.List.of(e).subList(2, e.length));
+            Run r = kiln(args.toArray(String[]::new));
+            assertEquals(0, r.status(), e[1] + ": " + r.err());
+            assertTrue(Files.isRegularFile(e[0].equals("savedmodel") ? out.resolve("saved_model.pb") : out), e[1]);
+        }
+        assertTrue(Files.isRegularFile(base.resolve("onnx-external/x.onnx.data")));
+        Path opt = base.resolve("optimize/a/b");
+        Run r = kiln("optimize", example.toString(), "-o", opt.toString(), "--format", "onnx,tflite");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(Files.isRegularFile(opt.resolve("model.onnx")) && Files.isRegularFile(opt.resolve("report.json")),
+                r.out());
+    }
+
     @Test
     void exportFrozenGraphVerifiesAgainstTensorFlow() {
         Path pb = tmp.resolve("frozen.pb");

@@ -108,7 +108,8 @@ public final class OnnxExporter {
     }
 
     /**
-     * Converts and writes {@code g} to {@code out} atomically (temporary file + rename). With {@link
+     * Converts and writes {@code g} to {@code out} atomically (temporary file + rename), making its directory if
+     * needed. With {@link
      * Builder#externalData}, or when the weights would not fit protobuf's 2 GB limit, every initializer of 1 KB or
      * more goes to {@code out + ".data"} beside it (ONNX external data), which must travel with the model.
      */
@@ -116,10 +117,7 @@ public final class OnnxExporter {
         long t0 = System.nanoTime();
         ModelProto m = toModel(g);
         Path abs = out.toAbsolutePath();
-        Path dir = abs.getParent();
-        if (dir == null || !Files.isDirectory(dir)) {
-            throw KilnException.io("cannot write ONNX to " + out + ": directory " + dir + " does not exist", null);
-        }
+        // a missing directory is made by the atomic write (AtomicFiles), as for every other output
         if (Files.isDirectory(abs)) {
             throw KilnException.io("cannot write ONNX to " + out + ": it is a directory", null);
         }

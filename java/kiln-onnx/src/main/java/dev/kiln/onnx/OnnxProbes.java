@@ -1,14 +1,10 @@
 package dev.kiln.onnx;
 
-import dev.kiln.KilnException;
 import dev.kiln.onnx.proto.Onnx.GraphProto;
 import dev.kiln.onnx.proto.Onnx.ModelProto;
 import dev.kiln.onnx.proto.Onnx.NodeProto;
 import dev.kiln.onnx.proto.Onnx.ValueInfoProto;
 
-import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collection;
 import java.util.HashSet;
@@ -50,17 +46,19 @@ public final class OnnxProbes {
 
     /**
      * Writes {@code m} with {@code values} appended as graph outputs (untyped: ONNX Runtime infers their types) to
-     * {@code out}.
+     * {@code out}. The copy carries its weights (a model read with external data has them resolved, see {@link
+     * OnnxReader#read}), in one file, or beside it as external data where they would not fit one protobuf file.
      */
     public static Path withOutputs(ModelProto m, Collection<String> values, Path out) {
         GraphProto.Builder g = m.getGraph().toBuilder();
         for (String v : values) {
             g.addOutput(ValueInfoProto.newBuilder().setName(v).build());
         }
-        try (OutputStream os = Files.newOutputStream(out)) {
-            m.toBuilder().setGraph(g).build().writeTo(os);
-        } catch (IOException e) {
-            throw KilnException.io("cannot write " + out + ": " + e.getMessage(), e);
+        ModelProto probe = m.toBuilder().setGraph(g).build();
+        if (OnnxFileWriter.exceedsOneFile(probe, OnnxFileWriter.PROTOBUF_LIMIT)) {
+            OnnxFileWriter.writeExternal(probe, out);
+        } else {
+            OnnxFileWriter.writeWhole(probe, out);
         }
         return out;
     }

@@ -26,8 +26,16 @@ public final class OnnxReader {
     private OnnxReader() {
     }
 
-    /** Parses an .onnx file; throws naming the file when it is missing or not an ONNX model. */
+    /**
+     * Parses an .onnx file; throws naming the file when it is missing or not an ONNX model. Tensors kept as ONNX
+     * external data are resolved beside the file ({@link OnnxExternalData}: mapped, not copied), so the model's
+     * initializers read like inline ones; a missing or short data file is an error naming the file and the tensor.
+     */
     public static ModelProto read(Path onnx) {
+        return OnnxExternalData.resolve(parse(onnx), onnx);
+    }
+
+    private static ModelProto parse(Path onnx) {
         try (InputStream in = Files.newInputStream(onnx)) {
             ModelProto m = ModelProto.parseFrom(in);
             if (!m.hasGraph() || m.getOpsetImportCount() == 0) {
@@ -106,7 +114,7 @@ public final class OnnxReader {
         }
     }
 
-    /** A single serialized TensorProto, as in ONNX's test_data_set_N/input_K.pb files. */
+    /** A single serialized TensorProto, as in ONNX's test_data_set_N/input_K.pb files (external data beside it). */
     public static Tensor readTensor(Path pb) {
         TensorProto p;
         try (InputStream in = Files.newInputStream(pb)) {
@@ -116,6 +124,7 @@ public final class OnnxReader {
         } catch (RuntimeException e) {
             throw corrupt(pb, e);
         }
+        p = OnnxExternalData.resolve(p, pb);
         try {
             return OnnxTensors.fromProto(p);
         } catch (KilnException e) {

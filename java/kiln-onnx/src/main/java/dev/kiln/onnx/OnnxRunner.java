@@ -14,6 +14,7 @@ import dev.kiln.eval.ModelRunner;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Shape;
 import dev.kiln.graph.Tensor;
+import dev.kiln.onnx.proto.Onnx.ModelProto;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -102,7 +103,13 @@ public final class OnnxRunner implements ModelRunner {
             if (Files.size(onnx) > AUTO_MAX_BYTES) {
                 return IntegerKernels.EXACT;
             }
-            return Int8Saturation.check(OnnxReader.read(onnx)).safe() ? IntegerKernels.STOCK : IntegerKernels.EXACT;
+            ModelProto m = OnnxReader.read(onnx);
+            // weights kept as external data count too: they are not in the file's size
+            long weights = m.getGraph().getInitializerList().stream().mapToLong(t -> t.getRawData().size()).sum();
+            if (weights > AUTO_MAX_BYTES) {
+                return IntegerKernels.EXACT;
+            }
+            return Int8Saturation.check(m).safe() ? IntegerKernels.STOCK : IntegerKernels.EXACT;
         } catch (java.io.IOException | RuntimeException e) {
             return IntegerKernels.EXACT; // cannot tell: the exact kernels are always right
         }

@@ -86,7 +86,8 @@ public final class OnnxTensors {
 
     /**
      * The Kiln tensor held by a TensorProto, from raw_data or the typed repeated fields. Throws naming the tensor when
-     * it holds no data (external data, or stripped weights as in a "weightless" model).
+     * it holds no data (stripped weights as in a "weightless" model, or external data that {@link OnnxReader#read}
+     * did not resolve). raw_data is wrapped, not copied: a tensor of external data stays a view of its mapped file.
      */
     public static Tensor fromProto(TensorProto p) {
         DType dt = kilnType(p.getDataType());
@@ -102,9 +103,12 @@ public final class OnnxTensors {
         String what = "tensor '" + p.getName() + "'";
         // the declared size is checked before anything is allocated for it (dims may declare [2^40])
         long n = Limits.tensorBytes(what, shape, 1);
-        if (p.getDataLocation() == TensorProto.DataLocation.EXTERNAL || p.getExternalDataCount() > 0) {
-            throw KilnException.invalidModel("tensor '" + p.getName() + "' keeps its data in an external file, "
-                    + "which Kiln does not read");
+        if (OnnxExternalData.isExternal(p)) {
+            // OnnxReader.read resolves external data beside the model file; a bare TensorProto has no file to go by
+            throw KilnException.invalidModel("tensor '" + p.getName() + "' keeps its data in an external file "
+                    + "(" + p.getExternalDataList().stream().filter(e -> e.getKey().equals("location"))
+                    .map(e -> e.getValue()).findFirst().orElse("no location") + "), which is read only when the "
+                    + "model is read from its file");
         }
         if (dt == DType.STRING) {
             if (p.getStringDataCount() != n) {
@@ -137,21 +141,21 @@ public final class OnnxTensors {
                         + have + " of " + n + " elements present; weights stripped?)");
             }
         }
-        ByteBuffer out = ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
         if (p.hasRawData()) {
-            out.put(p.getRawData().asReadOnlyByteBuffer());
-        } else {
-            for (int i = 0; i < n; i++) {
-                switch (dt) {
-                    case FLOAT -> out.putFloat(p.getFloatData(i));
-                    case DOUBLE -> out.putDouble(p.getDoubleData(i));
-                    case INT64 -> out.putLong(p.getInt64Data(i));
-                    case UINT64 -> out.putLong(p.getUint64Data(i));
-                    case UINT32 -> out.putInt((int) p.getUint64Data(i));
-                    case INT32 -> out.putInt(p.getInt32Data(i));
-                    case INT16, UINT16, HALF, BFLOAT16 -> out.putShort((short) p.getInt32Data(i));
-                    default -> out.put((byte) p.getInt32Data(i));
-                }
+            // no copy: a ByteString is immutable, and Tensor.wrap makes a read-only little-endian view of it
+            return Tensor.wrap(dt, shape, p.getRawData().asReadOnlyByteBuffer());
+        }
+        ByteBuffer out = ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n; i++) {
+            switch (dt) {
+                case FLOAT -> out.putFloat(p.getFloatData(i));
+                case DOUBLE -> out.putDouble(p.getDoubleData(i));
+                case INT64 -> out.putLong(p.getInt64Data(i));
+                case UINT64 -> out.putLong(p.getUint64Data(i));
+                case UINT32 -> out.putInt((int) p.getUint64Data(i));
+                case INT32 -> out.putInt(p.getInt32Data(i));
+                case INT16, UINT16, HALF, BFLOAT16 -> out.putShort((short) p.getInt32Data(i));
+                default -> out.put((byte) p.getInt32Data(i));
             }
         }
         out.flip();

@@ -72,10 +72,16 @@ class OnnxExporterTest {
     @Test
     void unwritablePathIsAClearErrorWithoutPartialFile() throws Exception {
         Graph g = TestGraphs.cnn(1);
+        // a missing directory is made, as for every other output; a file in the way is a clear I/O error
         Path missing = dir.resolve("no/such/dir/model.onnx");
-        KilnException e = assertThrows(KilnException.class, () -> OnnxExporter.fp32().export(g, missing));
+        OnnxExporter.fp32().export(g, missing);
+        assertEquals(OnnxReader.summarize(missing).ops(), OnnxReader.summarize(OnnxExporter.fp32().toModel(g)).ops());
+        Path blocker = Files.writeString(dir.resolve("blocker"), "a file");
+        KilnException e = assertThrows(KilnException.class,
+                () -> OnnxExporter.fp32().export(g, blocker.resolve("model.onnx")));
         assertEquals(dev.kiln.ErrorCode.IO, e.code());
-        assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
+        assertTrue(e.getMessage().contains("cannot write " + blocker.resolve("model.onnx")), e.getMessage());
+        assertEquals("a file", Files.readString(blocker));
         Path ro = Files.createDirectory(dir.resolve("ro"));
         ro.toFile().setWritable(false);
         try {

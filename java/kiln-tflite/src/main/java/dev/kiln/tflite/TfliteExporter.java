@@ -66,14 +66,11 @@ public final class TfliteExporter {
         return new TfliteEmitter(this, g).emit().build();
     }
 
-    /** Converts {@code g} and writes it to {@code out} atomically. */
+    /** Converts {@code g} and writes it to {@code out} atomically, making its directory if needed. */
     public TfliteExportResult export(Graph g, Path out) {
         long t0 = System.nanoTime();
         Path abs = out.toAbsolutePath();
-        if (abs.getParent() == null || !Files.isDirectory(abs.getParent())) {
-            throw KilnException.io("cannot write TFLite to " + out + ": directory " + abs.getParent()
-                    + " does not exist", null);
-        }
+        // a missing directory is made by the atomic write (AtomicFiles), as for every other output
         if (Files.isDirectory(abs)) {
             throw KilnException.io("cannot write TFLite to " + out + ": it is a directory", null);
         }

@@ -102,11 +102,15 @@ class TfliteErrorsTest {
     }
 
     @Test
-    void unwritableOutputIsAnIoErrorNamingIt() {
+    void unwritableOutputIsAnIoErrorNamingIt() throws Exception {
         Graph g = TestGraphs.mlp(2);
+        // a missing directory is made (as for every output); a file in its way is the error
         Path missingDir = dir.resolve("no/such/dir/model.tflite");
-        KilnException e = assertThrows(KilnException.class, () -> TfliteExporter.fp32().export(g, missingDir));
-        assertTrue(e.getMessage().contains(missingDir.toString()), e.getMessage());
+        TfliteExporter.fp32().export(g, missingDir);
+        assertTrue(Files.size(missingDir) > 0);
+        Path blocked = Files.writeString(dir.resolve("blocker"), "a file").resolve("model.tflite");
+        KilnException e = assertThrows(KilnException.class, () -> TfliteExporter.fp32().export(g, blocked));
+        assertTrue(e.getMessage().contains(blocked.toString()), e.getMessage());
         KilnException d = assertThrows(KilnException.class, () -> TfliteExporter.fp32().export(g, dir));
         assertTrue(d.getMessage().contains("is a directory"), d.getMessage());
     }
