@@ -25,7 +25,8 @@ import java.util.Map;
  * SavedModel: unrolled at import (a fixed number of steps, {@code --rnn unroll --input-shapes}), one ONNX LSTM
  * ({@code --rnn keep}) and an ONNX Loop over the cell ({@code --rnn loop}); the last two take any length. The model is
  * the shared LSTM(32) made to take any number of steps; each form is timed at 5 and 50 steps, batch 1 and 32, calls
- * interleaved round-robin; median and p90 per call. Also the nodes of each imported graph and its import time.
+ * interleaved round-robin; median and p90 per call. Also the nodes of each imported graph and its import time (the
+ * second import of each, the first warming up).
  *
  * <pre>java -cp ... dev.kiln.bench.RecurrentFormsBenchmark [runs=200] [threads=2] [sharedModelsDir]</pre>
  */
@@ -76,6 +77,7 @@ public final class RecurrentFormsBenchmark {
     }
 
     private static Exported export(Path model, ImportOptions o, Path onnx) {
+        TfImporter.load(model, o); // warm-up: the first import of a JVM also loads TensorFlow and JIT-compiles Kiln
         long t0 = System.nanoTime();
         Graph g = TfImporter.load(model, o);
         double millis = (System.nanoTime() - t0) / 1e6;
