@@ -8,11 +8,14 @@ import java.util.Map;
  * {@link Graph#functions()}) that carries, in {@code _kiln_*} attributes, what the function computes, so that exporters
  * other than TensorFlow's can write it as one recurrent op (ONNX {@code LSTM}) without reading the function's body.
  *
- * <p>Today the one kind is Keras's {@code standard_lstm} (the CPU implementation of {@code tf.keras.layers.LSTM}: tanh
- * and sigmoid, gate order i, f, c, o). Its inputs are {@code x, h0, c0, kernel [I,4H], recurrent_kernel [H,4H],
- * bias [4H]}; its outputs {@code last_output [B,H], outputs, h [B,H], c [B,H], runtime}, where {@code outputs} is
- * every step's h ({@code [B,T,H]}, or {@code [T,B,H]} time-major) with {@code returnSequences}, else the last step's
- * alone ({@code [B,1,H]}). {@code goBackwards} runs over the reversed sequence and keeps its outputs in that order.
+ * <p>The kinds are Keras's {@code standard_lstm} and {@code standard_gru}, the CPU implementations of
+ * {@code tf.keras.layers.LSTM} and {@code GRU} (tanh and sigmoid; LSTM gate order i, f, c, o; GRU z, r, h with
+ * reset_after). An LSTM's inputs are {@code x, h0, c0, kernel [I,4H], recurrent_kernel [H,4H], bias [4H]} and its
+ * outputs {@code last_output [B,H], outputs, h [B,H], c [B,H], runtime}; a GRU's inputs are
+ * {@code x, h0, kernel [I,3H], recurrent_kernel [H,3H], bias [2,3H]} (input bias, recurrent bias) and its outputs
+ * {@code last_output, outputs, h, runtime}. {@code outputs} is every step's h ({@code [B,T,H]}, or {@code [T,B,H]}
+ * time-major) with {@code returnSequences}, else the last step's alone ({@code [B,1,H]}). {@code goBackwards} runs
+ * over the reversed sequence and keeps its outputs in that order.
  */
 public record RecurrentCall(Kind kind, boolean goBackwards, boolean timeMajor, boolean returnSequences) {
     /** The attribute that marks a call as a kept recurrent layer, holding its {@link Kind} in lower case. */
@@ -23,7 +26,9 @@ public record RecurrentCall(Kind kind, boolean goBackwards, boolean timeMajor, b
 
     public enum Kind {
         /** Keras {@code standard_lstm}. */
-        KERAS_LSTM
+        KERAS_LSTM,
+        /** Keras {@code standard_gru} (reset_after). */
+        KERAS_GRU
     }
 
     /** What {@code n} computes when it is a kept recurrent call, else null. */
@@ -46,9 +51,9 @@ public record RecurrentCall(Kind kind, boolean goBackwards, boolean timeMajor, b
         return a;
     }
 
-    /** One line for logs and {@code inspect}: "Keras LSTM (batch-major, last step only)". */
+    /** One line for logs and errors: "Keras LSTM (batch-major, last step only)". */
     public String describe() {
-        return "Keras LSTM (" + (timeMajor ? "time-major" : "batch-major") + (goBackwards ? ", backwards" : "")
+        return (kind == Kind.KERAS_LSTM ? "Keras LSTM (" : "Keras GRU (") + (timeMajor ? "time-major" : "batch-major") + (goBackwards ? ", backwards" : "")
                 + (returnSequences ? ", every step" : ", last step only") + ")";
     }
 }

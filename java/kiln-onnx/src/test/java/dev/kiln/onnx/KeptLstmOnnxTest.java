@@ -124,4 +124,46 @@ class KeptLstmOnnxTest {
         }
         assertTrue(Files.size(onnx) > 0);
     }
+
+    /**
+     * A GRU written as Keras writes standard_gru (KerasGruGraphs; no Keras GRU SavedModel is at hand), of unknown length:
+     * kept whole by default and exported as one ONNX GRU; every output (last step, sequence, state) against
+     * TensorFlow at several lengths, forwards and backwards, with and without return_sequences; and the same graph
+     * exported as an ONNX Loop ({@code --rnn loop}) as a second, independent form.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "return_sequences {0}, go_backwards {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"true,false", "false,false", "true,true", "false,true"})
+    void keptGruIsOneOnnxGruAtEveryLength(boolean returnSequences, boolean goBackwards) throws Exception {
+        Path pb = dev.kiln.tensorflow.KerasGruGraphs.gru(tmp.resolve("gru.pb"), -1, returnSequences, goBackwards);
+        Graph g = TfImporter.load(pb, ImportOptions.defaults());
+        assertEquals(1, g.nodes().stream().filter(n -> dev.kiln.graph.RecurrentCall.of(n) != null).count(),
+                g.opHistogram().toString());
+        Path onnx = tmp.resolve("gru.onnx");
+        OnnxExporter.fp32().export(g, onnx);
+        assertEquals(1, count(OnnxReader.read(onnx), "GRU"));
+        Graph asLoop = TfImporter.load(pb, ImportOptions.builder().recurrentLayers(RecurrentLayers.LOOP).build());
+        Path loop = tmp.resolve("gru-loop.onnx");
+        OnnxExporter.fp32().export(asLoop, loop);
+        assertEquals(1, count(OnnxReader.read(loop), "Loop"));
+        for (int steps : new int[] {1, 4, 9}) {
+            List<SignatureTensor> fixed = new java.util.ArrayList<>();
+            for (SignatureTensor s : g.inputs()) {
+                fixed.add(s.name().equals("x") ? new SignatureTensor(s.name(), s.tensor(),
+                        new TensorType(s.type().dtype(), Shape.of(2, steps, 3))) : s);
+            }
+            Map<String, Tensor> in = RandomInputs.forSignature(fixed, steps, 2);
+            Map<String, Tensor> expected;
+            try (TfRunner r = TfRunner.open(pb, ImportOptions.defaults())) {
+                expected = r.run(in);
+            }
+            Map<String, Tensor> gru = ort(onnx, in);
+            Map<String, Tensor> viaLoop = ort(loop, in);
+            for (String name : expected.keySet()) {
+                TensorComparison c = TensorComparison.compare(expected.get(name), gru.get(name));
+                assertTrue(c.shapeAndTypeMatch() && c.within(1e-5), steps + " steps, GRU, " + name + ": " + c);
+                c = TensorComparison.compare(expected.get(name), viaLoop.get(name));
+                assertTrue(c.shapeAndTypeMatch() && c.within(1e-5), steps + " steps, Loop, " + name + ": " + c);
+            }
+        }
+    }
 }

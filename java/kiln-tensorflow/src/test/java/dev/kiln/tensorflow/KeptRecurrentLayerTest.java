@@ -104,4 +104,33 @@ class KeptRecurrentLayerTest {
             assertTrue(c.within(RoundTrip.TOLERANCE), what + " output " + name + ": " + c);
         }
     }
+
+    @Test
+    void kerasStyleGruIsKeptWholeWhenItsLengthIsUnknownAndUnrolledWhenKnown() throws IOException {
+        Path any = KerasGruGraphs.gru(tmp.resolve("gru_any.pb"), -1, true, false);
+        Graph kept = TfImporter.load(any, ImportOptions.defaults());
+        List<Node> calls = keptCalls(kept);
+        assertEquals(1, calls.size(), kept.opHistogram().toString());
+        assertEquals(new RecurrentCall(RecurrentCall.Kind.KERAS_GRU, false, false, true), RecurrentCall.of(calls.get(0)));
+        Path sm = tmp.resolve("gru_saved_model");
+        TfExporter.writeSavedModel(kept, sm);
+        for (int steps : new int[] {1, 6}) {
+            List<SignatureTensor> fixed = new java.util.ArrayList<>();
+            for (SignatureTensor s : kept.inputs()) {
+                fixed.add(s.name().equals("x") ? new SignatureTensor(s.name(), s.tensor(),
+                        new TensorType(s.type().dtype(), Shape.of(2, steps, 3))) : s);
+            }
+            Map<String, Tensor> in = RandomInputs.forSignature(fixed, steps, 2);
+            Map<String, Tensor> expected;
+            try (TfRunner r = TfRunner.open(any, ImportOptions.defaults())) {
+                expected = r.run(in);
+            }
+            try (TfRunner r = TfRunner.open(sm, ImportOptions.defaults())) {
+                assertClose(expected, r.run(in), "SavedModel with the kept GRU at " + steps + " steps");
+            }
+        }
+        Path fixedLength = KerasGruGraphs.gru(tmp.resolve("gru_6.pb"), 6, true, false);
+        assertEquals(0, keptCalls(TfImporter.load(fixedLength, ImportOptions.defaults())).size(), "6 steps: unrolled");
+        RoundTrip.check("Keras-style GRU, 6 steps, unrolled", fixedLength, ImportOptions.defaults(), tmp);
+    }
 }

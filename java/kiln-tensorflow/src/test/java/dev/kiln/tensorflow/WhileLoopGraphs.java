@@ -153,19 +153,19 @@ public final class WhileLoopGraphs {
 
     // ---- NodeDef helpers ----
 
-    private static OpDef.ArgDef.Builder arg(String name, DataType t) {
+    static OpDef.ArgDef.Builder arg(String name, DataType t) {
         return OpDef.ArgDef.newBuilder().setName(name).setType(t);
     }
 
-    private static NodeDef.Builder node(String name, String op, String... inputs) {
+    static NodeDef.Builder node(String name, String op, String... inputs) {
         return NodeDef.newBuilder().setName(name).setOp(op).addAllInput(List.of(inputs));
     }
 
-    private static AttrValue type(DataType t) {
+    static AttrValue type(DataType t) {
         return AttrValue.newBuilder().setType(t).build();
     }
 
-    private static AttrValue types(DataType... ts) {
+    static AttrValue types(DataType... ts) {
         AttrValue.ListValue.Builder l = AttrValue.ListValue.newBuilder();
         for (DataType t : ts) {
             l.addType(t);
@@ -173,25 +173,25 @@ public final class WhileLoopGraphs {
         return AttrValue.newBuilder().setList(l).build();
     }
 
-    private static AttrValue func(String name) {
+    static AttrValue func(String name) {
         return AttrValue.newBuilder().setFunc(NameAttrList.newBuilder().setName(name)).build();
     }
 
-    private static NodeDef placeholder(String name, Shape shape) {
+    static NodeDef placeholder(String name, Shape shape) {
         return node(name, "Placeholder").putAttr("dtype", type(F))
                 .putAttr("shape", AttrValue.newBuilder().setShape(GraphDefs.toProto(shape)).build()).build();
     }
 
-    private static NodeDef.Builder constTensor(String name, Tensor t) {
+    static NodeDef.Builder constTensor(String name, Tensor t) {
         return node(name, "Const").putAttr("dtype", type(DataType.forNumber(t.dtype().tfCode())))
                 .putAttr("value", AttrValue.newBuilder().setTensor(GraphDefs.toProto(t)).build());
     }
 
-    private static NodeDef.Builder constInts(String name, int... v) {
+    static NodeDef.Builder constInts(String name, int... v) {
         return constTensor(name, Tensor.ofInts(Shape.of(v.length), v));
     }
 
-    private static NodeDef.Builder constScalarInt(String name, int v) {
+    static NodeDef.Builder constScalarInt(String name, int v) {
         return constTensor(name, Tensor.scalar(v));
     }
 }
