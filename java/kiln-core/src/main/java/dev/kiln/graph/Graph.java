@@ -16,7 +16,9 @@ import java.util.TreeMap;
 /**
  * Kiln's graph IR: the one representation that import produces and every pass, quantizer and exporter works on.
  *
- * <p>A flat dataflow graph of TensorFlow-vocabulary {@link Node}s (functions already inlined), keyed by unique name in
+ * <p>A flat dataflow graph of TensorFlow-vocabulary {@link Node}s (functions inlined, except the control flow import
+ * keeps: a loop of unknown length, a branch decided at run time, a Keras LSTM/GRU kept whole, whose functions are
+ * in {@link #functions()} and their bodies, as graphs, in {@link #subgraphs()}), keyed by unique name in
  * insertion order; the public signature (inputs and outputs with their names); weights as {@code Const} nodes holding
  * {@link Tensor}s; and annotations that later stages add: quantization parameters per tensor and sparsity per weight.
  *
