@@ -150,14 +150,7 @@ final class OnnxEmitter {
     List<Val> emitBody() {
         List<Node> live = liveNodes();
         check(live);
-        for (Node n : live) {
-            for (TensorRef r : inputsOf(n)) {
-                dataUses.merge(r.toString(), 1, Integer::sum);
-            }
-        }
-        for (SignatureTensor s : g.outputs()) {
-            dataUses.merge(s.tensor().toString(), 1, Integer::sum);
-        }
+        countDataUses(live);
         for (Node n : live) {
             emitNode(n);
         }
@@ -166,6 +159,18 @@ final class OnnxEmitter {
             outs.add(isList(s.tensor()) ? null : get(s.tensor(), Layout.NATIVE, -1));
         }
         return outs;
+    }
+
+    /** How many live data edges (and signature outputs) read each tensor, for {@link #uses}. */
+    private void countDataUses(List<Node> live) {
+        for (Node n : live) {
+            for (TensorRef r : inputsOf(n)) {
+                dataUses.merge(r.toString(), 1, Integer::sum);
+            }
+        }
+        for (SignatureTensor s : g.outputs()) {
+            dataUses.merge(s.tensor().toString(), 1, Integer::sum);
+        }
     }
 
     /** Moves what a child emitted into this emitter's graph (a function inlined rather than made a subgraph). */
@@ -243,14 +248,7 @@ final class OnnxEmitter {
             gb.addInput(valueInfo(s.name(), t, s.type().shape()));
             vals.put(s.tensor().toString(), new Val(s.name(), Layout.NATIVE, t, s.type().shape().rank()));
         }
-        for (Node n : live) {
-            for (TensorRef r : inputsOf(n)) {
-                dataUses.merge(r.toString(), 1, Integer::sum);
-            }
-        }
-        for (SignatureTensor s : g.outputs()) {
-            dataUses.merge(s.tensor().toString(), 1, Integer::sum);
-        }
+        countDataUses(live);
         for (Node n : live) {
             try {
                 emitNode(n);

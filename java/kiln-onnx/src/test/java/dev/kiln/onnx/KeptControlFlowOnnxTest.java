@@ -39,7 +39,7 @@ class KeptControlFlowOnnxTest {
     Path tmp;
 
     /** Random inputs for {@code g}'s signature with input {@code name} of shape [batch, steps, 3]. */
-    private static Map<String, Tensor> feeds(Graph g, String name, int batch, int steps, long seed) {
+    static Map<String, Tensor> feeds(Graph g, String name, int batch, int steps, long seed) {
         List<SignatureTensor> fixed = new ArrayList<>();
         for (SignatureTensor s : g.inputs()) {
             fixed.add(s.name().equals(name) ? new SignatureTensor(s.name(), s.tensor(),
@@ -48,13 +48,13 @@ class KeptControlFlowOnnxTest {
         return RandomInputs.forSignature(fixed, seed, batch);
     }
 
-    private static Map<String, Tensor> tf(Path model, ImportOptions o, Map<String, Tensor> in) {
+    static Map<String, Tensor> tf(Path model, ImportOptions o, Map<String, Tensor> in) {
         try (TfRunner r = TfRunner.open(model, o)) {
             return r.run(in);
         }
     }
 
-    private static Map<String, Tensor> ort(Path onnx, Map<String, Tensor> in) {
+    static Map<String, Tensor> ort(Path onnx, Map<String, Tensor> in) {
         try (OnnxRunner r = OnnxRunner.open(onnx, 1)) {
             return r.run(in);
         }
@@ -71,7 +71,7 @@ class KeptControlFlowOnnxTest {
         }
     }
 
-    private static long count(ModelProto m, String op) {
+    static long count(ModelProto m, String op) {
         return m.getGraph().getNodeList().stream().map(NodeProto::getOpType).filter(op::equals).count();
     }
 

@@ -23,6 +23,10 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
+import static dev.kiln.onnx.KeptControlFlowOnnxTest.count;
+import static dev.kiln.onnx.KeptControlFlowOnnxTest.feeds;
+import static dev.kiln.onnx.KeptControlFlowOnnxTest.ort;
+import static dev.kiln.onnx.KeptControlFlowOnnxTest.tf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -35,24 +39,6 @@ class KeptLstmOnnxTest {
     @TempDir
     Path tmp;
 
-    private static Map<String, Tensor> feeds(Graph g, int batch, int steps, long seed) {
-        SignatureTensor in = g.inputs().get(0);
-        return RandomInputs.forSignature(List.of(new SignatureTensor(in.name(), in.tensor(),
-                new TensorType(in.type().dtype(), Shape.of(batch, steps, 3)))), seed, batch);
-    }
-
-    private static Map<String, Tensor> tf(Path model, ImportOptions o, Map<String, Tensor> in) {
-        try (TfRunner r = TfRunner.open(model, o)) {
-            return r.run(in);
-        }
-    }
-
-    private static Map<String, Tensor> ort(Path onnx, Map<String, Tensor> in) {
-        try (OnnxRunner r = OnnxRunner.open(onnx, 1)) {
-            return r.run(in);
-        }
-    }
-
     private static TensorComparison compare(Map<String, Tensor> expected, Map<String, Tensor> actual) {
         Tensor a = actual.get("dense");
         if (a.dtype() == dev.kiln.graph.DType.HALF) {
@@ -61,17 +47,13 @@ class KeptLstmOnnxTest {
         return TensorComparison.compare(expected.get("dense"), a);
     }
 
-    private static long count(ModelProto m, String op) {
-        return m.getGraph().getNodeList().stream().map(NodeProto::getOpType).filter(op::equals).count();
-    }
-
     @Test
     void keptLstmIsOneOnnxLstmInEveryPrecision() throws Exception {
         Path model = KerasLstmModels.shared();
         ImportOptions keep = ImportOptions.builder().recurrentLayers(RecurrentLayers.KEEP).build();
         Graph g = TfImporter.load(model, keep);
         Passes.optimizeForInference().run(g);
-        Map<String, Tensor> in = feeds(g, 4, 5, 11);
+        Map<String, Tensor> in = feeds(g, "input_1", 4, 5, 11);
         Map<String, Tensor> expected = tf(model, ImportOptions.defaults(), in);
 
         Path f32 = tmp.resolve("fp32.onnx");
@@ -118,7 +100,7 @@ class KeptLstmOnnxTest {
         assertEquals(3, dims.size());
         assertTrue(!dims.get(1).hasDimValue(), "the time dimension stays free: " + dims);
         for (int steps : new int[] {1, 4, 11}) {
-            Map<String, Tensor> in = feeds(g, 3, steps, 5 + steps);
+            Map<String, Tensor> in = feeds(g, "input_1", 3, steps, 5 + steps);
             TensorComparison c = compare(tf(model, ImportOptions.defaults(), in), ort(onnx, in));
             assertTrue(c.within(1e-5), steps + " steps: " + c);
         }
@@ -146,16 +128,8 @@ class KeptLstmOnnxTest {
         OnnxExporter.fp32().export(asLoop, loop);
         assertEquals(1, count(OnnxReader.read(loop), "Loop"));
         for (int steps : new int[] {1, 4, 9}) {
-            List<SignatureTensor> fixed = new java.util.ArrayList<>();
-            for (SignatureTensor s : g.inputs()) {
-                fixed.add(s.name().equals("x") ? new SignatureTensor(s.name(), s.tensor(),
-                        new TensorType(s.type().dtype(), Shape.of(2, steps, 3))) : s);
-            }
-            Map<String, Tensor> in = RandomInputs.forSignature(fixed, steps, 2);
-            Map<String, Tensor> expected;
-            try (TfRunner r = TfRunner.open(pb, ImportOptions.defaults())) {
-                expected = r.run(in);
-            }
+            Map<String, Tensor> in = feeds(g, "x", 2, steps, steps);
+            Map<String, Tensor> expected = tf(pb, ImportOptions.defaults(), in);
             Map<String, Tensor> gru = ort(onnx, in);
             Map<String, Tensor> viaLoop = ort(loop, in);
             for (String name : expected.keySet()) {
