@@ -71,6 +71,19 @@ class KeptControlFlowOnnxTest {
         }
     }
 
+    /** {@code g} exported as INT8 QDQ for {@code target}, with min-max ranges from TensorFlow running it on {@code in}. */
+    static Path int8(Graph g, Map<String, Tensor> in, Int8Target target, Path dir) {
+        Graph q = g.copy();
+        MinMaxCalibration.minMax(q, in, gg -> {
+            try (TfRunner r = TfRunner.of(gg)) {
+                return r.run(in);
+            }
+        }, target);
+        Path i8 = dir.resolve("int8-" + target + ".onnx");
+        OnnxExporter.builder().precision(Precision.INT8).int8Target(target).build().export(q, i8);
+        return i8;
+    }
+
     static long count(ModelProto m, String op) {
         return m.getGraph().getNodeList().stream().map(NodeProto::getOpType).filter(op::equals).count();
     }
@@ -108,15 +121,7 @@ class KeptControlFlowOnnxTest {
         OnnxExporter.builder().precision(Precision.FP16).build().export(g, f16);
         assertClose(expected, ort(f16, in), 1e-2, "FP16");
         for (Int8Target target : Int8Target.values()) {
-            Graph q = g.copy();
-            MinMaxCalibration.minMax(q, in, gg -> {
-                try (TfRunner r = TfRunner.of(gg)) {
-                    return r.run(in);
-                }
-            }, target);
-            Path i8 = tmp.resolve("int8-" + target + ".onnx");
-            OnnxExporter.builder().precision(Precision.INT8).int8Target(target).build().export(q, i8);
-            assertClose(expected, ort(i8, in), 0.05, "INT8 " + target);
+            assertClose(expected, ort(int8(g, in, target, tmp), in), 0.05, "INT8 " + target);
         }
     }
 

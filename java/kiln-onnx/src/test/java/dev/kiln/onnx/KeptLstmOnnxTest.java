@@ -25,6 +25,7 @@ import java.util.Map;
 
 import static dev.kiln.onnx.KeptControlFlowOnnxTest.count;
 import static dev.kiln.onnx.KeptControlFlowOnnxTest.feeds;
+import static dev.kiln.onnx.KeptControlFlowOnnxTest.int8;
 import static dev.kiln.onnx.KeptControlFlowOnnxTest.ort;
 import static dev.kiln.onnx.KeptControlFlowOnnxTest.tf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -70,14 +71,7 @@ class KeptLstmOnnxTest {
         assertTrue(c16.maxAbsError() <= 1e-2, "FP16: " + c16);
 
         for (Int8Target target : Int8Target.values()) {
-            Graph q = g.copy();
-            MinMaxCalibration.minMax(q, in, gg -> {
-                try (TfRunner r = TfRunner.of(gg)) {
-                    return r.run(in);
-                }
-            }, target);
-            Path i8 = tmp.resolve("int8-" + target + ".onnx");
-            OnnxExporter.builder().precision(Precision.INT8).int8Target(target).build().export(q, i8);
+            Path i8 = int8(g, in, target, tmp);
             assertEquals(1, count(OnnxReader.read(i8), "LSTM"), target + ": the LSTM stays one float op");
             TensorComparison c8 = compare(expected, ort(i8, in));
             // the Dense after the LSTM is quantized: within a few of its output steps (outputs lie in about [-1, 1])

@@ -52,16 +52,7 @@ class BadInputTest {
 
     private Path copyOfGood() throws IOException {
         Path dst = tmp.resolve("copy");
-        try (Stream<Path> s = Files.walk(good)) {
-            for (Path p : s.sorted().toList()) {
-                Path t = dst.resolve(good.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t);
-                }
-            }
-        }
+        KerasLstmModels.copy(good, dst);
         return dst;
     }
 

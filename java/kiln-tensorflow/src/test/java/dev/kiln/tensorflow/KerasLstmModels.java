@@ -62,7 +62,7 @@ public final class KerasLstmModels {
         return m;
     }
 
-    /** A recursive copy of a model directory. */
+    /** A recursive copy of a model directory (any model's: the tests that edit a copy share it). */
     public static Path copy(Path from, Path to) throws IOException {
         try (Stream<Path> s = Files.walk(from)) {
             for (Path p : s.sorted().toList()) {

@@ -19,7 +19,6 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -57,16 +56,7 @@ class ResourceGatherTest {
     /** A copy of {@code model} whose "emb" is a resource variable read by ResourceGather. */
     private Path asResourceGather(Path model) throws IOException {
         Path dst = tmp.resolve("resource");
-        try (Stream<Path> s = Files.walk(model)) {
-            for (Path p : s.sorted().toList()) {
-                Path t = dst.resolve(model.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t);
-                }
-            }
-        }
+        KerasLstmModels.copy(model, dst);
         SavedModel sm = SavedModel.parseFrom(Files.readAllBytes(model.resolve("saved_model.pb")));
         MetaGraphDef mg = sm.getMetaGraphs(0);
         GraphDef.Builder g = mg.getGraphDef().toBuilder();

@@ -25,7 +25,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.UnaryOperator;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -52,16 +51,7 @@ class SavedModelVariantsTest {
     /** A copy of the base model (variables included) whose meta graph {@code edit} rewrote. */
     private Path variant(String name, UnaryOperator<MetaGraphDef> edit) throws IOException {
         Path dst = tmp.resolve(name);
-        try (Stream<Path> s = Files.walk(base)) {
-            for (Path p : s.sorted().toList()) {
-                Path t = dst.resolve(base.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t);
-                }
-            }
-        }
+        KerasLstmModels.copy(base, dst);
         SavedModel sm = SavedModel.parseFrom(Files.readAllBytes(base.resolve("saved_model.pb")));
         SavedModel edited = sm.toBuilder().setMetaGraphs(0, edit.apply(sm.getMetaGraphs(0))).build();
         try (OutputStream out = Files.newOutputStream(dst.resolve("saved_model.pb"))) {
