@@ -38,7 +38,7 @@ public final class Graph {
     public Graph() {
     }
 
-    /** A copy sharing the (immutable) nodes and tensors. */
+    /** A copy sharing the (immutable) nodes and tensors; kept control flow's bodies are copied the same way. */
     public Graph copy() {
         Graph g = new Graph();
         g.nodes.putAll(nodes);
@@ -48,7 +48,7 @@ public final class Graph {
         g.sparsity.putAll(sparsity);
         g.metadata.putAll(metadata);
         g.functions.putAll(functions);
-        g.subgraphs.putAll(subgraphs);
+        subgraphs.forEach((k, body) -> g.subgraphs.put(k, body.copy())); // passes change bodies in place too
         return g;
     }
 

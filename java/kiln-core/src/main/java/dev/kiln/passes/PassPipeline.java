@@ -64,8 +64,19 @@ public final class PassPipeline {
         return out;
     }
 
-    /** Runs every step on {@code graph} (changed in place) and returns what each pass did, in order. */
+    /**
+     * Runs every step on {@code graph} (changed in place) and returns what each pass did, in order; then on the bodies
+     * of the control flow it keeps ({@link Graph#subgraphs()}), whose results are not reported.
+     */
     public List<PassResult> run(Graph graph) {
+        List<PassResult> results = runSteps(graph);
+        for (Graph body : graph.subgraphs().values()) {
+            run(body);
+        }
+        return results;
+    }
+
+    private List<PassResult> runSteps(Graph graph) {
         List<PassResult> results = new ArrayList<>();
         for (Step step : steps) {
             if (!step.repeat()) {

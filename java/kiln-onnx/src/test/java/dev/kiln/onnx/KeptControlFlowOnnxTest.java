@@ -109,7 +109,12 @@ class KeptControlFlowOnnxTest {
     void kerasLstmKeptAsALoopMatchesTensorFlowInEveryPrecision() throws Exception {
         Path model = KerasLstmModels.shared();
         Graph g = TfImporter.load(model, LOOP);
+        Graph imported = g.copy();
         Passes.optimizeForInference().run(g);
+        String body = g.subgraphs().keySet().stream().filter(k -> k.endsWith("/body")).findFirst().orElseThrow();
+        assertTrue(g.subgraphs().get(body).size() < imported.subgraphs().get(body).size(), "the loop's body is "
+                + "optimized too: " + imported.subgraphs().get(body).size() + " -> " + g.subgraphs().get(body).size()
+                + " nodes");
         Map<String, Tensor> in = feeds(g, "input_1", 4, 5, 3);
         Map<String, Tensor> expected = tf(model, ImportOptions.defaults(), in);
         Path f32 = tmp.resolve("fp32.onnx");
