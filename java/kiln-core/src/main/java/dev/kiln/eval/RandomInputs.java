@@ -28,13 +28,23 @@ public final class RandomInputs {
 
     /** One tensor per signature input, keyed by its signature name. */
     public static Map<String, Tensor> forSignature(List<SignatureTensor> inputs, long seed, int batch) {
-        if (batch < 1) {
-            throw new dev.kiln.KilnArgumentException("batch must be >= 1, got " + batch);
+        return forSignature(inputs, seed, batch, 1);
+    }
+
+    /**
+     * One tensor per signature input, with unknown dimensions other than the first of size {@code otherUnknown} (a
+     * sequence length, for a model that takes any).
+     */
+    public static Map<String, Tensor> forSignature(List<SignatureTensor> inputs, long seed, int batch,
+                                                   int otherUnknown) {
+        if (batch < 1 || otherUnknown < 1) {
+            throw new dev.kiln.KilnArgumentException("batch and sizes must be >= 1, got " + batch + " and "
+                    + otherUnknown);
         }
         Map<String, Tensor> out = new LinkedHashMap<>();
         int k = 0;
         for (SignatureTensor in : inputs) {
-            Shape shape = concreteShape(in.type().shape(), batch);
+            Shape shape = concreteShape(in.type().shape(), batch, otherUnknown);
             out.put(in.name(), random(in.name(), in.type().dtype(), shape, new SplittableRandom(seed * 1_000_003L + k)));
             k++;
         }
@@ -43,13 +53,18 @@ public final class RandomInputs {
 
     /** {@code shape} with unknown dimensions replaced: the first by {@code batch}, others by 1; unknown rank: [batch]. */
     public static Shape concreteShape(Shape shape, int batch) {
+        return concreteShape(shape, batch, 1);
+    }
+
+    /** {@code shape} with unknown dimensions replaced: the first by {@code batch}, others by {@code otherUnknown}. */
+    public static Shape concreteShape(Shape shape, int batch, int otherUnknown) {
         if (!shape.hasRank()) {
             return Shape.of(batch);
         }
         long[] d = shape.dims();
         for (int i = 0; i < d.length; i++) {
             if (d[i] < 0) {
-                d[i] = i == 0 ? batch : 1;
+                d[i] = i == 0 ? batch : otherUnknown;
             }
         }
         return Shape.of(d);
