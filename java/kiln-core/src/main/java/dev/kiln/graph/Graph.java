@@ -319,6 +319,14 @@ public final class Graph {
         return subgraphs;
     }
 
+    /**
+     * Whether import kept control flow here (a loop, a run-time branch, a Keras LSTM/GRU kept whole): then the model
+     * may take sequences of any length.
+     */
+    public boolean keepsControlFlow() {
+        return !subgraphs.isEmpty() || nodes.values().stream().anyMatch(n -> RecurrentCall.of(n) != null);
+    }
+
     // ---- sizes ----
 
     /** Number of weight elements: the elements of all {@code Const} nodes of floating-point type. */

@@ -6,7 +6,6 @@ import dev.kiln.eval.ModelRunner;
 import dev.kiln.eval.RandomInputs;
 import dev.kiln.eval.TensorComparison;
 import dev.kiln.graph.Graph;
-import dev.kiln.graph.RecurrentCall;
 import dev.kiln.graph.SignatureTensor;
 import dev.kiln.graph.Tensor;
 import dev.kiln.calib.CalibrationTable;
@@ -458,15 +457,7 @@ public final class OptimizeJob {
     }
 
     /** The sizes the verification samples give an unknown non-batch dimension of a model that keeps its loops. */
-    private static final int[] SEQUENCE_LENGTHS = {1, 4, 9, 16};
-
-    /**
-     * Whether import kept control flow (a loop of unknown length, a Keras LSTM/GRU kept whole): then the model takes
-     * sequences of any length, and the verification samples vary the unknown dimensions instead of using 1.
-     */
-    static boolean keepsControlFlow(Graph g) {
-        return !g.subgraphs().isEmpty() || g.nodes().stream().anyMatch(n -> RecurrentCall.of(n) != null);
-    }
+    static final int[] SEQUENCE_LENGTHS = {1, 4, 9, 16};
 
     /**
      * Runs TF on the original and every artifact on its runtime with the same random inputs, and compares. An
@@ -476,7 +467,7 @@ public final class OptimizeJob {
     private List<OptimizeReport.Verification> verify(Graph original, List<OptimizeReport.Artifact> artifacts,
             Graph lossyReference, List<OptimizeReport.OutputFile> digests, List<String> warnings) {
         List<Map<String, Tensor>> inputs = new ArrayList<>();
-        boolean anyLength = keepsControlFlow(original);
+        boolean anyLength = original.keepsControlFlow();
         for (int i = 0; i < samples; i++) {
             int length = anyLength ? SEQUENCE_LENGTHS[i % SEQUENCE_LENGTHS.length] : 1;
             inputs.add(RandomInputs.forSignature(original.inputs(), seed + i, batch, length));
