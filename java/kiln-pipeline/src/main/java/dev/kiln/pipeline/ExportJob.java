@@ -373,7 +373,7 @@ public final class ExportJob {
      * TensorRT without an engine here, the ONNX it will be built from, on ONNX Runtime (and says so).
      */
     private List<Verified> verify(Graph graph, TensorRtEngines.Outcome engine) {
-        // a model that keeps its loops takes any length: verify at one more than a single step
+        // a model that keeps its loops takes any length: verify at 9 steps rather than 1
         Map<String, Tensor> inputs = RandomInputs.forSignature(graph.inputs(), 42, 2,
                 graph.keepsControlFlow() ? OptimizeJob.SEQUENCE_LENGTHS[2] : 1);
         Map<String, Tensor> expected;
