@@ -238,6 +238,15 @@ public final class TensorRtOnnxSupport {
                     return "reduction '" + r + "' (only none)";
                 }
             }
+            case "Loop" -> {
+                // Loop(M, cond, carried...) -> (carried..., scan outputs...)
+                int scans = n.getOutputCount() - Math.max(0, n.getInputCount() - 2);
+                String m = n.getInputCount() > 0 ? n.getInput(0) : "";
+                if (scans > 0 && (m.isEmpty() || !constants.contains(m))) {
+                    return "scan outputs need a trip count M known when the engine is built (here "
+                            + (m.isEmpty() ? "none: the condition ends the loop" : "'" + m + "' is computed") + ")";
+                }
+            }
             case "LSTM" -> {
                 if (integer(n, "input_forget", 0) != 0 || integer(n, "layout", 0) != 0) {
                     return "input_forget and layout must be 0";

@@ -152,6 +152,24 @@ class TensorRtOnnxSupportTest {
                 r.problems().toString());
     }
 
+    @Test
+    void aKeptLoopWithScanOutputsIsNamedAndAKeptLstmPasses() throws IOException {
+        Path pb = dev.kiln.tensorflow.WhileLoopGraphs.rnn(dir.resolve("rnn.pb"), -1);
+        ModelProto loop = OnnxExporter.fp32().toModel(dev.kiln.tensorflow.TfImporter.load(pb));
+        TensorRtOnnxSupport.Report r = TensorRtOnnxSupport.check(loop);
+        assertEquals(1, r.problems().size(), r.problems().toString());
+        assertEquals("Loop", r.problems().get(0).op());
+        assertTrue(r.problems().get(0).reason().contains("trip count M known when the engine is built (here none"),
+                r.problems().toString());
+
+        Path lstm = dev.kiln.tensorflow.KerasLstmModels.anyLength(dev.kiln.tensorflow.KerasLstmModels.shared(),
+                dir.resolve("lstm"));
+        ModelProto whole = OnnxExporter.fp32().toModel(dev.kiln.tensorflow.TfImporter.load(lstm));
+        assertTrue(whole.getGraph().getNodeList().stream().anyMatch(n -> n.getOpType().equals("LSTM")));
+        assertTrue(TensorRtOnnxSupport.check(whole).problems().isEmpty(),
+                TensorRtOnnxSupport.check(whole).problems().toString());
+    }
+
     private ModelProto int8(Graph g, Int8Target target) {
         Map<String, Tensor> in = RandomInputs.forSignature(g.inputs(), 7, 2);
         MinMaxCalibration.minMax(g, in, MinMaxCalibration.ortFp32(in), target);
