@@ -10,6 +10,7 @@ import dev.kiln.onnx.Int8Target;
 import dev.kiln.onnx.Int8WeightRange;
 import dev.kiln.onnx.Precision;
 import dev.kiln.pipeline.OptimizeJob;
+import dev.kiln.tensorflow.RecurrentLayers;
 import dev.kiln.sparse.PruningPattern;
 import dev.kiln.tensorrt.EngineOptions;
 import dev.kiln.tensorrt.EnginePrecision;
@@ -33,7 +34,7 @@ import java.util.function.Supplier;
  * ({@code formats}, {@code precisions}, {@code calibRandom}, {@code calibSamples}, {@code calibMethod},
  * {@code calibBatch}, {@code dataScale}, {@code dataOffset}, {@code int8Targets}, {@code int8Weights},
  * {@code weightMethod}, {@code keepFloat}, {@code minCosine}, {@code prune}, {@code lowRank}, {@code opset},
- * {@code samples}, {@code batch}, {@code seed}) and the TensorRT build flags in a {@code tensorrt} object. Flags that
+ * {@code samples}, {@code batch}, {@code seed}, {@code rnn}) and the TensorRT build flags in a {@code tensorrt} object. Flags that
  * name files on the server (a timing cache, a calibration cache) or a GPU (the scheduler picks it) are not options.
  * Every value is checked here by the same parser the CLI uses, so a bad one is a 400 that names it before the job is
  * queued. {@link #canonicalJson} is the options with every default filled in and keys sorted, so that two
@@ -43,11 +44,11 @@ record JobOptions(Set<OptimizeJob.Format> formats, Set<Precision> precisions, bo
                   int opset, int samples, int batch, long seed, Double lowRank, String prune,
                   List<String> calibMethod, int calibBatch, double dataScale, double dataOffset,
                   Set<Int8Target> int8Targets, String int8Weights, String weightMethod, Set<String> keepFloat,
-                  Double minCosine, Map<String, Object> tensorrt) {
+                  Double minCosine, Map<String, Object> tensorrt, RecurrentLayers rnn) {
 
     static final List<String> KEYS = List.of("formats", "precisions", "calibRandom", "calibSamples", "calibMethod",
             "calibBatch", "dataScale", "dataOffset", "int8Targets", "int8Weights", "weightMethod", "keepFloat",
-            "minCosine", "prune", "lowRank", "opset", "samples", "batch", "seed", "tensorrt");
+            "minCosine", "prune", "lowRank", "opset", "samples", "batch", "seed", "tensorrt", "rnn");
     static final List<String> TENSORRT_KEYS = List.of("workspace", "tacticSharedMemory", "builderOptimizationLevel",
             "sparseWeights", "versionCompatible", "hardwareCompatibility", "minShapes", "optShapes", "maxShapes");
     private static final ObjectMapper MAPPER = new ObjectMapper();
@@ -55,7 +56,7 @@ record JobOptions(Set<OptimizeJob.Format> formats, Set<Precision> precisions, bo
     static JobOptions defaults() {
         return new JobOptions(EnumSet.of(OptimizeJob.Format.SAVEDMODEL, OptimizeJob.Format.ONNX),
                 EnumSet.of(Precision.FP32), false, 64, 17, 4, 2, 42, null, null, List.of("mse"), -1, 1, 0,
-                EnumSet.allOf(Int8Target.class), null, "max", Set.of(), null, Map.of());
+                EnumSet.allOf(Int8Target.class), null, "max", Set.of(), null, Map.of(), RecurrentLayers.AUTO);
     }
 
     /** Parses the {@code options} part; null or blank means all defaults. */
@@ -118,9 +119,15 @@ record JobOptions(Set<OptimizeJob.Format> formats, Set<Precision> precisions, bo
         Double minCosine = has(root, "minCosine") ? fraction(root, "minCosine", "the least cosine of every output "
                 + "to FP32") : null;
         Map<String, Object> tensorrt = has(root, "tensorrt") ? tensorrt(root.get("tensorrt")) : d.tensorrt;
+        RecurrentLayers rnn = d.rnn;
+        if (has(root, "rnn")) {
+            String mode = text(root, "rnn");
+            checked("rnn", () -> RecurrentLayers.parse(mode));
+            rnn = RecurrentLayers.parse(mode);
+        }
         JobOptions o = new JobOptions(formats, precisions, calibRandom, calibSamples, opset, samples, batch, seed,
                 lowRank, prune, calibMethod, calibBatch, dataScale, dataOffset, targets, int8Weights, weightMethod,
-                keepFloat, minCosine, tensorrt);
+                keepFloat, minCosine, tensorrt, rnn);
         checked("tensorrt", o::engineOptions);
         if (formats.contains(OptimizeJob.Format.TENSORRT) && precisions.contains(Precision.INT8)
                 && !targets.contains(Int8Target.TENSORRT)) {
@@ -192,6 +199,9 @@ record JobOptions(Set<OptimizeJob.Format> formats, Set<Precision> precisions, bo
         m.put("keepFloat", keepFloat.isEmpty() ? null : List.copyOf(new TreeSet<>(keepFloat)));
         m.put("minCosine", minCosine);
         m.put("tensorrt", new TreeMap<>(tensorrt));
+        if (rnn != RecurrentLayers.AUTO) { // absent when default: the cache keys of earlier jobs stay valid
+            m.put("rnn", rnn.name().toLowerCase(Locale.ROOT));
+        }
         try {
             return MAPPER.writeValueAsString(m);
         } catch (JsonProcessingException e) {

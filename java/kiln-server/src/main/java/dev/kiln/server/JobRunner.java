@@ -106,8 +106,10 @@ final class JobRunner implements Workers.Runner {
         JobOptions o = JobOptions.parse(job.options());
         Path model = SafeExtractor.savedModelRoot(dirs.model(job.id()));
         JobSteps steps = new JobSteps();
-        OptimizeJob.Builder b = OptimizeJob.builder(model).output(work).formats(o.formats())
-                .precisions(o.precisions()).opset(o.opset()).samples(o.samples()).batch(o.batch()).seed(o.seed())
+        ImportOptions importOptions = ImportOptions.defaults().toBuilder().recurrentLayers(o.rnn()).build();
+        OptimizeJob.Builder b = OptimizeJob.builder(model).importOptions(importOptions).output(work)
+                .formats(o.formats()).precisions(o.precisions()).opset(o.opset()).samples(o.samples())
+                .batch(o.batch()).seed(o.seed())
                 .threads(1).log(line -> {
                     check.run();
                     if (steps.accept(line)) {
@@ -130,7 +132,7 @@ final class JobRunner implements Workers.Runner {
             if (o.minCosine() != null) {
                 b.minCosine(o.minCosine());
             }
-            List<SignatureTensor> inputs = TfImporter.load(model, ImportOptions.defaults().toBuilder()
+            List<SignatureTensor> inputs = TfImporter.load(model, importOptions.toBuilder()
                     .loadWeights(false).build()).inputs();
             int calibBatch = o.calibBatch() > 0 ? o.calibBatch() : 16;
             RepresentativeData calib;

@@ -138,6 +138,31 @@ class ServerOptionsTest {
     }
 
     @Test
+    void rnnKeepWritesTheSharedKerasLstmAsOneOnnxLstm() throws Exception {
+        Path lstm = Path.of(System.getProperty("kiln.repo.root", "../.."), "..", "shared", "models",
+                "tfnet_keras_lstm_from_sequential");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(lstm), lstm + " is absent (fresh clone without "
+                + "../shared): skipping the job on the real Keras LSTM");
+        Map<String, ServerClient.Part> parts = new LinkedHashMap<>(ServerClient.model("lstm.tar",
+                TestArchives.tarOf(lstm, "lstm"), "{\"formats\": [\"onnx\"], \"rnn\": \"keep\"}"));
+        HttpResponse<String> r = client.submit(TOKEN, parts);
+        assertEquals(202, r.statusCode(), r.body());
+        String id = ServerClient.json(r).get("id").asText();
+        JsonNode report = done(id);
+        assertEquals(1, report.get("optimized").get("ops").get("PartitionedCall").asInt(), report.get("optimized")
+                .toString());
+        for (JsonNode v : report.get("verifications")) {
+            assertTrue(v.get("passed").asBoolean(), v.toString());
+        }
+        byte[] onnx = client.getBytes("/v1/jobs/" + id + "/artifacts/model.onnx", TOKEN).body();
+        assertTrue(dev.kiln.onnx.proto.Onnx.ModelProto.parseFrom(onnx).getGraph().getNodeList().stream()
+                .anyMatch(n -> n.getOpType().equals("LSTM")), "one ONNX LSTM");
+        HttpResponse<String> bad = submit("{\"rnn\": \"fuse\"}", Map.of());
+        assertEquals(400, bad.statusCode(), bad.body());
+        assertTrue(ServerClient.json(bad).get("error").asText().contains("option 'rnn'"), bad.body());
+    }
+
+    @Test
     void badValuesOfEachFamilyAre400sThatNameThem() {
         Map<String, String> cases = new LinkedHashMap<>();
         cases.put("{\"prune\": \"3:x\"}", "option 'prune'");
