@@ -9,6 +9,7 @@ import dev.kiln.data.RepresentativeData;
 import dev.kiln.graph.SignatureTensor;
 import dev.kiln.onnx.Precision;
 import dev.kiln.pipeline.OptimizeJob;
+import dev.kiln.tensorflow.RecurrentLayers;
 import dev.kiln.tensorflow.TfImporter;
 
 import java.nio.file.Path;
@@ -73,6 +74,10 @@ final class ConversionOptions {
     @Option(names = "--signature")
     String signature;
 
+    @Option(names = "--rnn", description = "loops and Keras LSTM/GRU layers: auto, unroll, keep or loop (as kiln "
+            + "optimize --rnn)")
+    String rnn = "auto";
+
     /** Parses a row's options (blank: all defaults); a bad flag fails naming it. */
     static ConversionOptions parse(String options) {
         ConversionOptions o = new ConversionOptions();
@@ -84,7 +89,12 @@ final class ConversionOptions {
         }
         o.formatSet();
         o.precisionSet();
+        o.recurrentLayers();
         return o;
+    }
+
+    RecurrentLayers recurrentLayers() {
+        return RecurrentLayers.parse(rnn);
     }
 
     Set<OptimizeJob.Format> formatSet() {
@@ -124,13 +134,16 @@ final class ConversionOptions {
                 + " batch=" + batch + " seed=" + seed + " calibRandom=" + calibRandom + " calibSamples=" + calibSamples
                 + " data=" + data + " dataScale=" + FloatConversion.parseNumber(dataScale) + " evalData=" + evalData
                 + " evalRange=" + evalRange + " labels=" + labels + " tags="
-                + new java.util.TreeSet<>(tags) + " signature=" + signature;
+                + new java.util.TreeSet<>(tags) + " signature=" + signature
+                // absent when auto: the output addresses of earlier runs stay the same
+                + (recurrentLayers() == RecurrentLayers.AUTO ? "" : " rnn=" + recurrentLayers());
     }
 
     /** The optimize job for {@code model} (a local path) writing into {@code out}. */
     OptimizeJob.Builder job(Path model, Path out) {
         dev.kiln.tensorflow.ImportOptions imports = dev.kiln.tensorflow.ImportOptions.builder()
-                .tags(Set.copyOf(tags)).signature(signature).build();
+                .tags(Set.copyOf(tags)).signature(signature).recurrentLayers(recurrentLayers())
+                .build();
         OptimizeJob.Builder b = OptimizeJob.builder(model).output(out).formats(formatSet())
                 .precisions(precisionSet()).importOptions(imports).opset(opset).samples(samples).batch(batch)
                 .seed(seed).threads(1);
