@@ -96,6 +96,9 @@ class KerasRnnCliTest {
             verified++;
         }
         assertEquals(3, verified, "original, SavedModel, ONNX: " + report.get("verifications"));
+        assertEquals("[1,4,9,16]", report.get("verifications").get(1).get("sequenceLengths").toString(),
+                "the samples vary the sequence length");
+        assertTrue(r.out().contains("4 random samples, sequence lengths 1, 4, 9, 16"), r.out());
         assertEquals(1, dev.kiln.onnx.OnnxReader.read(out.resolve("model.onnx")).getGraph().getNodeList().stream()
                 .filter(n -> n.getOpType().equals("LSTM")).count(), "one ONNX LSTM");
 

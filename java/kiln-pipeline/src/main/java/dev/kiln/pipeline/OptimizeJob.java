@@ -467,9 +467,13 @@ public final class OptimizeJob {
     private List<OptimizeReport.Verification> verify(Graph original, List<OptimizeReport.Artifact> artifacts,
             Graph lossyReference, List<OptimizeReport.OutputFile> digests, List<String> warnings) {
         List<Map<String, Tensor>> inputs = new ArrayList<>();
+        List<Integer> lengths = new ArrayList<>();
         boolean anyLength = original.keepsControlFlow();
         for (int i = 0; i < samples; i++) {
             int length = anyLength ? SEQUENCE_LENGTHS[i % SEQUENCE_LENGTHS.length] : 1;
+            if (anyLength && !lengths.contains(length)) {
+                lengths.add(length);
+            }
             inputs.add(RandomInputs.forSignature(original.inputs(), seed + i, batch, length));
         }
         List<Map<String, Tensor>> expected = new ArrayList<>();
@@ -483,7 +487,7 @@ public final class OptimizeJob {
         }
         List<OptimizeReport.Verification> out = new ArrayList<>();
         out.add(new OptimizeReport.Verification(lossyReference != null ? "pruned/factorized graph" : "original",
-                "tensorflow", samples, 0, 0, 0, true,
+                "tensorflow", samples, lengths, 0, 0, 0, true,
                 median(referenceTimes)));
         try (Progress progress = Progress.start("verify", (long) artifacts.size() * samples)) {
             for (OptimizeReport.Artifact a : artifacts) {
@@ -519,7 +523,7 @@ public final class OptimizeJob {
                     warnings.add(replacedWarning(path));
                     continue;
                 }
-                out.add(new OptimizeReport.Verification(a.path(), runtime, samples, maxAbs, maxRel, tolerance,
+                out.add(new OptimizeReport.Verification(a.path(), runtime, samples, lengths, maxAbs, maxRel, tolerance,
                         maxRel <= tolerance, median(times)));
             }
         }

@@ -74,8 +74,13 @@ public record OptimizeReport(
     public record Sensitivity(String layer, String op, double cost, String metric) { }
 
     /** One comparison of an artifact run on a runtime against TensorFlow on the original model. */
-    public record Verification(String artifact, String runtime, int samples, double maxAbsError, double maxRelError,
-                               double tolerance, boolean passed, double medianLatencyMillis) { }
+    /**
+     * One artifact checked against TensorFlow on {@code samples} random inputs; {@code sequenceLengths}: the sizes the
+     * samples gave unknown non-batch dimensions, for a model that keeps its loops (empty: 1, as for any other model).
+     */
+    public record Verification(String artifact, String runtime, int samples, List<Integer> sequenceLengths,
+                               double maxAbsError, double maxRelError, double tolerance, boolean passed,
+                               double medianLatencyMillis) { }
 
     public boolean allPassed() {
         return verifications.stream().allMatch(Verification::passed);

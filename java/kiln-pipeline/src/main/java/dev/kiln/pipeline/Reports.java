@@ -93,8 +93,8 @@ public final class Reports {
             }
         }
         out.println();
-        out.printf(Locale.ROOT, "verification against TensorFlow on the original (%d random samples)%n",
-                r.verifications().isEmpty() ? 0 : r.verifications().get(0).samples());
+        out.printf(Locale.ROOT, "verification against TensorFlow on the original (%d random samples%s)%n",
+                r.verifications().isEmpty() ? 0 : r.verifications().get(0).samples(), lengths(r));
         out.printf(Locale.ROOT, "  %-12s %-44s %12s %12s %10s %8s  %s%n", "runtime", "artifact", "max abs err",
                 "max rel err", "tolerance", "median", "");
         for (OptimizeReport.Verification v : r.verifications()) {
@@ -272,7 +272,8 @@ public final class Reports {
 
         h.append("<section id=\"verification\"><h2>Verification against TensorFlow on the original</h2><p>")
                 .append(r.verifications().isEmpty() ? 0 : r.verifications().get(0).samples())
-                .append(" random samples through each float output; INT8 outputs are measured on held-out data "
+                .append(" random samples").append(esc(lengths(r)))
+                .append(" through each float output; INT8 outputs are measured on held-out data "
                         + "below.</p><table><tr><th>output</th><th>runtime</th><th>max abs error</th>"
                         + "<th>max rel error</th><th>tolerance (rel)</th><th>median latency</th><th>result</th>"
                         + "</tr>");
@@ -675,5 +676,15 @@ public final class Reports {
 
     private static String esc(String s) {
         return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
+    }
+
+    /** ", sequence lengths 1, 4, 9, 16" when the verification varied them (a model that keeps its loops), else "". */
+    private static String lengths(OptimizeReport r) {
+        if (r.verifications().isEmpty() || r.verifications().get(0).sequenceLengths() == null
+                || r.verifications().get(0).sequenceLengths().isEmpty()) {
+            return "";
+        }
+        return ", sequence lengths " + r.verifications().get(0).sequenceLengths().stream().map(String::valueOf)
+                .collect(java.util.stream.Collectors.joining(", "));
     }
 }

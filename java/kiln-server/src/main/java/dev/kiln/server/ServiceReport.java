@@ -26,7 +26,8 @@ final class ServiceReport {
         List<OptimizeReport.Verification> verifications = new ArrayList<>();
         for (OptimizeReport.Verification v : r.verifications()) {
             verifications.add(new OptimizeReport.Verification(relative(v.artifact(), outDir), v.runtime(), v.samples(),
-                    v.maxAbsError(), v.maxRelError(), v.tolerance(), v.passed(), v.medianLatencyMillis()));
+                    v.sequenceLengths(), v.maxAbsError(), v.maxRelError(), v.tolerance(), v.passed(),
+                    v.medianLatencyMillis()));
         }
         List<OptimizeReport.OutputFile> files = new ArrayList<>();
         for (OptimizeReport.OutputFile f : r.files()) {
