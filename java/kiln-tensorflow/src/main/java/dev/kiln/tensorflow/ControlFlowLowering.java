@@ -143,6 +143,10 @@ final class ControlFlowLowering {
                 }
             }
             String op = nd.getOp();
+            if ((IF.contains(op) || CASE.contains(op)) && ins.isEmpty()) {
+                throw KilnException.invalidModel(op + " '" + nd.getName() + "' has no " + (IF.contains(op)
+                        ? "predicate" : "branch index") + " input");
+            }
             if (WHILE.contains(op)) {
                 unrollWhile(nd, ins);
             } else if (IF.contains(op)) {
@@ -219,6 +223,10 @@ final class ControlFlowLowering {
         List<Value> state = init;
         for (int i = 0; ; i++) {
             List<Value> c = instantiate(cond, state, nd.getName() + "/kiln_cond_" + i);
+            if (c.size() != 1) {
+                throw KilnException.invalidModel("While '" + nd.getName() + "': its condition " + cond.getName()
+                        + " returns " + c.size() + " values; a loop condition returns one boolean");
+            }
             Long go = plainScalar(c.get(0));
             if (go == null && keepDynamic && !(c.get(0) instanceof Refused)) {
                 keep(nd, init);
@@ -244,6 +252,10 @@ final class ControlFlowLowering {
                 return;
             }
             state = instantiate(body, state, nd.getName() + "/iter_" + i);
+            if (state.size() != init.size()) {
+                throw KilnException.invalidModel("While '" + nd.getName() + "': its body " + body.getName()
+                        + " returns " + state.size() + " values for " + init.size() + " loop variables");
+            }
         }
         for (int k = 0; k < state.size(); k++) {
             values.put(TensorRef.of(nd.getName(), k).toString(), state.get(k));
@@ -365,9 +377,19 @@ final class ControlFlowLowering {
 
     // ---- TensorList ----
 
+    /** The data inputs each TensorList op takes (TensorFlow's op definitions). */
+    private static final Map<String, Integer> LIST_OP_INPUTS = Map.of("TensorListReserve", 2, "EmptyTensorList", 2,
+            "TensorListFromTensor", 2, "TensorListGetItem", 3, "TensorListSetItem", 3, "TensorListPushBack", 2,
+            "TensorListStack", 2, "TensorListLength", 1);
+
     private void lowerListOp(NodeDef nd, List<Value> ins, List<String> controls) {
         String name = nd.getName();
         String out0 = TensorRef.of(name, 0).toString();
+        Integer arity = LIST_OP_INPUTS.get(nd.getOp());
+        if (arity != null && ins.size() != arity) {
+            throw KilnException.invalidModel("node '" + name + "' (" + nd.getOp() + ") has " + ins.size()
+                    + " data inputs; the op takes " + arity);
+        }
         if (keepEveryLoop || keepDynamic && keptList(nd, ins)) {
             emitPlain(nd, ins, controls);
             return;

@@ -197,7 +197,12 @@ final class FunctionGraphs {
         }
         for (int k = 0; k < rets.size(); k++) {
             TensorRef r = TensorRef.parse(rets.get(k));
-            body.addOutput(new SignatureTensor("ret_" + k, r, body.typeOf(r)));
+            TensorType t = body.typeOf(r);
+            if (t == null) {
+                throw KilnException.invalidModel("function '" + f.name() + "' (of '" + prefix + "') returns '" + r
+                        + "', which is not a tensor of its body");
+            }
+            body.addOutput(new SignatureTensor("ret_" + k, r, t));
         }
         attach(body, library, versions);
         return body;

@@ -92,10 +92,26 @@ final class StaticValues {
         return v;
     }
 
+    /** The data inputs the ops below read (a malformed node with fewer is unknown, not an exception). */
+    private static int inputsRead(String op) {
+        return switch (op) {
+            case "Identity", "Snapshot", "StopGradient", "Cast", "Shape", "LogicalNot" -> 1;
+            case "StridedSlice" -> 4;
+            case "Add", "AddV2", "Sub", "Mul", "FloorDiv", "FloorMod", "Maximum", "Minimum", "Less", "LessEqual",
+                 "Greater", "GreaterEqual", "Equal", "NotEqual", "LogicalAnd", "LogicalOr" -> 2;
+            default -> 0;
+        };
+    }
+
     private Value compute(TensorRef r) {
         NodeDef nd = nodes.get(r.node());
         if (nd == null) {
             return unknown("'" + r + "' is not a plain tensor of the graph");
+        }
+        long dataInputs = nd.getInputList().stream().filter(in -> !in.startsWith("^")).count();
+        if (dataInputs < inputsRead(nd.getOp()) || nd.getInputList().stream().limit(inputsRead(nd.getOp()))
+                .anyMatch(in -> in.startsWith("^"))) {
+            return unknown("'" + nd.getName() + "' (" + nd.getOp() + ") has " + dataInputs + " data inputs");
         }
         switch (nd.getOp()) {
             case "Const": {
