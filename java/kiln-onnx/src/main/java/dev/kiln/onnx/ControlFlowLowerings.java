@@ -36,8 +36,8 @@ final class ControlFlowLowerings {
 
     static void register(OnnxLowerings.Table t) {
         for (String op : new String[] {"While", "StatelessWhile"}) {
-            t.add(op, "Loop (cond and body as one subgraph; written lists as scan outputs)", 13,
-                    ControlFlowLowerings::loop);
+            t.add(op, "Loop (trip count M for a counted loop, else cond and body as one subgraph; written lists as "
+                    + "scan outputs)", 13, ControlFlowLowerings::loop);
         }
         for (String op : new String[] {"If", "StatelessIf"}) {
             t.add(op, "If (branches as subgraphs)", 13, ControlFlowLowerings::ifThenElse);
@@ -128,11 +128,23 @@ final class ControlFlowLowerings {
         }
         checkWrites(n, body, roles, initial, e);
 
-        // the condition on the initial values, in this graph
-        OnnxEmitter first = e.child(cond);
-        bindAll(first, roles, outer, initial);
-        Val go = first.emitBody().get(0);
-        e.absorb(first);
+        // a counted loop (counter < limit) gets its trip count M, known from the input shapes where the limit is (what
+        // TensorRT needs for scan outputs); any other loop runs while its condition, computed here first, holds
+        int limit = countedLimit(e, n, cond, body, roles);
+        String tripCount = "";
+        Val go;
+        if (limit >= 0) {
+            String count = e.castTo(initial.get(limit), I64).name();
+            tripCount = e.add("Max", n.name() + "/trip_count", List.of(count,
+                    e.init(n.name() + "/no_trips", dev.kiln.graph.Tensor.ofLongs(dev.kiln.graph.Shape.scalar(), 0))));
+            go = new Val(e.init(n.name() + "/always", dev.kiln.graph.Tensor.ofBytes(dev.kiln.graph.DType.BOOL,
+                    dev.kiln.graph.Shape.scalar(), (byte) 1)), Layout.NATIVE, BOOL, 0);
+        } else {
+            OnnxEmitter first = e.child(cond);
+            bindAll(first, roles, outer, initial);
+            go = first.emitBody().get(0);
+            e.absorb(first);
+        }
 
         // the body graph: (iteration, condition, carried...) -> (condition, carried..., written items...)
         OnnxEmitter b = e.child(body);
@@ -163,22 +175,27 @@ final class ControlFlowLowerings {
                 written.add(new Val(b.list(body.outputs().get(k).tensor()), Layout.NATIVE, type, -1));
             }
         }
-        // the condition on the next values, in the body
-        OnnxEmitter again = b.child(cond);
-        List<Val> condArgs = new ArrayList<>();
-        for (int k = 0; k < vars; k++) {
-            condArgs.add(roles[k] == Role.CARRIED ? next.get(k) : null);
+        // the condition on the next values, in the body (a counted loop passes its constant true on)
+        Val goNext;
+        if (limit >= 0) {
+            goNext = new Val(inputs.get(1).getName(), Layout.NATIVE, BOOL, 0);
+        } else {
+            OnnxEmitter again = b.child(cond);
+            List<Val> condArgs = new ArrayList<>();
+            for (int k = 0; k < vars; k++) {
+                condArgs.add(roles[k] == Role.CARRIED ? next.get(k) : null);
+            }
+            bindAll(again, roles, outer, condArgs);
+            goNext = again.emitBody().get(0);
+            b.absorb(again);
         }
-        bindAll(again, roles, outer, condArgs);
-        Val goNext = again.emitBody().get(0);
-        b.absorb(again);
         List<Val> bodyOuts = new ArrayList<>();
         bodyOuts.add(b.castTo(goNext, BOOL));
         bodyOuts.addAll(nextCarried);
         bodyOuts.addAll(written);
         GraphProto g = b.subgraph(n.name() + "/body", inputs, bodyOuts);
 
-        List<String> loopIns = new ArrayList<>(List.of("", e.castTo(go, BOOL).name()));
+        List<String> loopIns = new ArrayList<>(List.of(tripCount, e.castTo(go, BOOL).name()));
         for (int k = 0; k < vars; k++) {
             if (roles[k] == Role.CARRIED) {
                 loopIns.add(initial.get(k).name());
@@ -275,6 +292,36 @@ final class ControlFlowLowerings {
             return one != null && one.numElements() == 1 && one.asLongs()[0] == 1;
         }
         return false;
+    }
+
+    /**
+     * The loop variable that bounds a counted loop, or -1: the condition is {@code Less(counter, limit)} (nothing
+     * else), the counter starts at 0 and grows by 1 per iteration, and the limit passes through the body unchanged;
+     * then the loop runs max(limit, 0) times (Keras's RNN loops: time steps against the length read from the input).
+     */
+    private static int countedLimit(OnnxEmitter e, Node n, Graph cond, Graph body, Role[] roles) {
+        Node less = cond.find(throughIdentities(cond, cond.outputs().get(0).tensor()).node());
+        if (less == null || !less.op().equals("Less") || less.numDataInputs() != 2) {
+            return -1;
+        }
+        int counter = argIndex(cond, less.input(0));
+        int limit = argIndex(cond, less.input(1));
+        if (counter < 0 || limit < 0 || roles[counter] != Role.CARRIED || roles[limit] != Role.CARRIED
+                || !throughIdentities(body, body.outputs().get(limit).tensor()).equals(body.inputs().get(limit)
+                .tensor()) || !isIterationCounter(body, body.inputs().get(counter).tensor(), n, e)) {
+            return -1;
+        }
+        return limit;
+    }
+
+    /** Which argument of {@code fn} {@code r} is, or -1. */
+    private static int argIndex(Graph fn, TensorRef r) {
+        for (int i = 0; i < fn.inputs().size(); i++) {
+            if (fn.inputs().get(i).tensor().equals(r)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** {@code r} or, where it is the output of Identity nodes, the tensor they pass on. */

@@ -41,7 +41,11 @@ public final class WhileLoopGraphs {
         return rnn(file, steps, true);
     }
 
-    /** {@link #rnn(Path, long)} written with the stateful ops (While, If, Case) or, {@code stateless}, their Stateless forms. */
+    /**
+     * {@link #rnn(Path, long)} written with the stateful ops (While, If, Case) or, {@code stateless}, their Stateless
+     * forms. The stateful form also writes its loop condition as {@code LogicalAnd(i < n, i < n)}, the same test but not
+     * a counted loop's single Less, so that exporters' general form of a loop is exercised too.
+     */
     public static Path rnn(Path file, long steps, boolean stateless) throws IOException {
         String prefix = stateless ? "Stateless" : "";
         GraphDef gd = GraphDef.newBuilder()
@@ -72,7 +76,7 @@ public final class WhileLoopGraphs {
                         .putAttr("Tin", types(F)).putAttr("Tout", types(F))
                         .putAttr("then_branch", func("double_it")).putAttr("else_branch", func("negate_it")))
                 .addNode(node("z", "Identity", "branch").putAttr("T", type(F)))
-                .setLibrary(FunctionDefLibrary.newBuilder().addFunction(cond()).addFunction(body(prefix))
+                .setLibrary(FunctionDefLibrary.newBuilder().addFunction(cond(stateless)).addFunction(body(prefix))
                         .addFunction(doubleIt()).addFunction(negateIt()))
                 .build();
         Files.write(file, gd.toByteArray());
@@ -98,11 +102,14 @@ public final class WhileLoopGraphs {
         return s;
     }
 
-    private static FunctionDef cond() {
-        return FunctionDef.newBuilder()
+    private static FunctionDef cond(boolean singleLess) {
+        FunctionDef.Builder f = FunctionDef.newBuilder()
                 .setSignature(loopSignature("loop_cond").addOutputArg(arg("go", DataType.DT_BOOL)))
-                .addNodeDef(node("less", "Less", "i", "n").putAttr("T", type(I)))
-                .putRet("go", "less:z:0").build();
+                .addNodeDef(node("less", "Less", "i", "n").putAttr("T", type(I)));
+        if (singleLess) {
+            return f.putRet("go", "less:z:0").build();
+        }
+        return f.addNodeDef(node("both", "LogicalAnd", "less:z:0", "less:z:0")).putRet("go", "both:z:0").build();
     }
 
     private static FunctionDef body(String prefix) {

@@ -141,10 +141,11 @@ public final class TensorRtOnnxSupport {
             }
         }
         g.getOutputList().forEach(o -> consumed.add(o.getName()));
+        Set<String> shapeTensors = shapeTensors(g, constants);
         List<NodeProblem> problems = new ArrayList<>();
         Map<String, Integer> byOp = new TreeMap<>();
         for (NodeProto n : g.getNodeList()) {
-            NodeProblem p = checkNode(n, types, constants, initializers, consumed);
+            NodeProblem p = checkNode(n, types, constants, shapeTensors, initializers, consumed);
             if (p != null) {
                 problems.add(p);
                 byOp.merge(n.getOpType(), 1, Integer::sum);
@@ -153,8 +154,29 @@ public final class TensorRtOnnxSupport {
         return new Report(TENSORRT_VERSION, opset, opsetProblem, g.getNodeCount(), problems, byOp);
     }
 
+    /** Ops through which a value computed from input shapes stays one (TensorRT's shape tensors). */
+    private static final Set<String> SHAPE_ARITHMETIC = Set.of("Cast", "Gather", "Slice", "Squeeze", "Unsqueeze",
+            "Concat", "Reshape", "Identity", "Add", "Sub", "Mul", "Div", "Max", "Min");
+
+    /**
+     * The values known once the input shapes are: constants, Shape's outputs, and what shape arithmetic makes of them
+     * (TensorRT computes these as shape tensors, before running the network).
+     */
+    private static Set<String> shapeTensors(GraphProto g, Set<String> constants) {
+        Set<String> out = new LinkedHashSet<>(constants);
+        for (NodeProto n : g.getNodeList()) {
+            boolean fromShapes = n.getOpType().equals("Shape") || SHAPE_ARITHMETIC.contains(n.getOpType())
+                    && n.getInputList().stream().allMatch(in -> in.isEmpty() || out.contains(in));
+            if (fromShapes) {
+                out.addAll(n.getOutputList());
+            }
+        }
+        return out;
+    }
+
     private static NodeProblem checkNode(NodeProto n, OnnxElementTypes types, Set<String> constants,
-                                         Map<String, TensorProto> initializers, Set<String> consumed) {
+                                         Set<String> shapeTensors, Map<String, TensorProto> initializers,
+                                         Set<String> consumed) {
         String op = n.getOpType();
         String name = n.getName().isEmpty() ? (n.getOutputCount() > 0 ? n.getOutput(0) : op) : n.getName();
         boolean defaultDomain = n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx");
@@ -170,13 +192,13 @@ public final class TensorRtOnnxSupport {
             return new NodeProblem(name, op, type, Problem.ELEMENT_TYPE, "TensorRT builds " + op + " for "
                     + String.join(", ", row.types()) + " only");
         }
-        String broken = brokenRestriction(n, constants, initializers, consumed);
+        String broken = brokenRestriction(n, constants, shapeTensors, initializers, consumed);
         return broken == null ? null : new NodeProblem(name, op, type, Problem.RESTRICTION, broken);
     }
 
     /** The restriction of the table that this node breaks, where the file says so; null when none is broken. */
-    private static String brokenRestriction(NodeProto n, Set<String> constants, Map<String, TensorProto> initializers,
-                                            Set<String> consumed) {
+    private static String brokenRestriction(NodeProto n, Set<String> constants, Set<String> shapeTensors,
+                                            Map<String, TensorProto> initializers, Set<String> consumed) {
         String op = n.getOpType();
         switch (op) {
             case "AveragePool", "MaxPool", "LpPool" -> {
@@ -242,9 +264,10 @@ public final class TensorRtOnnxSupport {
                 // Loop(M, cond, carried...) -> (carried..., scan outputs...)
                 int scans = n.getOutputCount() - Math.max(0, n.getInputCount() - 2);
                 String m = n.getInputCount() > 0 ? n.getInput(0) : "";
-                if (scans > 0 && (m.isEmpty() || !constants.contains(m))) {
-                    return "scan outputs need a trip count M known when the engine is built (here "
-                            + (m.isEmpty() ? "none: the condition ends the loop" : "'" + m + "' is computed") + ")";
+                if (scans > 0 && (m.isEmpty() || !shapeTensors.contains(m))) {
+                    return "scan outputs need a trip count M known from the input shapes (here "
+                            + (m.isEmpty() ? "none: the condition ends the loop" : "'" + m + "' is computed from data")
+                            + ")";
                 }
             }
             case "LSTM" -> {

@@ -153,13 +153,22 @@ class TensorRtOnnxSupportTest {
     }
 
     @Test
-    void aKeptLoopWithScanOutputsIsNamedAndAKeptLstmPasses() throws IOException {
-        Path pb = dev.kiln.tensorflow.WhileLoopGraphs.rnn(dir.resolve("rnn.pb"), -1);
-        ModelProto loop = OnnxExporter.fp32().toModel(dev.kiln.tensorflow.TfImporter.load(pb));
-        TensorRtOnnxSupport.Report r = TensorRtOnnxSupport.check(loop);
+    void aKeptLoopWithScanOutputsNeedsATripCountFromShapesAndAKeptLstmPasses() throws IOException {
+        // a counted loop (i < n, n read from the input's shape): its Loop gets M from the shapes, which TensorRT takes
+        Path counted = dev.kiln.tensorflow.WhileLoopGraphs.rnn(dir.resolve("counted.pb"), -1, true);
+        ModelProto withM = OnnxExporter.fp32().toModel(dev.kiln.tensorflow.TfImporter.load(counted));
+        NodeProto loopNode = withM.getGraph().getNodeList().stream().filter(n -> n.getOpType().equals("Loop"))
+                .findFirst().orElseThrow();
+        assertFalse(loopNode.getInput(0).isEmpty(), "a trip count M");
+        assertTrue(TensorRtOnnxSupport.check(withM).problems().isEmpty(),
+                TensorRtOnnxSupport.check(withM).problems().toString());
+        // the same loop with its condition written as LogicalAnd(i < n, i < n): a while loop, no M
+        Path other = dev.kiln.tensorflow.WhileLoopGraphs.rnn(dir.resolve("while.pb"), -1, false);
+        TensorRtOnnxSupport.Report r = TensorRtOnnxSupport.check(OnnxExporter.fp32().toModel(
+                dev.kiln.tensorflow.TfImporter.load(other)));
         assertEquals(1, r.problems().size(), r.problems().toString());
         assertEquals("Loop", r.problems().get(0).op());
-        assertTrue(r.problems().get(0).reason().contains("trip count M known when the engine is built (here none"),
+        assertTrue(r.problems().get(0).reason().contains("trip count M known from the input shapes (here none"),
                 r.problems().toString());
 
         Path lstm = dev.kiln.tensorflow.KerasLstmModels.anyLength(dev.kiln.tensorflow.KerasLstmModels.shared(),
