@@ -1,13 +1,9 @@
 package dev.kiln.cli;
 
-import dev.kiln.graph.Shape;
 import dev.kiln.tensorflow.ImportOptions;
 import dev.kiln.tensorflow.RecurrentLayers;
 
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 import picocli.CommandLine.ITypeConverter;
@@ -55,21 +51,7 @@ final class ModelOptions {
     }
 
     ImportOptions importOptions() {
-        List<String> names = new ArrayList<>();
-        Map<String, Shape> shapes = new LinkedHashMap<>();
-        for (String in : inputs) {
-            ImportOptions.TensorSpec t = ImportOptions.parseTensorSpec(in);
-            names.add(t.name());
-            if (t.shape() != null) {
-                shapes.put(t.name(), t.shape());
-            }
-        }
-        for (String s : inputShapes) {
-            ImportOptions.TensorSpec t = ImportOptions.parseTensorSpec(s);
-            dev.kiln.KilnArgumentException.check(t.shape() != null, "--input-shapes " + s + ": no shape in brackets");
-            shapes.put(t.name(), t.shape());
-        }
-        return ImportOptions.builder().tags(Set.copyOf(tags)).signature(signature).inputNames(names)
-                .outputNames(outputs).inputShapes(shapes).recurrentLayers(rnn).build();
+        return ImportOptions.builder().tags(Set.copyOf(tags)).signature(signature).tensorSpecs(inputs, inputShapes)
+                .outputNames(outputs).recurrentLayers(rnn).build();
     }
 }

@@ -166,36 +166,13 @@ final class OptimizeCommand implements Callable<Integer> {
     }
 
     private Set<OptimizeJob.Format> parseFormats() {
-        Set<OptimizeJob.Format> set = EnumSet.noneOf(OptimizeJob.Format.class);
-        for (String f : formats) {
-            switch (f.trim().toLowerCase()) {
-                case "savedmodel" -> set.add(OptimizeJob.Format.SAVEDMODEL);
-                case "frozen", "pb" -> set.add(OptimizeJob.Format.FROZEN);
-                case "onnx" -> set.add(OptimizeJob.Format.ONNX);
-                case "tflite" -> set.add(OptimizeJob.Format.TFLITE);
-                case "tensorrt", "trt", "engine" -> set.add(OptimizeJob.Format.TENSORRT);
-                default -> throw new dev.kiln.KilnArgumentException("--format: unknown format '" + f
-                        + "' (known: savedmodel, frozen, onnx, tflite, tensorrt)");
-            }
-        }
-        return set;
+        return OptimizeJob.formats(formats);
     }
 
     private Set<Precision> parsePrecisions(boolean example) {
         List<String> given = precisions != null ? precisions : example
                 ? List.of("fp32", "fp16", "int8-dynamic", "int8") : List.of("fp32");
-        Set<Precision> set = EnumSet.noneOf(Precision.class);
-        for (String p : given) {
-            switch (p.trim().toLowerCase()) {
-                case "fp32" -> set.add(Precision.FP32);
-                case "fp16" -> set.add(Precision.FP16);
-                case "int8-dynamic", "int8-weights", "dynamic" -> set.add(Precision.INT8_WEIGHTS_ONLY);
-                case "int8" -> set.add(Precision.INT8);
-                default -> throw new KilnArgumentException("--precision: unknown precision '" + p
-                        + "' (known: fp32, fp16, int8-dynamic, int8)");
-            }
-        }
-        return set;
+        return OptimizeJob.precisions(given);
     }
 
     /** --prune SPEC: S, global:S, N:M or KxK:S. */

@@ -62,6 +62,39 @@ public final class OptimizeJob {
     /** Output formats of the optimize job. */
     public enum Format { SAVEDMODEL, FROZEN, ONNX, TFLITE, TENSORRT }
 
+    /** {@code --format} names (with the aliases pb, trt, engine), as the CLI and Spark's batch rows spell them. */
+    public static Set<Format> formats(List<String> names) {
+        Set<Format> set = EnumSet.noneOf(Format.class);
+        for (String f : names) {
+            switch (f.trim().toLowerCase(Locale.ROOT)) {
+                case "savedmodel" -> set.add(Format.SAVEDMODEL);
+                case "frozen", "pb" -> set.add(Format.FROZEN);
+                case "onnx" -> set.add(Format.ONNX);
+                case "tflite" -> set.add(Format.TFLITE);
+                case "tensorrt", "trt", "engine" -> set.add(Format.TENSORRT);
+                default -> throw new KilnArgumentException("--format: unknown format '" + f
+                        + "' (known: savedmodel, frozen, onnx, tflite, tensorrt)");
+            }
+        }
+        return set;
+    }
+
+    /** {@code --precision} names (with the aliases int8-weights, dynamic), as the CLI and Spark's batch rows spell them. */
+    public static Set<Precision> precisions(List<String> names) {
+        Set<Precision> set = EnumSet.noneOf(Precision.class);
+        for (String p : names) {
+            switch (p.trim().toLowerCase(Locale.ROOT)) {
+                case "fp32" -> set.add(Precision.FP32);
+                case "fp16" -> set.add(Precision.FP16);
+                case "int8-dynamic", "int8-weights", "dynamic" -> set.add(Precision.INT8_WEIGHTS_ONLY);
+                case "int8" -> set.add(Precision.INT8);
+                default -> throw new KilnArgumentException("--precision: unknown precision '" + p
+                        + "' (known: fp32, fp16, int8-dynamic, int8)");
+            }
+        }
+        return set;
+    }
+
     /** Tolerances on max relative error against TensorFlow on the original (issue 3 and 4 targets). */
     static final double FP32_TOLERANCE = 1e-4;
     static final double FP16_TOLERANCE = 1e-2;

@@ -2,15 +2,12 @@ package dev.kiln.spark;
 
 import dev.kiln.KilnArgumentException;
 import dev.kiln.calib.Histogram;
-import dev.kiln.graph.Shape;
 import dev.kiln.onnx.Int8Target;
 import dev.kiln.tensorflow.ImportOptions;
 
 import java.io.Serializable;
 import java.util.EnumSet;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -56,21 +53,7 @@ public record CalibrationSpec(String model, List<String> tags, String signature,
 
     /** The import options these fields say. */
     public ImportOptions importOptions() {
-        List<String> names = new java.util.ArrayList<>();
-        Map<String, Shape> shapes = new LinkedHashMap<>();
-        for (String in : inputs) {
-            ImportOptions.TensorSpec t = ImportOptions.parseTensorSpec(in);
-            names.add(t.name());
-            if (t.shape() != null) {
-                shapes.put(t.name(), t.shape());
-            }
-        }
-        for (String s : inputShapes) {
-            ImportOptions.TensorSpec t = ImportOptions.parseTensorSpec(s);
-            KilnArgumentException.check(t.shape() != null, "--input-shapes " + s + ": no shape in brackets");
-            shapes.put(t.name(), t.shape());
-        }
-        return ImportOptions.builder().tags(Set.copyOf(tags)).signature(signature).inputNames(names)
-                .outputNames(outputs).inputShapes(shapes).build();
+        return ImportOptions.builder().tags(Set.copyOf(tags)).signature(signature).tensorSpecs(inputs, inputShapes)
+                .outputNames(outputs).build();
     }
 }

@@ -13,9 +13,7 @@ import dev.kiln.tensorflow.RecurrentLayers;
 import dev.kiln.tensorflow.TfImporter;
 
 import java.nio.file.Path;
-import java.util.EnumSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
 
 import picocli.CommandLine;
@@ -98,34 +96,11 @@ final class ConversionOptions {
     }
 
     Set<OptimizeJob.Format> formatSet() {
-        Set<OptimizeJob.Format> set = EnumSet.noneOf(OptimizeJob.Format.class);
-        for (String f : formats) {
-            switch (f.trim().toLowerCase(Locale.ROOT)) {
-                case "savedmodel" -> set.add(OptimizeJob.Format.SAVEDMODEL);
-                case "frozen", "pb" -> set.add(OptimizeJob.Format.FROZEN);
-                case "onnx" -> set.add(OptimizeJob.Format.ONNX);
-                case "tflite" -> set.add(OptimizeJob.Format.TFLITE);
-                case "tensorrt", "trt", "engine" -> set.add(OptimizeJob.Format.TENSORRT);
-                default -> throw new KilnArgumentException("--format: unknown format '" + f
-                        + "' (known: savedmodel, frozen, onnx, tflite, tensorrt)");
-            }
-        }
-        return set;
+        return OptimizeJob.formats(formats);
     }
 
     Set<Precision> precisionSet() {
-        Set<Precision> set = EnumSet.noneOf(Precision.class);
-        for (String p : precisions) {
-            switch (p.trim().toLowerCase(Locale.ROOT)) {
-                case "fp32" -> set.add(Precision.FP32);
-                case "fp16" -> set.add(Precision.FP16);
-                case "int8-dynamic", "int8-weights", "dynamic" -> set.add(Precision.INT8_WEIGHTS_ONLY);
-                case "int8" -> set.add(Precision.INT8);
-                default -> throw new KilnArgumentException("--precision: unknown precision '" + p
-                        + "' (known: fp32, fp16, int8-dynamic, int8)");
-            }
-        }
-        return set;
+        return OptimizeJob.precisions(precisions);
     }
 
     /** Every option and its value, sorted sets, one fixed order: equal for equal runs however they were written. */

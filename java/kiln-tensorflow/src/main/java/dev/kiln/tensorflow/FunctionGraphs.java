@@ -8,7 +8,6 @@ import dev.kiln.graph.Shape;
 import dev.kiln.graph.SignatureTensor;
 import dev.kiln.graph.TensorRef;
 import dev.kiln.graph.TensorType;
-import org.tensorflow.GraphOperation;
 import org.tensorflow.exceptions.TensorFlowException;
 import org.tensorflow.proto.AttrValue;
 import org.tensorflow.proto.FunctionDef;
@@ -177,17 +176,8 @@ final class FunctionGraphs {
         GraphDef.Builder gd = GraphDef.newBuilder().addAllNode(live.values()).setVersions(versions);
         calledFunctions(live.values(), library).values().forEach(gd.getLibraryBuilder()::addFunction);
         Graph body = new Graph();
-        try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
-            tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(gd.build()));
-            for (NodeDef nd : live.values()) {
-                GraphOperation op = tfg.operation(nd.getName());
-                List<TensorType> types = new ArrayList<>();
-                for (int i = 0; i < op.numOutputs(); i++) {
-                    types.add(new TensorType(DType.fromTfCode(op.output(i).dataType().getNumber()),
-                            TfTensors.fromTf(op.output(i).shape())));
-                }
-                body.add(GraphDefs.fromNodeDef(nd, types));
-            }
+        try {
+            TfImporter.addTyped(body, gd.build(), live.values());
         } catch (IllegalArgumentException | TensorFlowException e) {
             throw KilnException.invalidModel("TensorFlow rejects function '" + f.name() + "' of '" + prefix + "': "
                     + TfImporter.firstLine(e.getMessage()));

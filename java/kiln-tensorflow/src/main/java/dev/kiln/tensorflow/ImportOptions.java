@@ -186,6 +186,28 @@ public final class ImportOptions {
             return this;
         }
 
+        /**
+         * Inputs and shapes as the CLI writes them: {@code inputs} in tf2onnx's syntax ({@code Reshape_1:0[1,490]}, the
+         * shape optional) and {@code inputShapes} as {@code NAME[d0,d1,...]} (the shape required).
+         */
+        public Builder tensorSpecs(List<String> inputs, List<String> inputShapes) {
+            List<String> names = new java.util.ArrayList<>();
+            Map<String, Shape> shapes = new LinkedHashMap<>();
+            for (String in : inputs) {
+                TensorSpec t = parseTensorSpec(in);
+                names.add(t.name());
+                if (t.shape() != null) {
+                    shapes.put(t.name(), t.shape());
+                }
+            }
+            for (String s : inputShapes) {
+                TensorSpec t = parseTensorSpec(s);
+                KilnArgumentException.check(t.shape() != null, "--input-shapes " + s + ": no shape in brackets");
+                shapes.put(t.name(), t.shape());
+            }
+            return inputNames(names).inputShapes(shapes);
+        }
+
         public Builder recurrentLayers(RecurrentLayers r) {
             this.recurrentLayers = java.util.Objects.requireNonNull(r, "recurrentLayers");
             return this;

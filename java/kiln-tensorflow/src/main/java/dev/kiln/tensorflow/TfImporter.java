@@ -679,24 +679,11 @@ public final class TfImporter {
             g.functions().put(fd.getSignature().getName(), fd.toByteArray());
             flatBuilder.getLibraryBuilder().addFunction(fd);
         }
-        GraphDef flat = flatBuilder.build();
-        try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
-            try {
-                tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(flat));
-            } catch (IllegalArgumentException | TensorFlowException e) {
-                throw KilnException.invalidModel("TensorFlow rejects the flattened graph of " + source + ": "
-                        + firstLine(e.getMessage()));
-            }
-            for (NodeDef nd : nodes.values()) {
-                GraphOperation op = tfg.operation(nd.getName());
-                List<TensorType> types = new ArrayList<>();
-                for (int i = 0; i < op.numOutputs(); i++) {
-                    Output<?> out = op.output(i);
-                    types.add(new TensorType(DType.fromTfCode(out.dataType().getNumber()),
-                            TfTensors.fromTf(out.shape())));
-                }
-                g.add(GraphDefs.fromNodeDef(nd, types));
-            }
+        try {
+            addTyped(g, flatBuilder.build(), nodes.values());
+        } catch (IllegalArgumentException | TensorFlowException e) {
+            throw KilnException.invalidModel("TensorFlow rejects the flattened graph of " + source + ": "
+                    + firstLine(e.getMessage()));
         }
         for (Map.Entry<String, SigEntry> e : inByRef.entrySet()) {
             TensorRef r = TensorRef.parse(e.getKey());
@@ -742,6 +729,27 @@ public final class TfImporter {
         g.metadata().put("original_nodes", Integer.toString(original.getNodeCount() + original.getLibrary()
                 .getFunctionList().stream().mapToInt(FunctionDef::getNodeDefCount).sum()));
         return g;
+    }
+
+    /**
+     * Adds {@code nodes} to {@code g}, each with its output types from TensorFlow's shape inference over {@code gd}
+     * (which holds them, and the functions they call). TensorFlow's refusal of {@code gd} is thrown as it comes, for
+     * the caller to say which graph it was.
+     */
+    static void addTyped(Graph g, GraphDef gd, Iterable<NodeDef> nodes) {
+        try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
+            tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(gd));
+            for (NodeDef nd : nodes) {
+                GraphOperation op = tfg.operation(nd.getName());
+                List<TensorType> types = new ArrayList<>();
+                for (int i = 0; i < op.numOutputs(); i++) {
+                    Output<?> out = op.output(i);
+                    types.add(new TensorType(DType.fromTfCode(out.dataType().getNumber()),
+                            TfTensors.fromTf(out.shape())));
+                }
+                g.add(GraphDefs.fromNodeDef(nd, types));
+            }
+        }
     }
 
     /**
