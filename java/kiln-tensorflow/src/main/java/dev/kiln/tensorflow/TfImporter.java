@@ -10,6 +10,7 @@ import dev.kiln.graph.Shape;
 import dev.kiln.graph.SignatureTensor;
 import dev.kiln.graph.Tensor;
 import dev.kiln.graph.TensorRef;
+import dev.kiln.tensorflow.shapes.TfShapeInference;
 import dev.kiln.graph.TensorType;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Output;
@@ -60,6 +61,10 @@ import java.util.stream.Collectors;
  * <p>Errors are {@link KilnException}s whose message names the file, node or tensor at fault.
  */
 public final class TfImporter {
+    private static final System.Logger LOG = System.getLogger(TfImporter.class.getName());
+    /** Graph metadata: whose shape inference typed the graph, {@value #SHAPES_BY_KILN} or "tensorflow (why)". */
+    public static final String SHAPES_METADATA = "shape_inference";
+    public static final String SHAPES_BY_KILN = "kiln";
     /** Ops whose control edges are not followed when collecting what the outputs need. */
     private static final Set<String> NO_CONTROL_FOLLOW = Set.of("SaveV2", "Save", "SaveSlices", "RestoreV2",
             "Restore", "RestoreSlice", "MergeV2Checkpoints", "Print", "PrintV2", "VarIsInitializedOp",
@@ -133,6 +138,15 @@ public final class TfImporter {
     /** Types of every node output as TensorFlow infers them; empty where TensorFlow cannot load the graph. */
     private static Map<String, TensorType> inferredTypes(GraphDef gd) {
         Map<String, TensorType> out = new HashMap<>();
+        TfShapeInference.Result kiln = TfShapeInference.infer(gd);
+        if (kiln.inferred()) {
+            kiln.types().forEach((node, types) -> {
+                for (int i = 0; i < types.size(); i++) {
+                    out.put(node + ":" + i, types.get(i));
+                }
+            });
+            return out;
+        }
         try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
             tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(gd));
             java.util.Iterator<GraphOperation> it = tfg.operations();
@@ -680,7 +694,7 @@ public final class TfImporter {
             flatBuilder.getLibraryBuilder().addFunction(fd);
         }
         try {
-            addTyped(g, flatBuilder.build(), nodes.values());
+            g.metadata().put(SHAPES_METADATA, addTyped(g, flatBuilder.build(), nodes.values()));
         } catch (IllegalArgumentException | TensorFlowException e) {
             throw KilnException.invalidModel("TensorFlow rejects the flattened graph of " + source + ": "
                     + firstLine(e.getMessage()));
@@ -736,7 +750,15 @@ public final class TfImporter {
      * (which holds them, and the functions they call). TensorFlow's refusal of {@code gd} is thrown as it comes, for
      * the caller to say which graph it was.
      */
-    static void addTyped(Graph g, GraphDef gd, Iterable<NodeDef> nodes) {
+    static String addTyped(Graph g, GraphDef gd, Iterable<NodeDef> nodes) {
+        TfShapeInference.Result kiln = TfShapeInference.infer(gd);
+        if (kiln.inferred()) {
+            for (NodeDef nd : nodes) {
+                g.add(GraphDefs.fromNodeDef(nd, kiln.types().get(nd.getName())));
+            }
+            return SHAPES_BY_KILN;
+        }
+        LOG.log(System.Logger.Level.DEBUG, () -> "typed by TensorFlow's shape inference: " + kiln.reason());
         try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
             tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(gd));
             for (NodeDef nd : nodes) {
@@ -750,6 +772,7 @@ public final class TfImporter {
                 g.add(GraphDefs.fromNodeDef(nd, types));
             }
         }
+        return "tensorflow (" + kiln.reason() + ")";
     }
 
     /**
