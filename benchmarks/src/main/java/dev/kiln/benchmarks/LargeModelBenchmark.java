@@ -37,8 +37,11 @@ import java.util.stream.Stream;
  * <pre>
  * java -Xmx256m -Xms256m -cp "benchmarks/target/classes:$(cat benchmarks/target/classpath.txt)" \
  *     dev.kiln.benchmarks.LargeModelBenchmark [--mb 100] [--runs 3] [--work benchmarks/target/large-model] \
- *     [--json benchmarks/results/large-model.json]
+ *     [--json benchmarks/results/large-model.json] [--phases all|onnx]
  * </pre>
+ * {@code --phases onnx} measures import, optimize_for_inference and ONNX export only: where Kiln types the graph
+ * itself (see {@code dev.kiln.tensorflow.shapes}), that JVM never loads TensorFlow's native library, so its RSS is
+ * what a conversion to ONNX needs; the models are then built by a child JVM.
  * The model ({@link ExampleModels#largeModel}) is built once into the work directory and reused; one pass over a
  * 1 MB model first loads TensorFlow and warms the JIT. Peak heap: the
  * maximum of heap-used samples taken every 5 ms and of the heap used just before each GC (GC notifications), reset
@@ -48,7 +51,10 @@ import java.util.stream.Stream;
  * reported beside it.
  */
 public final class LargeModelBenchmark {
-    private static final String[] PHASES = {"import", "optimize", "export_pb", "export_savedmodel", "export_onnx"};
+    /** The conversion the issue's targets count (import + optimize + ONNX), then the two TensorFlow exports. */
+    private static final List<String> ALL_PHASES = List.of("import", "optimize", "export_onnx", "export_pb",
+            "export_savedmodel");
+    private static final List<String> ONNX_PHASES = ALL_PHASES.subList(0, 3);
 
     private LargeModelBenchmark() {
     }
@@ -59,10 +65,24 @@ public final class LargeModelBenchmark {
         int runs = Integer.parseInt(o.getOrDefault("runs", "3"));
         Path work = Path.of(o.getOrDefault("work", "benchmarks/target/large-model"));
         Path json = Path.of(o.getOrDefault("json", "benchmarks/results/large-model.json"));
+        // --phases onnx: import, optimize and ONNX export only, in a JVM that never loads TensorFlow's native library
+        // when Kiln types the graph itself (the models are then built by a child JVM)
+        boolean onnxOnly = o.getOrDefault("phases", "all").equals("onnx");
+        List<String> phases = onnxOnly ? ONNX_PHASES : ALL_PHASES;
         Path model = work.resolve("model-" + mb + "mb");
-        if (!Files.isDirectory(model)) {
-            System.out.println("building " + model + " ...");
-            ExampleModels.largeModel(model, mb * 1024L * 1024L);
+        Path small = work.resolve("model-1mb");
+        if (o.containsKey("build-only")) {
+            build(model, mb);
+            build(small, 1);
+            return;
+        }
+        if (!Files.isDirectory(model) || !Files.isDirectory(small)) {
+            if (onnxOnly) {
+                buildInChildJvm(mb, work);
+            } else {
+                build(model, mb);
+                build(small, 1);
+            }
         }
         Path data = dataFile(model);
         long weightBytes = Files.size(data);
@@ -70,21 +90,19 @@ public final class LargeModelBenchmark {
         System.out.printf("model %s: %d bytes of variables data, -Xmx %d MB (%.2f× the weights)%n", model, weightBytes,
                 Runtime.getRuntime().maxMemory() >> 20, Runtime.getRuntime().maxMemory() / (double) weightBytes);
 
-        // warm-up on a 1 MB model: TensorFlow's native library loads and the JIT compiles outside the measurements
-        Path small = work.resolve("model-1mb");
-        if (!Files.isDirectory(small)) {
-            ExampleModels.largeModel(small, 1 << 20);
-        }
-        pipeline(small, Files.createDirectories(work.resolve("warmup")));
+        // warm-up on a 1 MB model: the JIT compiles (and, for the TensorFlow exports, TensorFlow's native library
+        // loads) outside the measurements
+        pipeline(small, Files.createDirectories(work.resolve("warmup")), onnxOnly);
         deleteTree(work.resolve("warmup"));
 
         Monitor mon = new Monitor();
         System.gc();
         String baseline = memoryStatus();
-        System.out.println("before the first phase (TensorFlow loaded, JIT warm): " + baseline);
+        System.out.println("before the first phase (JIT warm, TensorFlow's native library "
+                + (tensorFlowLoaded() ? "loaded" : "not loaded") + "): " + baseline);
         // phase → [ms, peak heap, peak rss, rss growth over the phase's start] per run
         Map<String, List<double[]>> results = new LinkedHashMap<>();
-        for (String p : PHASES) {
+        for (String p : phases) {
             results.put(p, new ArrayList<>());
         }
         results.put("end_to_end", new ArrayList<>());
@@ -94,25 +112,28 @@ public final class LargeModelBenchmark {
             mon.resetTotal();
             Graph g = phase(mon, results, "import", () -> TfImporter.load(model));
             phase(mon, results, "optimize", () -> Passes.optimizeForInference().run(g));
-            phase(mon, results, "export_pb", () -> {
-                TfExporter.writeFrozenGraph(g, out.resolve("model.pb"));
-                return null;
-            });
-            phase(mon, results, "export_savedmodel", () -> {
-                TfExporter.writeSavedModel(g, out.resolve("saved_model"));
-                return null;
-            });
             phase(mon, results, "export_onnx", () -> OnnxExporter.builder().build().export(g, out.resolve("model.onnx")));
+            if (!onnxOnly) {
+                phase(mon, results, "export_pb", () -> {
+                    TfExporter.writeFrozenGraph(g, out.resolve("model.pb"));
+                    return null;
+                });
+                phase(mon, results, "export_savedmodel", () -> {
+                    TfExporter.writeSavedModel(g, out.resolve("saved_model"));
+                    return null;
+                });
+            }
             // end to end: the phases' times summed (leaving out the System.gc() before each), the peaks over all
             double e2e = 0;
-            for (String p : PHASES) {
+            for (String p : phases) {
                 List<double[]> r = results.get(p);
                 e2e += r.get(r.size() - 1)[0];
             }
             results.get("end_to_end").add(new double[] {e2e, mon.totalHeap(), mon.totalRss(),
                 mon.totalRss() - mon.totalStartRss()});
-            System.out.printf("  sizes: pb %d, saved_model.pb %d, onnx %d bytes%n", Files.size(out.resolve("model.pb")),
-                    Files.size(out.resolve("saved_model/saved_model.pb")), Files.size(out.resolve("model.onnx")));
+            System.out.printf("  shape inference: %s; TensorFlow's native library loaded: %b; onnx %d bytes%n",
+                    g.metadata().get(TfImporter.SHAPES_METADATA), tensorFlowLoaded(),
+                    Files.size(out.resolve("model.onnx")));
             deleteTree(out);
             Path copy = work.resolve("copy.bin");
             phase(mon, results, "file_copy", () -> {
@@ -126,15 +147,39 @@ public final class LargeModelBenchmark {
         }
         mon.close();
         String loadAfter = Files.readString(Path.of("/proc/loadavg")).strip();
-        report(results, weightBytes, json, loadBefore, loadAfter, runs, baseline);
+        report(results, weightBytes, json, loadBefore, loadAfter, runs, baseline, tensorFlowLoaded());
     }
 
-    private static void pipeline(Path model, Path out) {
+    private static void pipeline(Path model, Path out, boolean onnxOnly) {
         Graph g = TfImporter.load(model);
         Passes.optimizeForInference().run(g);
-        TfExporter.writeFrozenGraph(g, out.resolve("model.pb"));
-        TfExporter.writeSavedModel(g, out.resolve("saved_model"));
         OnnxExporter.builder().build().export(g, out.resolve("model.onnx"));
+        if (!onnxOnly) {
+            TfExporter.writeFrozenGraph(g, out.resolve("model.pb"));
+            TfExporter.writeSavedModel(g, out.resolve("saved_model"));
+        }
+    }
+
+    private static void build(Path model, int mb) {
+        if (!Files.isDirectory(model)) {
+            System.out.println("building " + model + " ...");
+            ExampleModels.largeModel(model, mb * 1024L * 1024L);
+        }
+    }
+
+    /** Builds the models in another JVM: building them loads TensorFlow, which the measured JVM must not. */
+    private static void buildInChildJvm(int mb, Path work) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), LargeModelBenchmark.class.getName(), "--build-only", "true",
+                "--mb", Integer.toString(mb), "--work", work.toString()).inheritIO().start();
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("building the models failed (exit " + p.exitValue() + ")");
+        }
+    }
+
+    /** Whether TensorFlow's native library is mapped into this process. */
+    private static boolean tensorFlowLoaded() throws IOException {
+        return Files.readString(Path.of("/proc/self/maps")).contains("libtensorflow");
     }
 
     private static <T> T phase(Monitor mon, Map<String, List<double[]>> results, String name, Supplier<T> body) {
@@ -151,7 +196,8 @@ public final class LargeModelBenchmark {
     }
 
     private static void report(Map<String, List<double[]>> results, long weightBytes, Path json, String loadBefore,
-                               String loadAfter, int runs, String baseline) throws IOException {
+                               String loadAfter, int runs, String baseline, boolean tfLoaded)
+            throws IOException {
         double copyMs = median(results.get("file_copy"), 0);
         StringBuilder md = new StringBuilder();
         md.append("| phase | wall time (ms, median of ").append(runs).append(") | ÷ file copy | peak Java heap (MB) | ")
@@ -164,6 +210,7 @@ public final class LargeModelBenchmark {
                 .append(", \"loadavg_before\": \"").append(loadBefore).append("\", \"loadavg_after\": \"")
                 .append(loadAfter).append("\"},\n");
         js.append("  \"memory_before_first_phase\": \"").append(baseline).append("\",\n");
+        js.append("  \"tensorflow_native_library_loaded\": ").append(tfLoaded).append(",\n");
         js.append("  \"jvm\": {\"version\": \"").append(System.getProperty("java.version")).append("\", \"xmx_bytes\": ")
                 .append(Runtime.getRuntime().maxMemory()).append(", \"gc\": \"").append(gcNames()).append("\"},\n");
         js.append("  \"weights_bytes\": ").append(weightBytes).append(",\n  \"runs\": ").append(runs)

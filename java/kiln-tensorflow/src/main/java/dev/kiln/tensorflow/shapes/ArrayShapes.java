@@ -3,6 +3,7 @@ package dev.kiln.tensorflow.shapes;
 import dev.kiln.graph.Shape;
 import dev.kiln.tensorflow.GraphDefs;
 import org.tensorflow.proto.AttrValue;
+import org.tensorflow.proto.TensorShapeProto;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -16,7 +17,7 @@ final class ArrayShapes {
     static void register(Map<String, ShapeRule> rules) {
         rules.put("Placeholder", n -> NodeShapes.one(attrShape(n, "shape")));
         rules.put("PlaceholderWithDefault", n -> NodeShapes.one(attrShape(n, "shape")));
-        rules.put("Const", n -> NodeShapes.one(GraphDefs.fromProto(n.attr("value").getTensor().getTensorShape())));
+        rules.put("Const", n -> NodeShapes.one(checked(n, n.attr("value").getTensor().getTensorShape(), 0)));
         rules.put("NoOp", n -> List.of());
         rules.put("Shape", n -> NodeShapes.one(n.shape(0).hasRank() ? n.rank(0) : -1));
         rules.put("Size", n -> NodeShapes.one(Shape.scalar()));
@@ -68,7 +69,17 @@ final class ArrayShapes {
         } catch (CannotInfer noShape) {
             return Shape.unknown();
         }
-        return GraphDefs.fromProto(a.getShape());
+        return checked(n, a.getShape(), -1);
+    }
+
+    /** A shape from the graph, whose dimensions must be at least {@code min} (TensorFlow refuses the graph else). */
+    private static Shape checked(NodeShapes n, TensorShapeProto p, long min) {
+        for (TensorShapeProto.Dim d : p.getDimList()) {
+            if (d.getSize() < min) {
+                throw n.giveUp("dimension " + d.getSize() + " in " + p);
+            }
+        }
+        return GraphDefs.fromProto(p);
     }
 
     /** TensorFlow's SetOutputShapeForReshape: the target's one unknown dimension is inferred from the element count. */
