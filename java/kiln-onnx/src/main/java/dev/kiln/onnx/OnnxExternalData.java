@@ -61,6 +61,45 @@ final class OnnxExternalData {
         }
     }
 
+    /**
+     * The data files that {@code m}'s external tensors name (graph, Constant values and subgraphs), each checked as
+     * {@link #resolve} checks it, in the order they are first named; empty when the model has none.
+     */
+    static java.util.List<Path> dataFiles(ModelProto m, Path modelFile) {
+        java.util.Set<String> locations = new java.util.LinkedHashSet<>();
+        collect(m.getGraph(), locations);
+        java.util.List<Path> files = new java.util.ArrayList<>();
+        try (Resolver r = new Resolver(modelFile)) {
+            for (String location : locations) {
+                files.add(r.dataFile(location, modelFile.toString()));
+            }
+        }
+        return files;
+    }
+
+    private static void collect(GraphProto g, java.util.Set<String> locations) {
+        g.getInitializerList().forEach(t -> collect(t, locations));
+        for (NodeProto n : g.getNodeList()) {
+            for (AttributeProto a : n.getAttributeList()) {
+                if (a.hasT()) {
+                    collect(a.getT(), locations);
+                }
+                a.getTensorsList().forEach(t -> collect(t, locations));
+                if (a.hasG()) {
+                    collect(a.getG(), locations);
+                }
+                a.getGraphsList().forEach(sub -> collect(sub, locations));
+            }
+        }
+    }
+
+    private static void collect(TensorProto t, java.util.Set<String> locations) {
+        if (isExternal(t)) {
+            t.getExternalDataList().stream().filter(e -> e.getKey().equals("location"))
+                    .forEach(e -> locations.add(e.getValue()));
+        }
+    }
+
     static boolean isExternal(TensorProto t) {
         return t.getDataLocation() == TensorProto.DataLocation.EXTERNAL;
     }

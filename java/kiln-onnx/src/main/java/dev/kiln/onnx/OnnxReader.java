@@ -35,6 +35,14 @@ public final class OnnxReader {
         return OnnxExternalData.resolve(parse(onnx), onnx);
     }
 
+    /**
+     * The ONNX external data files {@code onnx} refers to (none for a model held in one file), checked to be regular
+     * files inside its directory: what must travel and be fingerprinted with it.
+     */
+    public static java.util.List<Path> externalDataFiles(Path onnx) {
+        return OnnxExternalData.dataFiles(parse(onnx), onnx);
+    }
+
     private static ModelProto parse(Path onnx) {
         try (InputStream in = Files.newInputStream(onnx)) {
             ModelProto m = ModelProto.parseFrom(in);

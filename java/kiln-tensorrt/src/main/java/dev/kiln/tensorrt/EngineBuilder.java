@@ -214,6 +214,7 @@ public final class EngineBuilder {
             EngineManifest manifest = new EngineManifest(EngineManifest.FORMAT, EngineManifest.FORMAT_VERSION,
                     EngineManifest.BUILT, new EngineManifest.FileRef(engine.getFileName().toString(), engineHash,
                     plan.size()), EngineManifest.FileRef.of(sourceModel), EngineManifest.FileRef.of(onnx),
+                EngineManifest.FileRef.externalDataOf(onnx),
                     here.tensorrtVersion(), here.cudaVersion(), new EngineManifest.Gpu(here.gpuName(),
                     here.computeCapability()), EngineManifest.Options.of(options),
                     calibration == null ? null : EngineManifest.FileRef.of(options.calibrationCache()),

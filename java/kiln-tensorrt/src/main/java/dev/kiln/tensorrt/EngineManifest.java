@@ -20,7 +20,7 @@ import java.util.Map;
 
 /**
  * The JSON beside every engine ({@code model.engine.manifest.json}): what it was built from (SHA-256 of the source
- * model and the ONNX), with what (TensorRT and CUDA versions, GPU name and compute capability), how (every option and
+ * model, the ONNX and each ONNX external data file its weights live in), with what (TensorRT and CUDA versions, GPU name and compute capability), how (every option and
  * profile, the calibration cache's and timing cache's hashes) and when. Without a GPU the same file describes the
  * engine that the trtexec script will build: {@code status} "planned", no engine hash, no GPU.
  */
@@ -32,6 +32,7 @@ public record EngineManifest(
         FileRef engine,
         FileRef sourceModel,
         FileRef onnx,
+        List<FileRef> onnxExternalData,
         String tensorrtVersion,
         String cudaVersion,
         Gpu gpu,
@@ -52,6 +53,11 @@ public record EngineManifest(
         /** The file as it is now. */
         public static FileRef of(Path p) {
             return new FileRef(p.toString(), Sha256.of(p), Files.isRegularFile(p) ? p.toFile().length() : -1);
+        }
+
+        /** The ONNX external data files of {@code onnx}, each as it is now (empty for a model in one file). */
+        public static List<FileRef> externalDataOf(Path onnx) {
+            return dev.kiln.onnx.OnnxReader.externalDataFiles(onnx).stream().map(FileRef::of).toList();
         }
     }
 

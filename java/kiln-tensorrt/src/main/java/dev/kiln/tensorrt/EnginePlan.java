@@ -45,6 +45,7 @@ public final class EnginePlan {
         EngineManifest m = new EngineManifest(EngineManifest.FORMAT, EngineManifest.FORMAT_VERSION,
                 EngineManifest.PLANNED, new EngineManifest.FileRef(engine.getFileName().toString(), null, -1),
                 EngineManifest.FileRef.of(sourceModel), EngineManifest.FileRef.of(onnx),
+                EngineManifest.FileRef.externalDataOf(onnx),
                 TensorRtProbe.PRESET_TENSORRT_VERSION, TensorRtProbe.PRESET_CUDA_VERSION, null,
                 EngineManifest.Options.of(options),
                 options.calibrationCache() == null ? null : EngineManifest.FileRef.of(options.calibrationCache()),

@@ -70,7 +70,7 @@ class ManifestCheckTest {
     void aPlannedBuildIsNotAnEngine() {
         EngineManifest m = Manifests.built("10.15.1", "NVIDIA H200", "9.0", EngineOptions.defaults());
         EngineManifest planned = new EngineManifest(m.format(), m.formatVersion(), EngineManifest.PLANNED, m.engine(),
-                m.sourceModel(), m.onnx(), m.tensorrtVersion(), m.cudaVersion(), null, m.options(), null, null,
+                m.sourceModel(), m.onnx(), m.onnxExternalData(), m.tensorrtVersion(), m.cudaVersion(), null, m.options(), null, null,
                 m.buildTime(), 0, null);
         KilnException e = assertThrows(KilnException.class, () -> ManifestCheck.check(planned, H200, "m.engine"));
         assertTrue(e.getMessage().contains("planned build"), e.getMessage());
