@@ -3,6 +3,7 @@ package dev.kiln.tensorflow;
 import dev.kiln.graph.Shape;
 import dev.kiln.graph.Tensor;
 import dev.kiln.graph.TensorRef;
+import dev.kiln.tensorflow.shapes.TfShapeInference;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.exceptions.TensorFlowException;
 import org.tensorflow.proto.AttrValue;
@@ -76,7 +77,7 @@ final class StaticValues {
     Shape shape(String ref) {
         String key = TensorRef.parse(ref).toString();
         if (!shapes.containsKey(key)) {
-            inferShapes();
+            inferShapes(key);
             shapes.putIfAbsent(key, Shape.unknown());
         }
         return shapes.getOrDefault(key, Shape.unknown());
@@ -278,9 +279,20 @@ final class StaticValues {
         return new Value(new long[0], new Long[] {null}, why + inferenceFailure);
     }
 
-    /** TensorFlow's shape inference over the plain graph built so far. */
-    private void inferShapes() {
+    /**
+     * Shape inference over the plain graph built so far: Kiln's for the nodes it can type (the same shapes, without
+     * loading TensorFlow), TensorFlow's when {@code wanted} is not among them.
+     */
+    private void inferShapes(String wanted) {
         GraphDef gd = GraphDef.newBuilder().addAllNode(nodes.values()).setVersions(versions).build();
+        TfShapeInference.inferWhatItCan(gd).forEach((node, types) -> {
+            for (int i = 0; i < types.size(); i++) {
+                shapes.put(TensorRef.of(node, i).toString(), types.get(i).shape());
+            }
+        });
+        if (shapes.containsKey(wanted)) {
+            return;
+        }
         try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
             tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(gd));
             java.util.Iterator<GraphOperation> it = tfg.operations();

@@ -780,26 +780,45 @@ public final class TfImporter {
      * is unrolled like any other; calls over sequences of unknown length stay whole ({@link RecurrentLayers#AUTO}).
      */
     private static void expandKnownLengths(Flattener f, GraphDef original, String source) {
-        GraphDef.Builder b = GraphDef.newBuilder().addAllNode(f.resolvedNodes()).setVersions(original.getVersions())
-                .setLibrary(original.getLibrary());
-        Map<String, Boolean> known = new LinkedHashMap<>();
-        try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
-            tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(b.build()));
-            for (Map.Entry<String, dev.kiln.graph.RecurrentCall> e : f.keptCalls().entrySet()) {
-                TensorRef x = TensorRef.parse(f.resolve(f.nodes.get(e.getKey()).getInput(0)));
-                org.tensorflow.ndarray.Shape shape = tfg.operation(x.node()).output(x.index()).shape();
-                int timeAxis = e.getValue().timeMajor() ? 0 : 1;
-                known.put(e.getKey(), !shape.isUnknown() && shape.numDimensions() == 3 && shape.size(timeAxis) >= 0);
-            }
-        } catch (IllegalArgumentException | TensorFlowException e) {
+        GraphDef gd = GraphDef.newBuilder().addAllNode(f.resolvedNodes()).setVersions(original.getVersions())
+                .setLibrary(original.getLibrary()).build();
+        Map<String, Shape> sequences = sequenceShapes(f, gd);
+        if (sequences == null) {
             return; // TensorFlow cannot shape the graph yet: the calls stay whole, and the full import reports problems
         }
-        known.forEach((call, isKnown) -> {
-            if (isKnown) {
+        sequences.forEach((call, shape) -> {
+            int timeAxis = f.keptCalls().get(call).timeMajor() ? 0 : 1;
+            if (shape.hasRank() && shape.rank() == 3 && shape.dim(timeAxis) >= 0) {
                 f.expand(call);
             }
         });
     }
+
+    /**
+     * The shape of each kept call's sequence input: from Kiln's shape inference where it types them all (the sequence
+     * comes from plain ops, a signature input), else from TensorFlow's; null when TensorFlow cannot shape the graph.
+     */
+    private static Map<String, Shape> sequenceShapes(Flattener f, GraphDef gd) {
+        Map<String, TensorRef> inputs = new LinkedHashMap<>();
+        f.keptCalls().keySet().forEach(call -> inputs.put(call,
+                TensorRef.parse(f.resolve(f.nodes.get(call).getInput(0)))));
+        Map<String, List<TensorType>> kiln = TfShapeInference.inferWhatItCan(gd);
+        if (inputs.values().stream().allMatch(x -> kiln.containsKey(x.node()) && x.index() < kiln.get(x.node()).size())) {
+            Map<String, Shape> out = new LinkedHashMap<>();
+            inputs.forEach((call, x) -> out.put(call, kiln.get(x.node()).get(x.index()).shape()));
+            return out;
+        }
+        try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
+            tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(gd));
+            Map<String, Shape> out = new LinkedHashMap<>();
+            inputs.forEach((call, x) -> out.put(call,
+                    TfTensors.fromTf(tfg.operation(x.node()).output(x.index()).shape())));
+            return out;
+        } catch (IllegalArgumentException | TensorFlowException e) {
+            return null;
+        }
+    }
+
 
     /**
      * The end of a refusal for control flow that a static shape would fix: which inputs have unknown dimensions

@@ -136,7 +136,19 @@ class TfShapeInferenceTest {
     /** The import of a common model in a fresh JVM: TensorFlow's native library is never loaded. */
     @Test
     void importingACommonModelDoesNotLoadTensorFlow() throws IOException, InterruptedException {
-        Path model = ExampleModels.exampleCnn(tmp.resolve("fresh-jvm-cnn"));
+        assertImportsWithoutTensorFlow(ExampleModels.exampleCnn(tmp.resolve("fresh-jvm-cnn")));
+    }
+
+    /**
+     * The shared Keras LSTM too: its loop is unrolled with trip counts read from shapes Kiln infers, and the flat
+     * graph is typed by Kiln.
+     */
+    @Test
+    void importingTheKerasLstmDoesNotLoadTensorFlow() throws IOException, InterruptedException {
+        assertImportsWithoutTensorFlow(RoundTrip.sharedModels().resolve("tfnet_keras_lstm_from_sequential"));
+    }
+
+    private static void assertImportsWithoutTensorFlow(Path model) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
                 System.getProperty("java.class.path"), ImportInFreshJvm.class.getName(), model.toString())
                 .redirectErrorStream(true).start();
@@ -146,7 +158,7 @@ class TfShapeInferenceTest {
         assertTrue(out.contains("tensorflow_loaded=false"), out);
     }
 
-    /** The child of {@link #importingACommonModelDoesNotLoadTensorFlow}. */
+    /** The child of {@link #assertImportsWithoutTensorFlow}. */
     static final class ImportInFreshJvm {
         public static void main(String[] args) throws IOException {
             Graph g = TfImporter.load(Path.of(args[0]));

@@ -80,6 +80,22 @@ public final class TfShapeInference {
     }
 
     /**
+     * The types of the nodes of {@code gd} that Kiln can infer (every input of theirs inferred too), where the whole
+     * graph cannot be: each is exactly what TensorFlow would give that node, so a caller that needs a few shapes (a
+     * loop's trip count) asks TensorFlow only for the rest. Empty under {@code -Dkiln.shapes=tensorflow}.
+     */
+    public static Map<String, List<TensorType>> inferWhatItCan(GraphDef gd) {
+        if ("tensorflow".equals(System.getProperty(PROPERTY))) {
+            return Map.of();
+        }
+        try {
+            return inferEachNode(gd, Map.of(), new HashMap<>());
+        } catch (RuntimeException malformed) {
+            return Map.of(); // a cycle, a dangling input: TensorFlow says what is wrong
+        }
+    }
+
+    /**
      * Each node inferred on its own where Kiln has a rule for it, taking {@code reference}'s types (TensorFlow's) for
      * the nodes it has none for: which of Kiln's rules agree with TensorFlow, node by node, on a graph that Kiln
      * cannot type whole. Returns Kiln's types of the nodes it inferred; {@code gaveUp} collects why it skipped others.
