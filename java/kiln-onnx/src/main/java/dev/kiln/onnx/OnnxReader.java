@@ -1,5 +1,7 @@
 package dev.kiln.onnx;
 
+import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.kiln.KilnException;
 import dev.kiln.Limits;
 import dev.kiln.graph.Tensor;
@@ -13,8 +15,10 @@ import dev.kiln.onnx.proto.Onnx.ValueInfoProto;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -43,8 +47,21 @@ public final class OnnxReader {
         return OnnxExternalData.dataFiles(parse(onnx), onnx);
     }
 
+    /**
+     * The file memory-mapped and parsed with aliasing, so that each initializer's raw_data wraps its bytes in the
+     * mapping instead of copying the weights onto the heap (the mapping lives as long as the tensors that wrap it).
+     */
     private static ModelProto parse(Path onnx) {
-        try (InputStream in = Files.newInputStream(onnx)) {
+        try (FileChannel ch = FileChannel.open(onnx, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size > Integer.MAX_VALUE) {
+                throw KilnException.invalidModel(onnx + " is " + size + " bytes: one ONNX protobuf holds at most 2 GB "
+                        + "(larger models keep their weights as external data)");
+            }
+            // wrapped as an immutable ByteString: protobuf aliases only a buffer it knows nobody writes
+            CodedInputStream in = UnsafeByteOperations.unsafeWrap(ch.map(FileChannel.MapMode.READ_ONLY, 0, size))
+                    .newCodedInput();
+            in.enableAliasing(true);
             ModelProto m = ModelProto.parseFrom(in);
             if (!m.hasGraph() || m.getOpsetImportCount() == 0) {
                 throw KilnException.invalidModel(onnx + " is not an ONNX model (no graph or no opset_import)");

@@ -144,4 +144,28 @@ class OnnxExternalDataTest {
                     + " bytes for " + weights + " bytes of weights");
         }
     }
+
+    /** Reading a model back, held in one file or with external data, maps the weights: no heap copy of them. */
+    @Test
+    void readingDoesNotCopyTheWeights() {
+        Graph g = dense();
+        long weights = 4L * (1024 * 2048 + 2048 + 2048 * 512);
+        OnnxExporter.fp32().export(g, dir.resolve("rwhole.onnx"));
+        OnnxExporter.builder().externalData(true).build().export(g, dir.resolve("rext.onnx"));
+        OnnxReader.initializers(dir.resolve("rwhole.onnx")); // class loading and JIT outside the measurement
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        for (String name : new String[] {"rwhole.onnx", "rext.onnx"}) {
+            long before = threads.getCurrentThreadAllocatedBytes();
+            Map<String, Tensor> read = OnnxReader.initializers(dir.resolve(name));
+            long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+            assertEquals(weights, read.values().stream().mapToLong(Tensor::byteSize).sum(), name);
+            assertTrue(allocated < weights / 10, name + ": reading allocated " + allocated + " bytes for " + weights
+                    + " bytes of weights");
+        }
+        // the two files read back to the same values
+        Map<String, Tensor> whole = OnnxReader.initializers(dir.resolve("rwhole.onnx"));
+        Map<String, Tensor> ext = OnnxReader.initializers(dir.resolve("rext.onnx"));
+        assertEquals(whole.keySet(), ext.keySet());
+        whole.forEach((name, t) -> assertEquals(t.bytes(), ext.get(name).bytes(), name));
+    }
 }
