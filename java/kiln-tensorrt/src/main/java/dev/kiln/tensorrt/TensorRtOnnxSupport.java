@@ -115,7 +115,7 @@ public final class TensorRtOnnxSupport {
         return Collections.unmodifiableMap(TABLE);
     }
 
-    /** Checks every node of the model's main graph (subgraphs of If/Loop are judged with their node). */
+    /** Checks every node of the model's main graph and of its If/Loop/Scan bodies. */
     public static Report check(ModelProto model) {
         int opset = 0;
         for (OperatorSetIdProto o : model.getOpsetImportList()) {
@@ -126,8 +126,20 @@ public final class TensorRtOnnxSupport {
         String opsetProblem = opset < MIN_OPSET || opset > MAX_OPSET
                 ? "opset " + opset + " is outside the parser's range " + MIN_OPSET + " to " + MAX_OPSET : "";
         GraphProto g = model.getGraph();
+        List<NodeProblem> problems = new ArrayList<>();
+        Map<String, Integer> byOp = new TreeMap<>();
+        checkGraph(g, "", Set.of(), Set.of(), problems, byOp);
+        return new Report(TENSORRT_VERSION, opset, opsetProblem, g.getNodeCount(), problems, byOp);
+    }
+
+    /**
+     * Checks every node of {@code g}, then the nodes of its If/Loop/Scan bodies, whose problems are named
+     * {@code <node>/<attribute>/<body node>}. A body sees the constants and shape tensors of the graphs around it.
+     */
+    private static void checkGraph(GraphProto g, String prefix, Set<String> outerConstants,
+                                   Set<String> outerShapeTensors, List<NodeProblem> problems, Map<String, Integer> byOp) {
         OnnxElementTypes types = OnnxElementTypes.of(g);
-        Set<String> constants = new LinkedHashSet<>();
+        Set<String> constants = new LinkedHashSet<>(outerConstants);
         Map<String, TensorProto> initializers = new LinkedHashMap<>();
         for (TensorProto t : g.getInitializerList()) {
             constants.add(t.getName());
@@ -142,16 +154,23 @@ public final class TensorRtOnnxSupport {
         }
         g.getOutputList().forEach(o -> consumed.add(o.getName()));
         Set<String> shapeTensors = shapeTensors(g, constants);
-        List<NodeProblem> problems = new ArrayList<>();
-        Map<String, Integer> byOp = new TreeMap<>();
+        shapeTensors.addAll(outerShapeTensors);
         for (NodeProto n : g.getNodeList()) {
             NodeProblem p = checkNode(n, types, constants, shapeTensors, initializers, consumed);
             if (p != null) {
-                problems.add(p);
+                problems.add(prefix.isEmpty() ? p : new NodeProblem(prefix + p.node(), p.op(), p.elementType(),
+                        p.problem(), p.reason()));
                 byOp.merge(n.getOpType(), 1, Integer::sum);
             }
+            String name = n.getName().isEmpty() ? (n.getOutputCount() > 0 ? n.getOutput(0) : n.getOpType())
+                    : n.getName();
+            for (AttributeProto a : n.getAttributeList()) {
+                if (a.hasG()) {
+                    checkGraph(a.getG(), prefix + name + "/" + a.getName() + "/", constants, shapeTensors, problems,
+                            byOp);
+                }
+            }
         }
-        return new Report(TENSORRT_VERSION, opset, opsetProblem, g.getNodeCount(), problems, byOp);
     }
 
     /** Ops through which a value computed from input shapes stays one (TensorRT's shape tensors). */

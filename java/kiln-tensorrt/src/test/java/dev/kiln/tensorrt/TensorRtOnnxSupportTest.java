@@ -171,6 +171,25 @@ class TensorRtOnnxSupportTest {
         assertTrue(r.problems().get(0).reason().contains("trip count M known from the input shapes (here none"),
                 r.problems().toString());
 
+        // a body node TensorRT cannot build is named through its Loop
+        int at = withM.getGraph().getNodeList().indexOf(loopNode);
+        NodeProto.Builder loop = loopNode.toBuilder();
+        for (int i = 0; i < loop.getAttributeCount(); i++) {
+            if (loop.getAttribute(i).getName().equals("body")) {
+                var body = loop.getAttribute(i).getG().toBuilder().addNode(NodeProto.newBuilder().setName("odd")
+                        .setOpType("StringNormalizer").addInput(loop.getAttribute(i).getG().getInput(0).getName())
+                        .addOutput("odd_out"));
+                loop.setAttribute(i, loop.getAttribute(i).toBuilder().setG(body));
+            }
+        }
+        ModelProto.Builder odd = withM.toBuilder();
+        odd.getGraphBuilder().setNode(at, loop);
+        TensorRtOnnxSupport.Report inBody = TensorRtOnnxSupport.check(odd.build());
+        assertEquals(1, inBody.problems().size(), inBody.problems().toString());
+        String loopName = loopNode.getName().isEmpty() ? loopNode.getOutput(0) : loopNode.getName();
+        assertEquals(loopName + "/body/odd", inBody.problems().get(0).node());
+        assertEquals("StringNormalizer", inBody.problems().get(0).op());
+
         Path lstm = dev.kiln.tensorflow.KerasLstmModels.anyLength(dev.kiln.tensorflow.KerasLstmModels.shared(),
                 dir.resolve("lstm"));
         ModelProto whole = OnnxExporter.fp32().toModel(dev.kiln.tensorflow.TfImporter.load(lstm));
