@@ -59,10 +59,12 @@ final class InspectCommand implements Callable<Integer> {
     /**
      * What inspect reports, also as JSON. {@code signature} is the signature whose graph was imported; where none
      * could be (several signatures and no default, ops or inputs Kiln refuses), it is empty, {@code graphNote} says
-     * why, and {@code nodes} and {@code ops} count the whole file, function bodies included.
+     * why, and {@code nodes} and {@code ops} count the whole file, function bodies included. {@code shapeInference}
+     * says whose shape inference typed the graph: "kiln", or "tensorflow (why Kiln could not)".
      */
     record InspectReport(String model, String format, List<ModelDescription.MetaGraph> metaGraphs, String signature,
-                         String graphNote, boolean weightsLoaded, String weightsNote, int nodes, long parameters,
+                         String graphNote, String shapeInference, boolean weightsLoaded, String weightsNote, int nodes,
+                         long parameters,
                          Map<String, Long> constantBytesByDtype, List<OpSupport> ops,
                          TensorRtOnnxSupport.Report tensorrt, String tensorrtNote) { }
 
@@ -134,10 +136,11 @@ final class InspectCommand implements Callable<Integer> {
         }
         InspectReport r = graph != null
                 ? new InspectReport(model.toString(), description.format(), description.metaGraphs(),
-                graph.metadata().getOrDefault("signature", ""), "", weights, weightsNote, graph.size(),
+                graph.metadata().getOrDefault("signature", ""), "",
+                graph.metadata().getOrDefault(TfImporter.SHAPES_METADATA, ""), weights, weightsNote, graph.size(),
                 graph.parameterCount(), bytes, ops, tensorrt, tensorrtNote)
                 : new InspectReport(model.toString(), description.format(), description.metaGraphs(), "", graphNote,
-                false, weightsNote, histogram.values().stream().mapToInt(Integer::intValue).sum(), 0, bytes, ops,
+                "", false, weightsNote, histogram.values().stream().mapToInt(Integer::intValue).sum(), 0, bytes, ops,
                 null, tensorrtNote);
         if (json) {
             System.out.println(Reports.toJson(r));
@@ -240,6 +243,9 @@ final class InspectCommand implements Callable<Integer> {
         } else {
             System.out.println("graph of signature '" + r.signature() + "' (functions inlined, variables frozen): "
                     + r.nodes() + " nodes");
+            System.out.println("shapes     inferred by " + (r.shapeInference().equals(TfImporter.SHAPES_BY_KILN)
+                    ? "Kiln (TensorFlow's native library not needed)"
+                    : r.shapeInference().replaceFirst("^tensorflow", "TensorFlow")));
             if (r.weightsLoaded()) {
                 System.out.printf(Locale.ROOT, "parameters %,d  bytes by dtype %s%n", r.parameters(),
                         r.constantBytesByDtype());

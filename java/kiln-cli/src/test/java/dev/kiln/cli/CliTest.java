@@ -224,12 +224,14 @@ class CliTest {
         assertTrue(r.out().contains("Conv2D"), r.out());
         assertTrue(r.out().contains("DepthwiseConv2dNative"), r.out());
         assertTrue(r.out().contains("TensorRT 10.15 ONNX parser: all "), r.out());
+        assertTrue(r.out().contains("shapes     inferred by Kiln (TensorFlow's native library not needed)"), r.out());
         Run json = kiln("inspect", example.toString(), "--json");
         assertEquals(0, json.status(), json.err());
         assertTrue(json.out().contains("\"onnx\" : true"), json.out());
         JsonNode n = new ObjectMapper().readTree(json.out());
         assertTrue(n.at("/tensorrt/nodes").asInt() > 10, json.out());
         assertEquals(0, n.at("/tensorrt/problems").size(), json.out());
+        assertEquals("kiln", n.at("/shapeInference").asText(), json.out());
     }
 
     @Test
