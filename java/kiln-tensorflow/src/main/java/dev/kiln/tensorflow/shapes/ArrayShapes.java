@@ -55,6 +55,13 @@ final class ArrayShapes {
             }
             return l;
         });
+        rules.put("Range", ArrayShapes::range);
+        rules.put("BroadcastTo", ArrayShapes::broadcastTo);
+        rules.put("Where", n -> NodeShapes.one(-1, n.rank(0)));
+        rules.put("Unique", n -> List.of(Shape.of(-1), Shape.of(n.dimsOfRank(0, 1))));
+        rules.put("GatherNd", ArrayShapes::gatherNd);
+        rules.put("SpaceToBatchND", n -> spaceBatch(n, true));
+        rules.put("BatchToSpaceND", n -> spaceBatch(n, false));
         rules.put("EnsureShape", n -> {
             Shape want = attrShape(n, "shape");
             return NodeShapes.one(!n.shape(0).hasRank() ? want : !want.hasRank() ? n.shape(0)
@@ -308,6 +315,91 @@ final class ArrayShapes {
         }
         x[r - 1] = k.get(0);
         return NodeShapes.repeat(Shape.of(x), 2);
+    }
+
+    /** Range: its length where start, limit and delta are known integers; unknown where they depend on inputs. */
+    private static List<Shape> range(NodeShapes n) {
+        IntValue start = n.value(0);
+        IntValue limit = n.value(1);
+        IntValue delta = n.value(2);
+        if (start.dependsOnInputs() || limit.dependsOnInputs() || delta.dependsOnInputs()) {
+            return NodeShapes.one(-1);
+        }
+        long size = ShapeValues.rangeSize(start.get(0), limit.get(0), delta.get(0));
+        if (size < 0) {
+            throw n.giveUp("an empty or infinite range");
+        }
+        return NodeShapes.one(size);
+    }
+
+    /** BroadcastTo a fully known shape (TensorFlow checks the input broadcasts to it). */
+    private static List<Shape> broadcastTo(NodeShapes n) {
+        Shape to = Shape.of(n.exactValue(1));
+        Shape b = ElementwiseShapes.broadcast(n, n.shape(0), to);
+        if (!b.equals(to)) {
+            throw n.giveUp(n.shape(0) + " does not broadcast to " + to);
+        }
+        return NodeShapes.one(to);
+    }
+
+    private static List<Shape> gatherNd(NodeShapes n) {
+        int r = n.rank(0);
+        long[] indices = n.shape(1).hasRank() ? n.shape(1).dims() : null;
+        if (indices == null || indices.length == 0 || indices[indices.length - 1] < 0
+                || indices[indices.length - 1] > r) {
+            throw n.giveUp("indices of shape " + n.shape(1));
+        }
+        int k = (int) indices[indices.length - 1];
+        long[] params = n.shape(0).dims();
+        long[] out = new long[indices.length - 1 + r - k];
+        System.arraycopy(indices, 0, out, 0, indices.length - 1);
+        System.arraycopy(params, k, out, indices.length - 1, r - k);
+        return NodeShapes.one(out);
+    }
+
+    /** SpaceToBatchND (pad, then move blocks into the batch) and BatchToSpaceND (back, then crop). */
+    private static List<Shape> spaceBatch(NodeShapes n, boolean toBatch) {
+        long[] x = n.shape(0).hasRank() ? n.shape(0).dims() : null;
+        long[] block = n.exactValue(1);
+        long[] pads = n.exactValue(2);
+        int m = block.length;
+        if (x == null || x.length < m + 1 || pads.length != 2 * m) {
+            throw n.giveUp("input " + n.shape(0) + " for " + m + " block dimensions");
+        }
+        long prod = 1;
+        for (long b : block) {
+            if (b < 1) {
+                throw n.giveUp("block size " + b);
+            }
+            prod *= b;
+        }
+        long[] out = x.clone();
+        if (toBatch) {
+            out[0] = NodeShapes.times(x[0], prod);
+        } else {
+            if (x[0] >= 0 && x[0] % prod != 0) {
+                throw n.giveUp("batch " + x[0] + " not divisible by " + prod);
+            }
+            out[0] = x[0] < 0 ? -1 : x[0] / prod;
+        }
+        for (int i = 0; i < m; i++) {
+            long d = x[i + 1];
+            if (d < 0) {
+                out[i + 1] = -1;
+            } else if (toBatch) {
+                long padded = d + pads[2 * i] + pads[2 * i + 1];
+                if (padded % block[i] != 0) {
+                    throw n.giveUp("padded dimension " + padded + " not divisible by " + block[i]);
+                }
+                out[i + 1] = padded / block[i];
+            } else {
+                out[i + 1] = d * block[i] - pads[2 * i] - pads[2 * i + 1];
+                if (out[i + 1] < 0) {
+                    throw n.giveUp("crops larger than the dimension");
+                }
+            }
+        }
+        return NodeShapes.one(out);
     }
 
     private static long[] without(long[] x, int axis) {

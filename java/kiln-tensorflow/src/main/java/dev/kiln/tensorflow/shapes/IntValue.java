@@ -11,6 +11,14 @@ record IntValue(int rank, long[] elements) {
     /** An element whose value is not known until the graph runs (an unknown dimension read by Shape). */
     static final long UNKNOWN = Long.MIN_VALUE;
 
+    /**
+     * A tensor whose value TensorFlow cannot know before the graph runs either: it depends on a graph input (a
+     * placeholder, a random op, the shape of a tensor whose shape is not fully known). Rules may then reason as
+     * TensorFlow does about an unknown value; a value that is merely not evaluated by Kiln is null instead, and a rule
+     * that needs it gives up.
+     */
+    static final IntValue DYNAMIC = new IntValue(-1, new long[0]);
+
     static IntValue scalar(long v) {
         return new IntValue(0, new long[] {v});
     }
@@ -25,7 +33,12 @@ record IntValue(int rank, long[] elements) {
 
     /** Whether every element is known (what TensorFlow's constant evaluation of the tensor would give). */
     boolean isExact() {
-        return Arrays.stream(elements).noneMatch(e -> e == UNKNOWN);
+        return this != DYNAMIC && Arrays.stream(elements).noneMatch(e -> e == UNKNOWN);
+    }
+
+    /** Whether TensorFlow could not evaluate it before the graph runs: it is {@link #DYNAMIC} or only partly known. */
+    boolean dependsOnInputs() {
+        return !isExact();
     }
 
     int length() {

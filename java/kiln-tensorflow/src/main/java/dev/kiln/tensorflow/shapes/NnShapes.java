@@ -20,6 +20,11 @@ final class NnShapes {
         rules.put("BiasAddV1", n -> biasAdd(n, false));
         rules.put("Conv2D", n -> conv(n, false));
         rules.put("DepthwiseConv2dNative", n -> conv(n, true));
+        rules.put("Conv2DBackpropInput", NnShapes::conv2dBackpropInput);
+        rules.put("Conv3D", NnShapes::conv3d);
+        rules.put("MaxPool3D", NnShapes::pool3d);
+        rules.put("AvgPool3D", NnShapes::pool3d);
+        rules.put("MaxPoolV2", NnShapes::poolV2);
         rules.put("MaxPool", NnShapes::pool);
         rules.put("AvgPool", NnShapes::pool);
         rules.put("FusedBatchNormV3", NnShapes::fusedBatchNorm);
@@ -109,6 +114,65 @@ final class NnShapes {
         Layout l = Layout.of(n);
         long[] k = l.spatial(n, n.intsAttr("ksize"));
         long[] s = l.spatial(n, n.intsAttr("strides"));
+        long h = windowed(n, x[l.h], k[0], 1, s[0]);
+        long w = windowed(n, x[l.w], k[1], 1, s[1]);
+        return NodeShapes.one(l.shape(x[l.n], h, w, x[l.c]));
+    }
+
+    /** The transposed convolution's output is the shape it is given (input_sizes, a known 4-element vector). */
+    private static List<Shape> conv2dBackpropInput(NodeShapes n) {
+        long[] sizes = n.exactValue(0);
+        if (sizes.length != 4) {
+            throw n.giveUp("input_sizes of " + sizes.length + " values");
+        }
+        n.dimsOfRank(1, 4);
+        n.dimsOfRank(2, 4);
+        return NodeShapes.one(sizes);
+    }
+
+    /** Conv3D, NDHWC, SAME or VALID: filter [d, h, w, in, out]. */
+    private static List<Shape> conv3d(NodeShapes n) {
+        long[] x = n.dimsOfRank(0, 5);
+        long[] f = n.dimsOfRank(1, 5);
+        long[] strides = ndhwc(n, "strides");
+        long[] dilations = ndhwc(n, "dilations");
+        n.merge(x[4], f[3]);
+        long[] out = new long[] {x[0], 0, 0, 0, f[4]};
+        for (int i = 0; i < 3; i++) {
+            out[i + 1] = windowed(n, x[i + 1], f[i], dilations[i], strides[i]);
+        }
+        return NodeShapes.one(out);
+    }
+
+    private static List<Shape> pool3d(NodeShapes n) {
+        long[] x = n.dimsOfRank(0, 5);
+        long[] k = ndhwc(n, "ksize");
+        long[] s = ndhwc(n, "strides");
+        long[] out = x.clone();
+        for (int i = 0; i < 3; i++) {
+            out[i + 1] = windowed(n, x[i + 1], k[i], 1, s[i]);
+        }
+        return NodeShapes.one(out);
+    }
+
+    /** The depth, height and width entries of a 5-element NDHWC attribute; other layouts give up. */
+    private static long[] ndhwc(NodeShapes n, String attr) {
+        if (!n.stringAttr("data_format").equals("NDHWC")) {
+            throw n.giveUp("data_format " + n.stringAttr("data_format"));
+        }
+        long[] five = n.intsAttr(attr);
+        if (five.length != 5) {
+            throw n.giveUp(attr + " of " + five.length + " values");
+        }
+        return new long[] {five[1], five[2], five[3]};
+    }
+
+    /** MaxPoolV2: ksize and strides are inputs, known 4-element vectors. */
+    private static List<Shape> poolV2(NodeShapes n) {
+        long[] x = n.dimsOfRank(0, 4);
+        Layout l = Layout.of(n);
+        long[] k = l.spatial(n, n.exactValue(1));
+        long[] s = l.spatial(n, n.exactValue(2));
         long h = windowed(n, x[l.h], k[0], 1, s[0]);
         long w = windowed(n, x[l.w], k[1], 1, s[1]);
         return NodeShapes.one(l.shape(x[l.n], h, w, x[l.c]));

@@ -91,6 +91,19 @@ final class NodeShapes {
     /** Input {@code i}'s value read as a shape (TensorFlow's MakeShapeFromShapeTensor): -1 and unknown are unknown. */
     Shape valueAsShape(int i) {
         IntValue v = value(i);
+        if (v == IntValue.DYNAMIC) {
+            // TensorFlow knows only the shape tensor's own shape: [k] is a rank-k shape of unknown dimensions
+            Shape s = shape(i);
+            if (!s.hasRank() || s.rank() != 1) {
+                throw giveUp("input " + i + " is a shape tensor of shape " + s);
+            }
+            if (s.dim(0) < 0) {
+                return Shape.unknown();
+            }
+            long[] d = new long[(int) s.dim(0)];
+            java.util.Arrays.fill(d, -1);
+            return Shape.of(d);
+        }
         if (v.rank() != 1) {
             throw giveUp("input " + i + " is not a shape vector");
         }

@@ -137,7 +137,8 @@ public final class TfShapeInference {
                 throw new CannotInfer("node '" + nd.getName() + "': input '" + input + "' is not an output");
             }
             in.add(t.get(r.index()));
-            inValues.add(r.index() == 0 ? values.get(r.node()) : null);
+            IntValue v = values.get(r.node());
+            inValues.add(r.index() == 0 || v == IntValue.DYNAMIC ? v : null);
         }
         List<DType> inDtypes = new ArrayList<>();
         for (OpDef.ArgDef a : def.getInputArgList()) {
@@ -169,11 +170,9 @@ public final class TfShapeInference {
             out.add(new TensorType(outDtypes.get(i), shapes.get(i)));
         }
         types.put(nd.getName(), out);
-        if (!out.isEmpty()) {
-            IntValue v = ShapeValues.of(nd, in, inValues, out.get(0));
-            if (v != null) {
-                values.put(nd.getName(), v);
-            }
+        IntValue v = ShapeValues.of(nd, in, inValues, out.isEmpty() ? null : out.get(0));
+        if (v != null) {
+            values.put(nd.getName(), v);
         }
     }
 
