@@ -28,7 +28,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class ShapeInferenceAgreesWithTensorFlowTest {
     /** Ops with a rule that no op-coverage graph holds, and the test that checks them instead. */
     static final Map<String, String> CHECKED_ELSEWHERE = Map.of(
-            "FusedBatchNormV3", "TfShapeInferenceTest (the example CNNs, the shared MNIST and KWS models)",
             "RandomUniform", "TfShapeInferenceTest (the dropout of mlnet_mnist_conv_model)",
             "NoOp", "TfShapeInferenceTest (no outputs: every shared TF1 model has one)");
 

@@ -4,6 +4,7 @@ import dev.kiln.KilnArgumentException;
 import dev.kiln.calib.Histogram;
 import dev.kiln.onnx.Int8Target;
 import dev.kiln.tensorflow.ImportOptions;
+import dev.kiln.tensorflow.RecurrentLayers;
 
 import java.io.Serializable;
 import java.util.EnumSet;
@@ -22,13 +23,14 @@ import java.util.Set;
  * @param inputs       frozen graphs: input tensors as NAME or NAME[d0,d1,...]
  * @param outputs      frozen graphs: output tensor names
  * @param inputShapes  shapes of inputs as NAME[d0,d1,...]
+ * @param rnn          what import does with loops and Keras LSTM/GRU layers (null: auto)
  * @param targets      INT8 layouts to calibrate for
  * @param withOutputs  also calibrate the signature outputs (as {@code kiln calibrate} does)
  * @param bins         histogram bins
  */
 public record CalibrationSpec(String model, List<String> tags, String signature, List<String> inputs,
-                              List<String> outputs, List<String> inputShapes, Set<Int8Target> targets,
-                              boolean withOutputs, int bins) implements Serializable {
+                              List<String> outputs, List<String> inputShapes, RecurrentLayers rnn,
+                              Set<Int8Target> targets, boolean withOutputs, int bins) implements Serializable {
 
     public CalibrationSpec {
         KilnArgumentException.check(model != null && !model.isBlank(), "the model path must not be empty");
@@ -37,23 +39,24 @@ public record CalibrationSpec(String model, List<String> tags, String signature,
         inputs = List.copyOf(inputs);
         outputs = List.copyOf(outputs);
         inputShapes = List.copyOf(inputShapes);
+        rnn = rnn == null ? RecurrentLayers.AUTO : rnn;
         targets = Set.copyOf(targets);
     }
 
     /** Default import, both INT8 targets, outputs calibrated too, 2048 bins: what {@code kiln calibrate} does. */
     public static CalibrationSpec of(String model) {
         return new CalibrationSpec(model, List.of("serve"), null, List.of(), List.of(), List.of(),
-                EnumSet.allOf(Int8Target.class), true, Histogram.DEFAULT_BINS);
+                RecurrentLayers.AUTO, EnumSet.allOf(Int8Target.class), true, Histogram.DEFAULT_BINS);
     }
 
     /** The same spec for other targets. */
     public CalibrationSpec withTargets(Set<Int8Target> t) {
-        return new CalibrationSpec(model, tags, signature, inputs, outputs, inputShapes, t, withOutputs, bins);
+        return new CalibrationSpec(model, tags, signature, inputs, outputs, inputShapes, rnn, t, withOutputs, bins);
     }
 
     /** The import options these fields say. */
     public ImportOptions importOptions() {
         return ImportOptions.builder().tags(Set.copyOf(tags)).signature(signature).tensorSpecs(inputs, inputShapes)
-                .outputNames(outputs).build();
+                .outputNames(outputs).recurrentLayers(rnn).build();
     }
 }

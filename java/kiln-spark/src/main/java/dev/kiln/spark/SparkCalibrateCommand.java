@@ -94,6 +94,10 @@ final class SparkCalibrateCommand implements Callable<Integer> {
     @Option(names = "--outputs", split = ",", paramLabel = "NAME", description = "frozen .pb: output tensors")
     List<String> outputs = List.of();
 
+    @Option(names = "--rnn", paramLabel = "MODE", description = "loops and Keras LSTM/GRU layers: auto, unroll, keep "
+            + "or loop (as kiln calibrate --rnn)")
+    String rnn = "auto";
+
     @Mixin
     SparkOptions sparkOptions = new SparkOptions();
 
@@ -102,8 +106,8 @@ final class SparkCalibrateCommand implements Callable<Integer> {
         KilnArgumentException.check(output.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".json"),
                 "-o must name a .json table, got " + output);
         Set<Int8Target> targets = targets();
-        CalibrationSpec spec = new CalibrationSpec(model, tags, signature, inputs, outputs, inputShapes, targets,
-                true, dev.kiln.calib.Histogram.DEFAULT_BINS);
+        CalibrationSpec spec = new CalibrationSpec(model, tags, signature, inputs, outputs, inputShapes,
+                dev.kiln.tensorflow.RecurrentLayers.parse(rnn), targets, true, dev.kiln.calib.Histogram.DEFAULT_BINS);
         DataSpec d = DataSpec.of(data).scaled(FloatConversion.parseNumber(dataScale),
                 FloatConversion.parseNumber(dataOffset)).batched(calibBatch);
         SparkSession spark = sparkOptions.session("kiln spark calibrate");

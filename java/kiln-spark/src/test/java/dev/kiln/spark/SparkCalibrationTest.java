@@ -46,6 +46,18 @@ class SparkCalibrationTest {
         r.write(single);
     }
 
+    /** The spec carries --rnn to the import each executor makes (auto when not given). */
+    @Test
+    void theRecurrentLayerModeReachesTheImport() {
+        CalibrationSpec spec = CalibrationSpec.of("model");
+        assertEquals(dev.kiln.tensorflow.RecurrentLayers.AUTO, spec.importOptions().recurrentLayers());
+        CalibrationSpec keep = new CalibrationSpec("model", List.of("serve"), null, List.of(), List.of(), List.of(),
+                dev.kiln.tensorflow.RecurrentLayers.KEEP, spec.targets(), true, 2048);
+        assertEquals(dev.kiln.tensorflow.RecurrentLayers.KEEP, keep.importOptions().recurrentLayers());
+        assertEquals(keep, keep.withTargets(spec.targets()));
+        assertTrue(!keep.equals(spec.withTargets(spec.targets())), "the mode is part of the model cache's key");
+    }
+
     @Test
     void unevenShuffledPartitionsInLocal2GiveTheSingleProcessBytes() throws IOException {
         int loadsBefore = ExecutorModels.loads();

@@ -59,6 +59,10 @@ class SparkMainTest {
         assertTrue(!out[0].equals("0"));
         assertTrue(out[2].strip().startsWith("kiln: error: ") && out[2].contains("missing.npy")
                 && out[2].strip().lines().count() == 1, out[2]);
+        String[] rnn = run("calibrate", model.toString(), "--data", tmp.resolve("missing.npy").toString(),
+                "--rnn", "sometimes", "--master", "local[2]", "-o", tmp.resolve("t.json").toString());
+        assertTrue(!rnn[0].equals("0"));
+        assertTrue(rnn[2].contains("sometimes") && rnn[2].contains("unroll"), rnn[2]);
         Path list = tmp.resolve("none.csv");
         String[] conv = run("convert", list.toString(), "--master", "local[2]", "-o", tmp.resolve("o").toString());
         assertTrue(conv[2].contains("none.csv does not exist"), conv[2]);

@@ -55,6 +55,10 @@ final class ArrayShapes {
             }
             return l;
         });
+        rules.put("ScatterNd", n -> NodeShapes.one(n.valueAsShape(2)));
+        for (String op : List.of("TensorScatterUpdate", "TensorScatterAdd", "TensorScatterMax", "TensorScatterMin")) {
+            rules.put(op, n -> NodeShapes.one(n.shape(0)));
+        }
         rules.put("Range", ArrayShapes::range);
         rules.put("BroadcastTo", ArrayShapes::broadcastTo);
         rules.put("Where", n -> NodeShapes.one(-1, n.rank(0)));

@@ -14,7 +14,7 @@ final class ElementwiseShapes {
             "Cosh", "Asinh", "Acosh", "Atanh", "IsNan", "IsInf", "IsFinite", "LogicalNot", "Cast", "ZerosLike",
             "OnesLike", "Softmax", "LogSoftmax", "LRN", "ClipByValue", "ReverseV2", "Cumsum", "InvertPermutation",
             "MatrixBandPart", "FakeQuantWithMinMaxArgs", "FakeQuantWithMinMaxVars", "FakeQuantWithMinMaxVarsPerChannel",
-            "Roll", "ReverseSequence");
+            "Roll", "ReverseSequence", "Invert");
     static final List<String> BINARY = List.of("Add", "AddV2", "Sub", "Mul", "Div", "RealDiv", "DivNoNan",
             "Maximum", "Minimum", "Pow", "SquaredDifference", "FloorDiv", "FloorMod", "TruncateDiv", "TruncateMod",
             "Mod", "Atan2", "Greater", "GreaterEqual", "Less", "LessEqual", "Equal", "NotEqual", "LogicalAnd",

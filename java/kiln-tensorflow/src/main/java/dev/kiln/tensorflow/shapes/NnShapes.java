@@ -16,6 +16,7 @@ final class NnShapes {
         rules.put("BatchMatMul", NnShapes::batchMatMulV1);
         rules.put("BatchMatMulV2", NnShapes::batchMatMul);
         rules.put("BatchMatMulV3", NnShapes::batchMatMul);
+        rules.put("Einsum", NnShapes::einsum);
         rules.put("BiasAdd", n -> biasAdd(n, n.stringAttr("data_format").equals("NCHW")));
         rules.put("BiasAddV1", n -> biasAdd(n, false));
         rules.put("Conv2D", n -> conv(n, false));
@@ -27,7 +28,9 @@ final class NnShapes {
         rules.put("MaxPoolV2", NnShapes::poolV2);
         rules.put("MaxPool", NnShapes::pool);
         rules.put("AvgPool", NnShapes::pool);
-        rules.put("FusedBatchNormV3", NnShapes::fusedBatchNorm);
+        for (String op : List.of("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")) {
+            rules.put(op, NnShapes::fusedBatchNorm);
+        }
         rules.put("DepthToSpace", n -> spaceDepth(n, true));
         rules.put("SpaceToDepth", n -> spaceDepth(n, false));
     }
@@ -117,6 +120,47 @@ final class NnShapes {
         long h = windowed(n, x[l.h], k[0], 1, s[0]);
         long w = windowed(n, x[l.w], k[1], 1, s[1]);
         return NodeShapes.one(l.shape(x[l.n], h, w, x[l.c]));
+    }
+
+    /**
+     * Einsum with an explicit output and no ellipsis: each label's size from the inputs that carry it (all known sizes
+     * of one label equal), the output's labels in order.
+     */
+    private static List<Shape> einsum(NodeShapes n) {
+        String eq = n.stringAttr("equation").replace(" ", "");
+        int arrow = eq.indexOf("->");
+        if (arrow < 0 || eq.contains(".")) {
+            throw n.giveUp("equation '" + eq + "' (implicit output or ellipsis)");
+        }
+        String[] ins = eq.substring(0, arrow).split(",", -1);
+        String out = eq.substring(arrow + 2);
+        if (ins.length != n.inputCount()) {
+            throw n.giveUp("equation '" + eq + "' for " + n.inputCount() + " inputs");
+        }
+        java.util.Map<Character, Long> size = new java.util.HashMap<>();
+        for (int i = 0; i < ins.length; i++) {
+            long[] d = n.shape(i).hasRank() ? n.shape(i).dims() : null;
+            if (d == null || d.length != ins[i].length()) {
+                throw n.giveUp("input " + i + " of shape " + n.shape(i) + " for labels '" + ins[i] + "'");
+            }
+            for (int k = 0; k < d.length; k++) {
+                char c = ins[i].charAt(k);
+                Long was = size.get(c);
+                if (was != null && was >= 0 && d[k] >= 0 && !was.equals(d[k])) {
+                    throw n.giveUp("label '" + c + "' is " + was + " and " + d[k]);
+                }
+                size.put(c, was == null || was < 0 ? d[k] : was);
+            }
+        }
+        long[] o = new long[out.length()];
+        for (int k = 0; k < o.length; k++) {
+            Long d = size.get(out.charAt(k));
+            if (d == null) {
+                throw n.giveUp("output label '" + out.charAt(k) + "' is in no input");
+            }
+            o[k] = d;
+        }
+        return NodeShapes.one(o);
     }
 
     /** The transposed convolution's output is the shape it is given (input_sizes, a known 4-element vector). */
