@@ -430,51 +430,75 @@ final class ArrayShapes {
         return NodeShapes.one(out);
     }
 
-    /** StridedSlice without ellipsis or new axes: each sliced dimension as Python slicing counts it. */
+    /**
+     * StridedSlice as TensorFlow reads its masks: an ellipsis stands for the dimensions the other entries leave out
+     * (an implicit one at the end), a new axis adds a dimension of 1, a shrunk dimension goes, and every other entry
+     * slices its dimension as Python slicing counts it.
+     */
     private static List<Shape> stridedSlice(NodeShapes n) {
-        if (n.intAttr("ellipsis_mask") != 0 || n.intAttr("new_axis_mask") != 0) {
-            throw n.giveUp("ellipsis or new-axis masks");
-        }
         int r = n.rank(0);
         long[] begin = n.exactValue(1);
         long[] end = n.exactValue(2);
         long[] strides = n.exactValue(3);
         int k = begin.length;
-        if (end.length != k || strides.length != k || k > r) {
+        if (end.length != k || strides.length != k) {
             throw n.giveUp("begin, end and strides of lengths " + k + ", " + end.length + ", " + strides.length);
         }
+        long ellipsisMask = n.intAttr("ellipsis_mask");
+        long newAxisMask = n.intAttr("new_axis_mask");
         long beginMask = n.intAttr("begin_mask");
         long endMask = n.intAttr("end_mask");
         long shrinkMask = n.intAttr("shrink_axis_mask");
+        if (Long.bitCount(ellipsisMask) > 1) {
+            throw n.giveUp("more than one ellipsis");
+        }
+        int ellipsisAt = ellipsisMask == 0 ? -1 : Long.numberOfTrailingZeros(ellipsisMask);
+        int newAxesAfterEllipsis = 0;
+        for (int i = ellipsisAt + 1; ellipsisAt >= 0 && i < k; i++) {
+            newAxesAfterEllipsis += (int) (newAxisMask >> i & 1);
+        }
         long[] x = n.shape(0).dims();
         List<Long> out = new ArrayList<>();
-        for (int i = 0; i < r; i++) {
-            if (i >= k) {
-                out.add(x[i]);
+        int dim = 0;
+        for (int i = 0; i < k; i++) {
+            if (i == ellipsisAt) {
+                int next = Math.min(r - (k - i) + 1 + newAxesAfterEllipsis, r);
+                for (; dim < next; dim++) {
+                    out.add(x[dim]);
+                }
                 continue;
             }
-            boolean shrink = (shrinkMask >> i & 1) != 0;
+            if ((newAxisMask >> i & 1) != 0) {
+                out.add(1L);
+                continue;
+            }
+            if (dim >= r) {
+                throw n.giveUp("more slice entries than dimensions");
+            }
+            long d = x[dim++];
             long s = strides[i];
             if (s == 0) {
                 throw n.giveUp("stride 0");
             }
-            if (shrink) {
-                if (x[i] >= 0 && (begin[i] >= x[i] || begin[i] < -x[i])) {
-                    throw n.giveUp("index " + begin[i] + " out of range for dimension " + x[i]);
+            if ((shrinkMask >> i & 1) != 0) {
+                if (d >= 0 && (begin[i] >= d || begin[i] < -d)) {
+                    throw n.giveUp("index " + begin[i] + " out of range for dimension " + d);
                 }
                 continue;
             }
-            if (x[i] < 0) {
+            if (d < 0) {
                 out.add(-1L);
                 continue;
             }
-            long d = x[i];
             long lo = s > 0 ? 0 : -1;
             long hi = s > 0 ? d : d - 1;
             long b = (beginMask >> i & 1) != 0 ? (s > 0 ? lo : hi) : clamp(begin[i] < 0 ? begin[i] + d : begin[i], lo, hi);
             long e = (endMask >> i & 1) != 0 ? (s > 0 ? hi : lo) : clamp(end[i] < 0 ? end[i] + d : end[i], lo, hi);
             long len = s > 0 ? (e - b + s - 1) / s : (b - e + (-s) - 1) / (-s);
             out.add(Math.max(0, len));
+        }
+        for (; dim < r; dim++) {
+            out.add(x[dim]);
         }
         return NodeShapes.one(out.stream().mapToLong(Long::longValue).toArray());
     }
