@@ -29,14 +29,6 @@ final class NodeShapes {
         this.outputCount = outputCount;
     }
 
-    String name() {
-        return node.getName();
-    }
-
-    String op() {
-        return node.getOp();
-    }
-
     int inputCount() {
         return inputs.size();
     }

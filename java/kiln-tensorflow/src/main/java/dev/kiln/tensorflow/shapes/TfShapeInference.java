@@ -38,11 +38,6 @@ public final class TfShapeInference {
         public boolean inferred() {
             return types != null;
         }
-
-        /** The type of tensor {@code node:index}. */
-        public TensorType typeOf(String node, int index) {
-            return types.get(node).get(index);
-        }
     }
 
     /** The ops Kiln has a shape rule for. */
