@@ -378,11 +378,7 @@ final class Flattener {
             v = callAttrs.get(v.getPlaceholder());
         }
         if (v == null) {
-            for (OpDef.AttrDef ad : def.getAttrList()) {
-                if (ad.getName().equals(name) && ad.hasDefaultValue()) {
-                    v = ad.getDefaultValue();
-                }
-            }
+            v = TfOpSupport.defaultAttr(def, name);
         }
         if (v == null) {
             throw KilnException.invalidModel("node '" + nd.getName() + "' (" + nd.getOp() + ") has no attr '" + name + "'");

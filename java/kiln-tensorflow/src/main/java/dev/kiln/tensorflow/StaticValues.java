@@ -4,7 +4,6 @@ import dev.kiln.graph.Shape;
 import dev.kiln.graph.Tensor;
 import dev.kiln.graph.TensorRef;
 import dev.kiln.tensorflow.shapes.TfShapeInference;
-import org.tensorflow.GraphOperation;
 import org.tensorflow.exceptions.TensorFlowException;
 import org.tensorflow.proto.AttrValue;
 import org.tensorflow.proto.GraphDef;
@@ -293,15 +292,12 @@ final class StaticValues {
         if (shapes.containsKey(wanted)) {
             return;
         }
-        try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
-            tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(gd));
-            java.util.Iterator<GraphOperation> it = tfg.operations();
-            while (it.hasNext()) {
-                GraphOperation op = it.next();
-                for (int i = 0; i < op.numOutputs(); i++) {
-                    shapes.put(TensorRef.of(op.name(), i).toString(), TfTensors.fromTf(op.output(i).shape()));
+        try {
+            TensorFlowInference.of(gd).shapes().forEach((node, s) -> {
+                for (int i = 0; i < s.size(); i++) {
+                    shapes.put(TensorRef.of(node, i).toString(), s.get(i));
                 }
-            }
+            });
         } catch (IllegalArgumentException | TensorFlowException e) {
             inferenceFailure = " (TensorFlow cannot infer shapes here: " + TfImporter.firstLine(e.getMessage()) + ")";
         }

@@ -13,7 +13,6 @@ import dev.kiln.graph.TensorRef;
 import dev.kiln.tensorflow.shapes.TfShapeInference;
 import dev.kiln.graph.TensorType;
 import org.tensorflow.GraphOperation;
-import org.tensorflow.Output;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.exceptions.TensorFlowException;
@@ -147,21 +146,18 @@ public final class TfImporter {
             });
             return out;
         }
-        try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
-            tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(gd));
-            java.util.Iterator<GraphOperation> it = tfg.operations();
-            while (it.hasNext()) {
-                GraphOperation op = it.next();
-                for (int i = 0; i < op.numOutputs(); i++) {
-                    Output<?> o = op.output(i);
+        try {
+            TensorFlowInference tf = TensorFlowInference.of(gd);
+            tf.shapes().forEach((node, shapes) -> {
+                for (int i = 0; i < shapes.size(); i++) {
                     try {
-                        out.put(op.name() + ":" + i, new TensorType(DType.fromTfCode(o.dataType().getNumber()),
-                                TfTensors.fromTf(o.shape())));
+                        out.put(node + ":" + i, new TensorType(DType.fromTfCode(tf.dtypeCodes().get(node).get(i)),
+                                shapes.get(i)));
                     } catch (IllegalArgumentException unknownType) {
                         // a dtype Kiln has no name for: left untyped
                     }
                 }
-            }
+            });
         } catch (IllegalArgumentException | TensorFlowException e) {
             return Map.of();
         }
@@ -759,18 +755,9 @@ public final class TfImporter {
             return SHAPES_BY_KILN;
         }
         LOG.log(System.Logger.Level.DEBUG, () -> "typed by TensorFlow's shape inference: " + kiln.reason());
-        try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
-            tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(gd));
-            for (NodeDef nd : nodes) {
-                GraphOperation op = tfg.operation(nd.getName());
-                List<TensorType> types = new ArrayList<>();
-                for (int i = 0; i < op.numOutputs(); i++) {
-                    Output<?> out = op.output(i);
-                    types.add(new TensorType(DType.fromTfCode(out.dataType().getNumber()),
-                            TfTensors.fromTf(out.shape())));
-                }
-                g.add(GraphDefs.fromNodeDef(nd, types));
-            }
+        TensorFlowInference tf = TensorFlowInference.of(gd);
+        for (NodeDef nd : nodes) {
+            g.add(GraphDefs.fromNodeDef(nd, tf.types(nd.getName())));
         }
         return "tensorflow (" + kiln.reason() + ")";
     }
@@ -808,11 +795,10 @@ public final class TfImporter {
             inputs.forEach((call, x) -> out.put(call, kiln.get(x.node()).get(x.index()).shape()));
             return out;
         }
-        try (org.tensorflow.Graph tfg = new org.tensorflow.Graph()) {
-            tfg.importGraphDef(GraphDefs.withoutLargeConstantValues(gd));
+        try {
+            TensorFlowInference tf = TensorFlowInference.of(gd);
             Map<String, Shape> out = new LinkedHashMap<>();
-            inputs.forEach((call, x) -> out.put(call,
-                    TfTensors.fromTf(tfg.operation(x.node()).output(x.index()).shape())));
+            inputs.forEach((call, x) -> out.put(call, tf.shape(x.node(), x.index())));
             return out;
         } catch (IllegalArgumentException | TensorFlowException e) {
             return null;

@@ -75,6 +75,25 @@ public final class TfOpSupport {
         return r.get(op);
     }
 
+    /** Attribute {@code name} of {@code nd}, else the default {@code def} gives it; null when neither has one. */
+    public static org.tensorflow.proto.AttrValue attrOrDefault(org.tensorflow.proto.NodeDef nd, OpDef def,
+                                                              String name) {
+        org.tensorflow.proto.AttrValue v = nd.getAttrMap().get(name);
+        return v != null ? v : defaultAttr(def, name);
+    }
+
+    /** The default {@code def} gives attribute {@code name}; null when it has none. */
+    public static org.tensorflow.proto.AttrValue defaultAttr(OpDef def, String name) {
+        if (def != null) {
+            for (OpDef.AttrDef a : def.getAttrList()) {
+                if (a.getName().equals(name) && a.hasDefaultValue()) {
+                    return a.getDefaultValue();
+                }
+            }
+        }
+        return null;
+    }
+
     /** The bundled copy of TensorFlow's op registry. */
     static OpList bundledRegistry() {
         try (InputStream in = TfOpSupport.class.getResourceAsStream(REGISTRY_RESOURCE)) {

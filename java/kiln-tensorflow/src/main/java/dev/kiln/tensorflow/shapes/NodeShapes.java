@@ -3,6 +3,7 @@ package dev.kiln.tensorflow.shapes;
 import dev.kiln.graph.DType;
 import dev.kiln.graph.Shape;
 import dev.kiln.graph.TensorType;
+import dev.kiln.tensorflow.TfOpSupport;
 import org.tensorflow.proto.AttrValue;
 import org.tensorflow.proto.NodeDef;
 import org.tensorflow.proto.OpDef;
@@ -116,14 +117,7 @@ final class NodeShapes {
     // ---- attributes ----
 
     AttrValue attr(String name) {
-        AttrValue v = node.getAttrMap().get(name);
-        if (v == null && def != null) {
-            for (OpDef.AttrDef a : def.getAttrList()) {
-                if (a.getName().equals(name) && a.hasDefaultValue()) {
-                    v = a.getDefaultValue();
-                }
-            }
-        }
+        AttrValue v = TfOpSupport.attrOrDefault(node, def, name);
         if (v == null) {
             throw giveUp("no attribute '" + name + "'");
         }

@@ -232,14 +232,7 @@ public final class TfShapeInference {
     }
 
     private static AttrValue attr(NodeDef nd, OpDef def, String name) {
-        AttrValue v = nd.getAttrMap().get(name);
-        if (v == null) {
-            for (OpDef.AttrDef ad : def.getAttrList()) {
-                if (ad.getName().equals(name) && ad.hasDefaultValue()) {
-                    v = ad.getDefaultValue();
-                }
-            }
-        }
+        AttrValue v = TfOpSupport.attrOrDefault(nd, def, name);
         if (v == null) {
             throw new CannotInfer("node '" + nd.getName() + "' (" + nd.getOp() + ") has no attribute '" + name + "'");
         }
